@@ -1,0 +1,113 @@
+// Incremental, zero-copy reader of tor's control-port replies.
+//
+// Bytes go in (prepare()/commit() to read straight into the buffer, or feed()
+// to copy), complete replies come out of next(). The reader does no I/O. Input
+// may be split at any byte: the Ragel state is kept between calls, and the
+// bytes of a reply not yet complete stay in the buffer, which compacts only at
+// reply boundaries, so a line that spans two reads is never copied line by
+// line. In the steady state nothing is allocated per line or per reply.
+//
+// Framing follows control-spec 2.3 strictly: CRLF line ends, three-digit
+// status codes shared by every line of a reply, data blocks ended by ".".
+// Leniency is opt-in and named (ParserOptions::allow_bare_lf). Any error
+// stops the reader for good (the stream cannot be resynchronised); error()
+// says what and at which stream offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "torcon/expected.hpp"
+#include "torcon/reply.hpp"
+
+namespace torcon {
+
+struct ParserOptions {
+  // Longest line accepted, counting its CRLF. Tor sets no limit; its longest
+  // ordinary lines (config-text, circuit paths) are a few KiB.
+  std::size_t max_line = 1u << 20;
+  // Largest reply accepted, data blocks included. GETINFO ns/all for the
+  // whole network is ~4 MiB, desc/all-recent tens of MiB.
+  std::size_t max_reply = 256u << 20;
+  // Leniency: accept a bare LF as a line end. Tor never sends one; test
+  // servers and hand-typed captures sometimes do. Off by default.
+  bool allow_bare_lf = false;
+};
+
+class ReplyReader {
+ public:
+  enum class Next { reply, need_more, error };
+
+  explicit ReplyReader(ParserOptions opts = {});
+  ~ReplyReader();
+  ReplyReader(const ReplyReader&) = delete;
+  ReplyReader& operator=(const ReplyReader&) = delete;
+
+  // Writable space of at least `min_free` bytes at the end of the buffer; put
+  // up to its size bytes there, then commit() how many. Compacts or grows the
+  // buffer, so it invalidates views from earlier replies.
+  std::span<char> prepare(std::size_t min_free = 16 * 1024);
+  void commit(std::size_t n);
+  // Copies `bytes` in (prepare + memcpy + commit).
+  void feed(std::string_view bytes);
+
+  // Parses what has been fed. On Next::reply, `out` is the next complete reply
+  // (views valid until the next call to next(), prepare(), feed() or reset()).
+  // Next::need_more: no complete reply yet. Next::error: see error(); every
+  // later call returns Next::error too.
+  Next next(Reply& out);
+
+  const Error& error() const noexcept { return error_; }
+  bool failed() const noexcept { return failed_; }
+  // True when bytes of an incomplete reply are buffered (a disconnect now
+  // loses them: say so).
+  bool mid_reply() const noexcept { return end_ > begin_; }
+  // True while inside a data block (for "disconnected mid data block").
+  bool in_data_block() const noexcept { return in_data_; }
+  // Bytes consumed by complete replies so far.
+  std::uint64_t stream_offset() const noexcept { return consumed_; }
+  const ParserOptions& options() const noexcept { return opts_; }
+  // Forget everything: buffer, parser state, error.
+  void reset();
+
+ private:
+  // A reply line as offsets from the reply's first byte, so the buffer can
+  // move (grow or compact) while a reply is incomplete.
+  struct LineRec {
+    std::size_t text_off, text_len, data_off, data_len;
+    int code;
+    Sep sep;
+  };
+
+  Next parse();  // the Ragel machine (parser/reply_reader.rl)
+  Next fail(Errc code, std::string what, std::size_t reply_off);
+  // Checks the line ending at LF offset `lf` (CR, limits); sets text_end.
+  bool line_end(std::size_t lf, std::size_t& text_end);
+  void emit(Reply& out);
+
+  ParserOptions opts_;
+  std::unique_ptr<char[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t begin_ = 0;  // first byte of the current (incomplete) reply
+  std::size_t parse_ = 0;  // where the machine resumes
+  std::size_t end_ = 0;    // end of valid bytes
+  std::uint64_t consumed_ = 0;
+
+  // Ragel and per-reply state; offsets are relative to begin_.
+  int cs_ = 0;
+  int code_ = 0;
+  std::size_t line_off_ = 0;   // start of the current line
+  std::size_t data_off_ = 0;   // start of the current data block
+  bool in_data_ = false;
+  bool complete_ = false;
+  bool failed_ = false;
+  std::vector<LineRec> recs_;
+  std::vector<ReplyLine> lines_;
+  Error error_;
+};
+
+}  // namespace torcon

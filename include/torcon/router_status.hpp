@@ -1,0 +1,106 @@
+// Router status entries as GETINFO ns/all, ns/id/* and NS events give them
+// (dir-spec "r", "a", "s", "v", "pr", "w", "p", "m" lines), parsed into a
+// compact struct without allocation.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "torcon/expected.hpp"
+
+namespace torcon {
+
+// The flags tor knows today, as bit positions. Flags a newer tor adds are not
+// lost: RouterStatus::flags_text holds the "s" line as tor wrote it.
+enum class RouterFlag : std::uint8_t {
+  Authority, BadExit, Exit, Fast, Guard, HSDir, MiddleOnly, Named, NoEdConsensus,
+  Running, Stable, StaleDesc, Sybil, Unnamed, V2Dir, Valid,
+  kCount
+};
+std::string_view to_string(RouterFlag f) noexcept;
+// False for flags this version doesn't know.
+bool parse_router_flag(std::string_view name, RouterFlag& out) noexcept;
+
+class RouterFlags {
+ public:
+  bool has(RouterFlag f) const noexcept { return bits_ >> unsigned(f) & 1u; }
+  void set(RouterFlag f) noexcept { bits_ |= 1u << unsigned(f); }
+  std::uint32_t bits() const noexcept { return bits_; }
+  bool operator==(const RouterFlags&) const = default;
+
+ private:
+  std::uint32_t bits_ = 0;
+};
+
+struct Ipv6OrAddress {
+  std::array<std::uint8_t, 16> addr{};
+  std::uint16_t port = 0;
+};
+
+struct RouterStatus {
+  std::array<std::uint8_t, 20> identity{};  // RSA identity fingerprint, binary
+  std::array<std::uint8_t, 20> digest{};    // descriptor digest, binary
+  std::int64_t published = 0;               // seconds since the epoch, UTC
+  std::uint32_t ipv4 = 0;                   // host byte order
+  std::uint16_t or_port = 0;
+  std::uint16_t dir_port = 0;
+  RouterFlags flags;
+  std::uint8_t nickname_len = 0;
+  char nickname_buf[19] = {};  // dir-spec: 1-19 alphanumerics
+  bool has_ipv6 = false;       // ipv6 holds the first "a" line's address
+  Ipv6OrAddress ipv6;
+  bool has_bandwidth = false;  // "w" line seen
+  bool has_measured = false;
+  bool unmeasured = false;     // "w ... Unmeasured=1"
+  std::uint64_t bandwidth = 0; // kilobytes/s
+  std::uint64_t measured = 0;
+
+  // Views into the parsed text (valid as long as it is).
+  std::string_view a_lines;     // first "a" line to the end of the last one
+  std::string_view flags_text;  // the "s" line after "s " (unknown flags too)
+  std::string_view version;     // the "v" line after "v "
+  std::string_view protocols;   // the "pr" line after "pr "
+  std::string_view policy;      // the "p" line after "p ", e.g. "accept 80,443"
+  std::string_view entry;       // the whole entry, "r" line to last line
+
+  std::string_view nickname() const noexcept { return {nickname_buf, nickname_len}; }
+};
+
+// Formatting helpers (allocate; for tools and logs, not hot paths).
+std::string fingerprint_hex(const std::array<std::uint8_t, 20>& id);  // 40 upper-case hex
+std::string format_ipv4(std::uint32_t addr);
+std::string format_iso_time(std::int64_t unix_seconds);  // "YYYY-MM-DD HH:MM:SS"
+
+// Walks the "a" lines of RouterStatus::a_lines: sets `addr` to the next
+// "[addr]:port" text as written; false at the end.
+class OrAddressLines {
+ public:
+  explicit OrAddressLines(std::string_view a_lines) : rest_(a_lines) {}
+  bool next(std::string_view& addr);
+
+ private:
+  std::string_view rest_;
+};
+
+// Splits a sequence of router status entries (a data block as ReplyLine::data
+// holds it, dot-stuffed CRLF lines; or plain LF text) into RouterStatus
+// structs. Unknown line keywords are skipped, as dir-spec requires.
+class RouterStatusReader {
+ public:
+  explicit RouterStatusReader(std::string_view text) : text_(text) {}
+  // The next entry; false at the end or on malformed input (check error()).
+  bool next(RouterStatus& out);
+  // Errc::ok unless next() stopped on bad input; offset is into `text`.
+  const Error& error() const noexcept { return error_; }
+
+ private:
+  bool fail(std::size_t off, std::string what);
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  Error error_;
+};
+
+}  // namespace torcon

@@ -1,0 +1,244 @@
+// ReplyReader: framing of tor's control-port replies (control-spec 2.3) as a
+// Ragel state machine. `ragel -G2` turns this into reply_reader.cpp in the
+// build tree.
+//
+// The machine sees every structural byte (status code, separator, the first
+// bytes of data lines, line ends) but not the bulk of a line: on the first
+// text byte an action memchr()s to the LF and jumps there (fexec), so long
+// lines cost one memchr, not one state transition per byte. Every position
+// kept is an offset from the current reply's first byte, so the buffer may
+// grow or compact between calls while a reply is incomplete.
+
+#include "torcon/reply_reader.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace torcon {
+
+%%{
+  machine reply;
+  alphtype char;
+
+  action code0 { code_ = (fc - '0') * 100; }
+  action code1 { code_ += (fc - '0') * 10; }
+  action code2 { code_ += fc - '0'; }
+
+  action sep {
+    if (!recs_.empty() && code_ != recs_.front().code) {
+      return fail(Errc::status_mismatch,
+                  "status code " + std::to_string(code_) + " differs from " +
+                      std::to_string(recs_.front().code) + " earlier in the reply",
+                  line_off_);
+    }
+    recs_.push_back(LineRec{line_off_ + 4, 0, 0, 0, code_, static_cast<Sep>(fc)});
+  }
+
+  # Jump to the LF that ends this line (or to the end of input).
+  action skip {
+    {
+      const char* lf = static_cast<const char*>(std::memchr(p, '\n', pe - p));
+      const std::size_t stop = static_cast<std::size_t>((lf ? lf : pe) - base);
+      if (stop - line_off_ >= opts_.max_line)
+        return fail(Errc::line_too_long,
+                    "line longer than max_line (" + std::to_string(opts_.max_line) + " bytes)",
+                    line_off_ + opts_.max_line);
+      if (stop >= opts_.max_reply)
+        return fail(Errc::reply_too_large,
+                    "reply larger than max_reply (" + std::to_string(opts_.max_reply) + " bytes)",
+                    opts_.max_reply);
+      fexec (lf ? lf : pe);
+    }
+  }
+
+  # The LF of a reply line: close the line; an end line ends the reply.
+  action reply_lf {
+    {
+      const std::size_t lf = static_cast<std::size_t>(p - base);
+      std::size_t text_end = lf;
+      if (!line_end(lf, text_end)) return Next::error;
+      LineRec& rec = recs_.back();
+      rec.text_len = text_end - rec.text_off;
+      line_off_ = lf + 1;
+      if (rec.sep == Sep::data) {
+        data_off_ = line_off_;
+        in_data_ = true;
+      } else if (rec.sep == Sep::end) {
+        complete_ = true;
+        fbreak;
+      }
+    }
+  }
+
+  action data_lf {
+    {
+      const std::size_t lf = static_cast<std::size_t>(p - base);
+      std::size_t text_end = lf;
+      if (!line_end(lf, text_end)) return Next::error;
+      line_off_ = lf + 1;
+    }
+  }
+
+  action data_dot {
+    recs_.back().data_off = data_off_;
+    recs_.back().data_len = static_cast<std::size_t>(p - base) - data_off_;
+  }
+
+  action data_end {
+    {
+      const std::size_t lf = static_cast<std::size_t>(p - base);
+      std::size_t text_end = lf;
+      if (!line_end(lf, text_end)) return Next::error;
+      line_off_ = lf + 1;
+      in_data_ = false;
+    }
+  }
+
+  text = ( ^'\n' $skip )*;
+
+  # CmdData: lines up to a lone ".". A line starting with "." carries one
+  # extra (stuffed) dot; ".\r\n" ends the block.
+  data_line = ( ( ^[.\n] $skip | '.' ( ^[\r\n] $skip ) ) text )? '\n' @data_lf;
+  data_block = data_line* ( '.' @data_dot ) '\r'? '\n' @data_end;
+
+  code = ( digit @code0 ) ( digit @code1 ) ( digit @code2 );
+  plain_line = code [\- ] @sep text '\n' @reply_lf;
+  data_reply_line = code '+' @sep text '\n' @reply_lf data_block;
+
+  main := ( plain_line | data_reply_line )*;
+}%%
+
+%% write data;
+
+ReplyReader::Next ReplyReader::parse() {
+  const char* const base = buf_.get() + begin_;  // the current reply's first byte
+  const char* p = buf_.get() + parse_;
+  const char* const pe = buf_.get() + end_;
+  int cs = cs_;
+  complete_ = false;
+
+  %% write exec;
+
+  cs_ = cs;
+  parse_ = static_cast<std::size_t>(p - buf_.get());
+  if (cs == reply_error) {
+    const std::size_t at = static_cast<std::size_t>(p - base);
+    const std::size_t col = at - line_off_;
+    if (in_data_)
+      return fail(Errc::bad_data_block, "malformed data block terminator (expected \".\\r\\n\")", at);
+    if (col < 3)
+      return fail(Errc::bad_status_code, "status code is not three digits", at);
+    return fail(Errc::bad_separator, "expected '-', '+' or ' ' after the status code", at);
+  }
+  return complete_ ? Next::reply : Next::need_more;
+}
+
+ReplyReader::ReplyReader(ParserOptions opts) : opts_(opts) { reset(); }
+ReplyReader::~ReplyReader() = default;
+
+void ReplyReader::reset() {
+  begin_ = parse_ = end_ = 0;
+  consumed_ = 0;
+  cs_ = reply_en_main;
+  code_ = 0;
+  line_off_ = data_off_ = 0;
+  in_data_ = complete_ = failed_ = false;
+  recs_.clear();
+  lines_.clear();
+  error_ = Error{};
+}
+
+std::span<char> ReplyReader::prepare(std::size_t min_free) {
+  if (begin_ == end_) {  // nothing pending: rewind for free
+    begin_ = parse_ = end_ = 0;
+  }
+  if (cap_ - end_ < min_free) {
+    const std::size_t pending = end_ - begin_;
+    if (begin_ > 0 && cap_ - pending >= min_free) {
+      // Compact: only the incomplete reply moves, and its positions are
+      // offsets from begin_, so nothing else needs fixing.
+      std::memmove(buf_.get(), buf_.get() + begin_, pending);
+    } else {
+      std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 64 * 1024, pending + min_free);
+      auto grown = std::make_unique_for_overwrite<char[]>(cap);
+      if (pending) std::memcpy(grown.get(), buf_.get() + begin_, pending);
+      buf_ = std::move(grown);
+      cap_ = cap;
+    }
+    parse_ -= begin_;
+    end_ = pending;
+    begin_ = 0;
+  }
+  return {buf_.get() + end_, cap_ - end_};
+}
+
+void ReplyReader::commit(std::size_t n) { end_ += std::min(n, cap_ - end_); }
+
+void ReplyReader::feed(std::string_view bytes) {
+  if (bytes.empty()) return;
+  std::span<char> space = prepare(bytes.size());
+  std::memcpy(space.data(), bytes.data(), bytes.size());
+  commit(bytes.size());
+}
+
+ReplyReader::Next ReplyReader::fail(Errc code, std::string what, std::size_t reply_off) {
+  failed_ = true;
+  error_ = Error(code, std::move(what), consumed_ + reply_off);
+  return Next::error;
+}
+
+bool ReplyReader::line_end(std::size_t lf, std::size_t& text_end) {
+  const char* base = buf_.get() + begin_;
+  if (lf + 1 - line_off_ > opts_.max_line) {
+    fail(Errc::line_too_long,
+         "line longer than max_line (" + std::to_string(opts_.max_line) + " bytes)",
+         line_off_ + opts_.max_line);
+    return false;
+  }
+  if (lf >= opts_.max_reply) {
+    fail(Errc::reply_too_large,
+         "reply larger than max_reply (" + std::to_string(opts_.max_reply) + " bytes)",
+         opts_.max_reply);
+    return false;
+  }
+  if (lf > line_off_ && base[lf - 1] == '\r') {
+    text_end = lf - 1;
+    return true;
+  }
+  if (!opts_.allow_bare_lf) {
+    fail(Errc::bare_lf, "line ends in LF without CR (enable ParserOptions::allow_bare_lf to accept)",
+         lf);
+    return false;
+  }
+  text_end = lf;
+  return true;
+}
+
+void ReplyReader::emit(Reply& out) {
+  const char* base = buf_.get() + begin_;
+  const std::size_t len = parse_ - begin_;
+  lines_.clear();
+  for (const LineRec& r : recs_) {
+    lines_.push_back(ReplyLine{r.code, r.sep, std::string_view(base + r.text_off, r.text_len),
+                               std::string_view(base + r.data_off, r.data_len)});
+  }
+  out.code = recs_.front().code;
+  out.lines = std::span<const ReplyLine>(lines_);
+  out.raw = std::string_view(base, len);
+  out.offset = consumed_;
+  consumed_ += len;
+  begin_ = parse_;
+  recs_.clear();
+  line_off_ = 0;
+}
+
+ReplyReader::Next ReplyReader::next(Reply& out) {
+  if (failed_) return Next::error;
+  if (parse_ == end_) return Next::need_more;
+  Next r = parse();
+  if (r == Next::reply) emit(out);
+  return r;
+}
+
+}  // namespace torcon
