@@ -43,8 +43,8 @@ Command::Command(std::string_view keyword) {
   }
   for (char c : keyword)
     if (!is_alpha(c) && c != '_') {
-      fail(Errc::bad_keyword, "command keyword \"" + std::string(keyword) +
-                                  "\" must be letters (and '_') only");
+      fail(Errc::bad_keyword,
+           "command keyword \"" + std::string(keyword) + "\" must be letters (and '_') only");
       return;
     }
   line_.assign(keyword);
@@ -80,7 +80,8 @@ Command& Command::key(std::string_view k) {
   if (k.empty()) return fail(Errc::bad_keyword, "empty key");
   for (char c : k)
     if (!is_key_char(c))
-      return fail(Errc::bad_keyword, "key \"" + std::string(k) + "\" has a byte not allowed in keys");
+      return fail(Errc::bad_keyword,
+                  "key \"" + std::string(k) + "\" has a byte not allowed in keys");
   line_.push_back(' ');
   line_.append(k);
   return *this;

@@ -45,7 +45,8 @@ void unescape(std::string_view s, std::string& out) {
         // \000..\377 as tor's CString writes them; any other escaped byte is
         // itself (control-spec 2.1.1).
         if (e >= '0' && e <= '3' && i + 2 < s.size() && is_octal(s[i + 1]) && is_octal(s[i + 2])) {
-          out.push_back(static_cast<char>((e - '0') * 64 + (s[i + 1] - '0') * 8 + (s[i + 2] - '0')));
+          out.push_back(
+              static_cast<char>((e - '0') * 64 + (s[i + 1] - '0') * 8 + (s[i + 2] - '0')));
           i += 2;
         } else {
           out.push_back(e);
@@ -71,7 +72,10 @@ Status quote(std::string_view value, std::string& out) {
     const char c = value[i];
     if (c == '\r' || c == '\n' || c == '\0')
       return Error(Errc::injection,
-                   std::string("value contains ") + (c == '\r' ? "CR" : c == '\n' ? "LF" : "NUL") +
+                   std::string("value contains ") +
+                       (c == '\r'   ? "CR"
+                        : c == '\n' ? "LF"
+                                    : "NUL") +
                        " at byte " + std::to_string(i) + ", which would end the command",
                    i);
   }

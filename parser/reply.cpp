@@ -48,7 +48,8 @@ void OwnedReply::assign(const Reply& r) {
   };
   std::vector<ReplyLine> ls;
   ls.reserve(r.lines.size());
-  for (const ReplyLine& l : r.lines) ls.push_back(ReplyLine{l.code, l.sep, rebase(l.text), rebase(l.data)});
+  for (const ReplyLine& l : r.lines)
+    ls.push_back(ReplyLine{l.code, l.sep, rebase(l.text), rebase(l.data)});
   code = r.code;
   offset = r.offset;
   lines = std::move(ls);

@@ -8,8 +8,8 @@ namespace torcon {
 namespace {
 
 constexpr std::string_view kFlagNames[] = {
-    "Authority", "BadExit", "Exit",     "Fast",      "Guard", "HSDir",   "MiddleOnly", "Named",
-    "NoEdConsensus", "Running", "Stable", "StaleDesc", "Sybil", "Unnamed", "V2Dir",  "Valid",
+    "Authority",     "BadExit", "Exit",   "Fast",      "Guard", "HSDir",   "MiddleOnly", "Named",
+    "NoEdConsensus", "Running", "Stable", "StaleDesc", "Sybil", "Unnamed", "V2Dir",      "Valid",
 };
 static_assert(std::size(kFlagNames) == std::size_t(RouterFlag::kCount));
 
@@ -73,7 +73,8 @@ bool parse_ipv4(std::string_view s, std::uint32_t& out) {
   while (parts < 4) {
     std::size_t j = i;
     std::uint32_t octet = 0;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < 3) octet = octet * 10 + std::uint32_t(s[j++] - '0');
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < 3)
+      octet = octet * 10 + std::uint32_t(s[j++] - '0');
     if (j == i || octet > 255) return false;
     addr = addr << 8 | octet;
     ++parts;
@@ -192,8 +193,8 @@ std::string format_iso_time(std::int64_t t) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = std::int64_t(yoe) + era * 400 + (m <= 2);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d:%02d", static_cast<long long>(y), m,
-                d, int(secs / 3600), int(secs / 60 % 60), int(secs % 60));
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02d:%02d:%02d", static_cast<long long>(y), m, d,
+                int(secs / 3600), int(secs / 60 % 60), int(secs % 60));
   return buf;
 }
 
@@ -251,7 +252,8 @@ bool RouterStatusReader::next(RouterStatus& out) {
       // microdescriptor form has no digest.
       const bool with_digest = nf == 8;
       if (nf < 7 || !rest.empty())
-        return fail(line_start, "r line needs 7 or 8 fields, has " + std::to_string(nf + !rest.empty()));
+        return fail(line_start,
+                    "r line needs 7 or 8 fields, has " + std::to_string(nf + !rest.empty()));
       const std::string_view nick = f[0];
       if (nick.empty() || nick.size() > 19)
         return fail(line_start, "nickname must be 1-19 characters");
@@ -306,9 +308,12 @@ bool RouterStatusReader::next(RouterStatus& out) {
             return fail(line_start, "w line " + std::string(k) + " is not a number");
           continue;  // unknown keys may hold anything
         }
-        if (k == "Bandwidth") out.bandwidth = num;
-        else if (k == "Measured") out.measured = num, out.has_measured = true;
-        else if (k == "Unmeasured") out.unmeasured = num != 0;
+        if (k == "Bandwidth")
+          out.bandwidth = num;
+        else if (k == "Measured")
+          out.measured = num, out.has_measured = true;
+        else if (k == "Unmeasured")
+          out.unmeasured = num != 0;
       }
     } else if (kw == "v") {
       out.version = rest;

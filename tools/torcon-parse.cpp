@@ -33,16 +33,21 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
   const unsigned char c = b(i);
   std::size_t n;
   std::uint32_t cp;
-  if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((b(i + k) & 0xC0) != 0x80) return 0;
     cp = cp << 6 | (b(i + k) & 0x3F);
   }
-  if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+  if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
     return 0;
   return n;
 }
@@ -173,10 +178,14 @@ int main(int argc, char** argv) {
   const char* path = nullptr;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "--routers") routers = true;
-    else if (a == "-h" || a == "--help") return usage() - 2;
-    else if (!path) path = argv[i];
-    else return usage();
+    if (a == "--routers")
+      routers = true;
+    else if (a == "-h" || a == "--help")
+      return usage() - 2;
+    else if (!path)
+      path = argv[i];
+    else
+      return usage();
   }
   if (!path) return usage();
   const int fd = std::strcmp(path, "-") == 0 ? 0 : ::open(path, O_RDONLY | O_CLOEXEC);
@@ -229,9 +238,9 @@ int main(int argc, char** argv) {
   }
   if (plain_entries) return print_routers(plain, 0, out) ? 0 : 1;
   if (reader.mid_reply())
-    return print_error(reader.in_data_block() ? "input ends inside a data block"
-                                              : "input ends inside a reply",
-                       total);
+    return print_error(
+        reader.in_data_block() ? "input ends inside a data block" : "input ends inside a reply",
+        total);
   if (routers && !saw_routers) return print_error("no data block with router status entries", 0);
   return 0;
 }

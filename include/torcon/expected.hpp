@@ -27,10 +27,10 @@ enum class Errc : std::uint8_t {
   bad_argument,       // malformed keyword/positional argument
   bad_router_status,  // malformed router status entry
   // Encoding what we send.
-  injection,          // CR, LF or NUL in a command or argument
-  bad_keyword,        // command keyword or argument key not allowed
+  injection,    // CR, LF or NUL in a command or argument
+  bad_keyword,  // command keyword or argument key not allowed
   // Talking to tor (used by the controller).
-  tor_error,          // tor answered 4xx/5xx; code() has tor's status
+  tor_error,  // tor answered 4xx/5xx; code() has tor's status
   disconnected,
   io,
   auth,

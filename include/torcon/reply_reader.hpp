@@ -100,8 +100,8 @@ class ReplyReader {
   // Ragel and per-reply state; offsets are relative to begin_.
   int cs_ = 0;
   int code_ = 0;
-  std::size_t line_off_ = 0;   // start of the current line
-  std::size_t data_off_ = 0;   // start of the current data block
+  std::size_t line_off_ = 0;  // start of the current line
+  std::size_t data_off_ = 0;  // start of the current data block
   bool in_data_ = false;
   bool complete_ = false;
   bool failed_ = false;

@@ -16,8 +16,22 @@ namespace torcon {
 // The flags tor knows today, as bit positions. Flags a newer tor adds are not
 // lost: RouterStatus::flags_text holds the "s" line as tor wrote it.
 enum class RouterFlag : std::uint8_t {
-  Authority, BadExit, Exit, Fast, Guard, HSDir, MiddleOnly, Named, NoEdConsensus,
-  Running, Stable, StaleDesc, Sybil, Unnamed, V2Dir, Valid,
+  Authority,
+  BadExit,
+  Exit,
+  Fast,
+  Guard,
+  HSDir,
+  MiddleOnly,
+  Named,
+  NoEdConsensus,
+  Running,
+  Stable,
+  StaleDesc,
+  Sybil,
+  Unnamed,
+  V2Dir,
+  Valid,
   kCount
 };
 std::string_view to_string(RouterFlag f) noexcept;
@@ -54,8 +68,8 @@ struct RouterStatus {
   Ipv6OrAddress ipv6;
   bool has_bandwidth = false;  // "w" line seen
   bool has_measured = false;
-  bool unmeasured = false;     // "w ... Unmeasured=1"
-  std::uint64_t bandwidth = 0; // kilobytes/s
+  bool unmeasured = false;      // "w ... Unmeasured=1"
+  std::uint64_t bandwidth = 0;  // kilobytes/s
   std::uint64_t measured = 0;
 
   // Views into the parsed text (valid as long as it is).
