@@ -1,0 +1,933 @@
+#include "torcon/events.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+#include "torcon/keyword_args.hpp"
+#include "torcon/quoted.hpp"
+
+namespace torcon {
+
+namespace {
+
+// Indexed by EventType.
+constexpr std::string_view kEventNames[] = {"CIRC",
+                                            "CIRC_MINOR",
+                                            "STREAM",
+                                            "ORCONN",
+                                            "BW",
+                                            "CIRC_BW",
+                                            "STREAM_BW",
+                                            "ADDRMAP",
+                                            "NS",
+                                            "NEWCONSENSUS",
+                                            "NEWDESC",
+                                            "GUARD",
+                                            "STATUS_GENERAL",
+                                            "STATUS_CLIENT",
+                                            "STATUS_SERVER",
+                                            "HS_DESC",
+                                            "CONF_CHANGED",
+                                            "NETWORK_LIVENESS",
+                                            "SIGNAL",
+                                            "BUILDTIMEOUT_SET",
+                                            "DEBUG",
+                                            "INFO",
+                                            "NOTICE",
+                                            "WARN",
+                                            "ERR",
+                                            ""};
+static_assert(std::size(kEventNames) == std::size_t(EventType::unknown) + 1);
+// parse_event maps log event types to Severity by offset.
+static_assert(unsigned(EventType::err) - unsigned(EventType::debug) == unsigned(Severity::err));
+
+bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// StreamID / CircuitID / ConnID = 1*16 (ALPHA / DIGIT)  (control-spec 2.4)
+bool is_id(std::string_view s) {
+  if (s.empty() || s.size() > 16) return false;
+  for (char c : s)
+    if (!is_alnum(c)) return false;
+  return true;
+}
+
+bool is_nickname(std::string_view s) {
+  if (s.empty() || s.size() > 19) return false;
+  for (char c : s)
+    if (!is_alnum(c)) return false;
+  return true;
+}
+
+// 1*DIGIT, no sign, no overflow.
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  if (s.empty()) return false;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const std::uint64_t d = std::uint64_t(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+// Optional numeric fields are tolerant: text that is not a number leaves them
+// empty rather than failing the event (raw_args still has it).
+void opt_u64(std::string_view s, std::optional<std::uint64_t>& out) {
+  std::uint64_t v;
+  if (parse_u64(s, v)) out = v;
+}
+
+void opt_double(std::string_view s, std::optional<double>& out) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) out = v;
+}
+
+template <class E, std::size_t N>
+E lookup(std::string_view s, const std::pair<std::string_view, E> (&table)[N], E other) {
+  for (const auto& [name, value] : table)
+    if (name == s) return value;
+  return other;
+}
+
+constexpr std::pair<std::string_view, CircStatus> kCircStatus[] = {
+    {"LAUNCHED", CircStatus::launched},     {"BUILT", CircStatus::built},
+    {"GUARD_WAIT", CircStatus::guard_wait}, {"EXTENDED", CircStatus::extended},
+    {"FAILED", CircStatus::failed},         {"CLOSED", CircStatus::closed}};
+constexpr std::pair<std::string_view, CircMinorKind> kCircMinor[] = {
+    {"PURPOSE_CHANGED", CircMinorKind::purpose_changed},
+    {"CANNIBALIZED", CircMinorKind::cannibalized}};
+constexpr std::pair<std::string_view, StreamStatus> kStreamStatus[] = {
+    {"NEW", StreamStatus::new_},
+    {"NEWRESOLVE", StreamStatus::new_resolve},
+    {"REMAP", StreamStatus::remap},
+    {"SENTCONNECT", StreamStatus::sent_connect},
+    {"SENTRESOLVE", StreamStatus::sent_resolve},
+    {"SUCCEEDED", StreamStatus::succeeded},
+    {"FAILED", StreamStatus::failed},
+    {"CLOSED", StreamStatus::closed},
+    {"DETACHED", StreamStatus::detached},
+    {"CONTROLLER_WAIT", StreamStatus::controller_wait},
+    {"XOFF_SENT", StreamStatus::xoff_sent},
+    {"XOFF_RECV", StreamStatus::xoff_recv},
+    {"XON_SENT", StreamStatus::xon_sent},
+    {"XON_RECV", StreamStatus::xon_recv}};
+constexpr std::pair<std::string_view, OrConnStatus> kOrConnStatus[] = {
+    {"NEW", OrConnStatus::new_},
+    {"LAUNCHED", OrConnStatus::launched},
+    {"CONNECTED", OrConnStatus::connected},
+    {"FAILED", OrConnStatus::failed},
+    {"CLOSED", OrConnStatus::closed}};
+constexpr std::pair<std::string_view, GuardStatus> kGuardStatus[] = {
+    {"NEW", GuardStatus::new_}, {"UP", GuardStatus::up},     {"DOWN", GuardStatus::down},
+    {"BAD", GuardStatus::bad},  {"GOOD", GuardStatus::good}, {"DROPPED", GuardStatus::dropped}};
+constexpr std::pair<std::string_view, HsDescAction> kHsDescAction[] = {
+    {"REQUESTED", HsDescAction::requested}, {"UPLOAD", HsDescAction::upload},
+    {"RECEIVED", HsDescAction::received},   {"UPLOADED", HsDescAction::uploaded},
+    {"IGNORE", HsDescAction::ignore},       {"FAILED", HsDescAction::failed},
+    {"CREATED", HsDescAction::created}};
+constexpr std::pair<std::string_view, Severity> kSeverity[] = {{"DEBUG", Severity::debug},
+                                                               {"INFO", Severity::info},
+                                                               {"NOTICE", Severity::notice},
+                                                               {"WARN", Severity::warn},
+                                                               {"ERR", Severity::err}};
+constexpr std::pair<std::string_view, Liveness> kLiveness[] = {{"UP", Liveness::up},
+                                                               {"DOWN", Liveness::down}};
+constexpr std::pair<std::string_view, Signal> kSignal[] = {{"RELOAD", Signal::reload},
+                                                           {"DUMP", Signal::dump},
+                                                           {"DEBUG", Signal::debug},
+                                                           {"NEWNYM", Signal::newnym},
+                                                           {"CLEARDNSCACHE", Signal::cleardnscache},
+                                                           {"HEARTBEAT", Signal::heartbeat},
+                                                           {"ACTIVE", Signal::active},
+                                                           {"DORMANT", Signal::dormant}};
+constexpr std::pair<std::string_view, BuildTimeoutKind> kBuildTimeout[] = {
+    {"COMPUTED", BuildTimeoutKind::computed},
+    {"RESET", BuildTimeoutKind::reset},
+    {"SUSPENDED", BuildTimeoutKind::suspended},
+    {"DISCARD", BuildTimeoutKind::discard},
+    {"RESUME", BuildTimeoutKind::resume}};
+
+Value to_value(const Arg& a) { return Value{a.value, true, a.quoted, a.escaped}; }
+
+// The same tokenisation as ArgReader (keyword_args.hpp), inlined here because
+// it dominates the cost of an event: a byte table instead of character tests,
+// one pass over each token, memchr only for long ones.
+struct KeyCharTable {
+  bool t[256] = {};
+  constexpr KeyCharTable() {
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    t[int('_')] = true;
+  }
+};
+constexpr KeyCharTable kKeyChar;
+
+class FastArgs {
+ public:
+  explicit FastArgs(std::string_view text)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+
+  bool next(Arg& out) {
+    while (p_ < end_ && *p_ == ' ') ++p_;
+    if (p_ >= end_ || error_.code != Errc::ok) return false;
+    out.key = {};
+    out.quoted = out.escaped = false;
+    const char* s = p_;
+    if (*s == '"') return quoted(s, out);
+    const char* e = s;
+    while (e < end_ && kKeyChar.t[static_cast<unsigned char>(*e)]) ++e;
+    if (e > s && e < end_ && *e == '=') {
+      out.key = std::string_view(s, std::size_t(e - s));
+      s = ++e;
+      if (s < end_ && *s == '"') return quoted(s, out);
+    }
+    // Most tokens are short, but paths and targets run to 150+ bytes: scan a
+    // few bytes inline, then let memchr (vectorised) find the space.
+    const char* lim = end_ - e > 16 ? e + 16 : end_;
+    while (e < lim && *e != ' ') ++e;
+    if (e == lim && e < end_) {
+      const void* sp = std::memchr(e, ' ', std::size_t(end_ - e));
+      e = sp ? static_cast<const char*>(sp) : end_;
+    }
+    out.value = std::string_view(s, std::size_t(e - s));
+    p_ = e;
+    return true;
+  }
+  const Error& error() const noexcept { return error_; }
+  std::string_view rest() const noexcept { return std::string_view(p_, std::size_t(end_ - p_)); }
+
+ private:
+  bool quoted(const char* at, Arg& out) {
+    bool esc = false;
+    const std::size_t off = std::size_t(at - begin_);
+    Expected<std::size_t> q = scan_quoted(std::string_view(at, std::size_t(end_ - at)), &esc);
+    if (!q) {
+      error_ = Error(Errc::bad_argument, q.error().message, off + q.error().offset);
+      return false;
+    }
+    const char* e = at + *q;
+    if (e < end_ && *e != ' ') {
+      error_ = Error(Errc::bad_argument, "unexpected byte after a quoted value",
+                     std::size_t(e - begin_));
+      return false;
+    }
+    out.value = std::string_view(at + 1, *q - 2);
+    out.quoted = true;
+    out.escaped = esc;
+    p_ = e;
+    return true;
+  }
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  Error error_;
+};
+
+// Error construction is the only allocating path; keep it out of line.
+[[gnu::cold, gnu::noinline]] Error fail(std::string_view event, std::string_view what,
+                                        std::string_view value = {}, bool show_value = false) {
+  std::string msg;
+  msg.append(event).append(" event: ").append(what);
+  if (show_value) msg.append(" '").append(value).append("'");
+  return Error(Errc::bad_argument, std::move(msg));
+}
+
+[[gnu::cold, gnu::noinline]] Error fail_args(std::string_view event, const Error& e) {
+  return Error(Errc::bad_argument,
+               std::string(event) + " event: " + e.message + " (at byte " +
+                   std::to_string(e.offset) + " of the arguments)",
+               e.offset);
+}
+
+// Walks an event's arguments: positionals by index, keywords to `on_key`.
+// Returns false (with `err` set) when the arguments are malformed.
+template <class OnPos, class OnKey>
+bool walk(std::string_view event, std::string_view args, Error& err, OnPos&& on_pos,
+          OnKey&& on_key) {
+  FastArgs r(args);
+  Arg a;
+  unsigned pos = 0;
+  while (r.next(a)) {
+    if (a.positional())
+      on_pos(pos++, a);
+    else
+      on_key(a);
+  }
+  if (r.error().code != Errc::ok) {
+    err = fail_args(event, r.error());
+    return false;
+  }
+  return true;
+}
+
+std::string_view trim_left(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  return s;
+}
+
+// ---- per-event parsers ------------------------------------------------------
+
+Status parse_circ(std::string_view args, CircEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "CIRC", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0)
+          e.id = a.value;
+        else if (pos == 1)
+          e.status = a.value;
+        else if (pos == 2)
+          e.path = a.value;
+      },
+      [&](const Arg& a) {
+        const std::string_view k = a.key;
+        if (k == "BUILD_FLAGS")
+          e.build_flags = a.value;
+        else if (k == "PURPOSE")
+          e.purpose = a.value;
+        else if (k == "HS_STATE")
+          e.hs_state = a.value;
+        else if (k == "REND_QUERY")
+          e.rend_query = a.value;
+        else if (k == "TIME_CREATED")
+          e.time_created = a.value;
+        else if (k == "REASON")
+          e.reason = a.value;
+        else if (k == "REMOTE_REASON")
+          e.remote_reason = a.value;
+        else if (k == "SOCKS_USERNAME")
+          e.socks_username = to_value(a);
+        else if (k == "SOCKS_PASSWORD")
+          e.socks_password = to_value(a);
+        else if (k == "HS_POW")
+          e.hs_pow = a.value;
+        else if (k == "CONFLUX_ID")
+          e.conflux_id = a.value;
+        else if (k == "CONFLUX_RTT")
+          e.conflux_rtt = a.value;
+      });
+  if (!ok) return err;
+  if (e.id.empty()) return fail("CIRC", "missing CircuitID");
+  if (!is_id(e.id)) return fail("CIRC", "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (e.status.empty()) return fail("CIRC", "missing CircStatus");
+  e.status_enum = lookup(e.status, kCircStatus, CircStatus::other);
+  return {};
+}
+
+Status parse_circ_minor(std::string_view args, CircMinorEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "CIRC_MINOR", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0)
+          e.id = a.value;
+        else if (pos == 1)
+          e.event = a.value;
+        else if (pos == 2)
+          e.path = a.value;
+      },
+      [&](const Arg& a) {
+        const std::string_view k = a.key;
+        if (k == "BUILD_FLAGS")
+          e.build_flags = a.value;
+        else if (k == "PURPOSE")
+          e.purpose = a.value;
+        else if (k == "HS_STATE")
+          e.hs_state = a.value;
+        else if (k == "REND_QUERY")
+          e.rend_query = a.value;
+        else if (k == "TIME_CREATED")
+          e.time_created = a.value;
+        else if (k == "OLD_PURPOSE")
+          e.old_purpose = a.value;
+        else if (k == "OLD_HS_STATE")
+          e.old_hs_state = a.value;
+      });
+  if (!ok) return err;
+  if (e.id.empty()) return fail("CIRC_MINOR", "missing CircuitID");
+  if (!is_id(e.id)) return fail("CIRC_MINOR", "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (e.event.empty()) return fail("CIRC_MINOR", "missing CircEvent");
+  e.event_enum = lookup(e.event, kCircMinor, CircMinorKind::other);
+  return {};
+}
+
+Status parse_stream(std::string_view args, StreamEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "STREAM", args, err,
+      [&](unsigned pos, const Arg& a) {
+        switch (pos) {
+          case 0: e.id = a.value; break;
+          case 1: e.status = a.value; break;
+          case 2: e.circ_id = a.value; break;
+          case 3: e.target = a.value; break;
+          default: break;
+        }
+      },
+      [&](const Arg& a) {
+        const std::string_view k = a.key;
+        if (k == "REASON")
+          e.reason = a.value;
+        else if (k == "REMOTE_REASON")
+          e.remote_reason = a.value;
+        else if (k == "SOURCE")
+          e.source = a.value;
+        else if (k == "SOURCE_ADDR")
+          e.source_addr = a.value;
+        else if (k == "PURPOSE")
+          e.purpose = a.value;
+        else if (k == "SOCKS_USERNAME")
+          e.socks_username = to_value(a);
+        else if (k == "SOCKS_PASSWORD")
+          e.socks_password = to_value(a);
+        else if (k == "CLIENT_PROTOCOL")
+          e.client_protocol = a.value;
+        else if (k == "NYM_EPOCH")
+          e.nym_epoch = a.value;
+        else if (k == "SESSION_GROUP")
+          e.session_group = a.value;
+        else if (k == "ISO_FIELDS")
+          e.iso_fields = a.value;
+      });
+  if (!ok) return err;
+  if (e.id.empty()) return fail("STREAM", "missing StreamID");
+  if (!is_id(e.id)) return fail("STREAM", "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (e.status.empty()) return fail("STREAM", "missing StreamStatus");
+  if (e.circ_id.empty()) return fail("STREAM", "missing CircuitID");
+  if (!is_id(e.circ_id))
+    return fail("STREAM", "CircuitID is not 1-16 letters/digits:", e.circ_id, true);
+  if (e.target.empty()) return fail("STREAM", "missing Target");
+  e.status_enum = lookup(e.status, kStreamStatus, StreamStatus::other);
+  return {};
+}
+
+Status parse_orconn(std::string_view args, OrConnEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "ORCONN", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0)
+          e.target = a.value;
+        else if (pos == 1)
+          e.status = a.value;
+      },
+      [&](const Arg& a) {
+        if (a.key == "REASON")
+          e.reason = a.value;
+        else if (a.key == "NCIRCS")
+          opt_u64(a.value, e.ncircs);
+        else if (a.key == "ID")
+          e.id = a.value;
+      });
+  if (!ok) return err;
+  if (e.target.empty()) return fail("ORCONN", "missing LongName/Target");
+  if (e.status.empty()) return fail("ORCONN", "missing ORStatus");
+  if (!e.id.empty() && !is_id(e.id))
+    return fail("ORCONN", "ConnID is not 1-16 letters/digits:", e.id, true);
+  e.status_enum = lookup(e.status, kOrConnStatus, OrConnStatus::other);
+  return {};
+}
+
+Status parse_bw(std::string_view args, BwEvent& e) {
+  e.raw_args = args;
+  FastArgs r(args);
+  Arg a;
+  if (!r.next(a) || !a.positional()) return fail("BW", "missing BytesRead");
+  if (!parse_u64(a.value, e.read)) return fail("BW", "BytesRead is not a number:", a.value, true);
+  if (!r.next(a) || !a.positional()) return fail("BW", "missing BytesWritten");
+  if (!parse_u64(a.value, e.written))
+    return fail("BW", "BytesWritten is not a number:", a.value, true);
+  e.extra = trim_left(r.rest());
+  return {};
+}
+
+Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool have_read = false, have_written = false, bad = false;
+  std::string_view bad_key, bad_value;
+  auto num = [&](const Arg& a, std::uint64_t& out) {
+    if (!parse_u64(a.value, out) && !bad) {
+      bad = true;
+      bad_key = a.key;
+      bad_value = a.value;
+    }
+  };
+  bool ok = walk(
+      "CIRC_BW", args, err, [](unsigned, const Arg&) {},
+      [&](const Arg& a) {
+        const std::string_view k = a.key;
+        if (k == "ID")
+          e.id = a.value;
+        else if (k == "READ") {
+          num(a, e.read);
+          have_read = true;
+        } else if (k == "WRITTEN") {
+          num(a, e.written);
+          have_written = true;
+        } else if (k == "TIME")
+          e.time = a.value;
+        else if (k == "DELIVERED_READ")
+          opt_u64(a.value, e.delivered_read);
+        else if (k == "OVERHEAD_READ")
+          opt_u64(a.value, e.overhead_read);
+        else if (k == "DELIVERED_WRITTEN")
+          opt_u64(a.value, e.delivered_written);
+        else if (k == "OVERHEAD_WRITTEN")
+          opt_u64(a.value, e.overhead_written);
+        else if (k == "SS")
+          opt_u64(a.value, e.ss);
+        else if (k == "CWND")
+          opt_u64(a.value, e.cwnd);
+        else if (k == "RTT")
+          opt_u64(a.value, e.rtt);
+        else if (k == "MIN_RTT")
+          opt_u64(a.value, e.min_rtt);
+      });
+  if (!ok) return err;
+  if (e.id.empty()) return fail("CIRC_BW", "missing ID=");
+  if (!is_id(e.id)) return fail("CIRC_BW", "ID is not 1-16 letters/digits:", e.id, true);
+  if (!have_read) return fail("CIRC_BW", "missing READ=");
+  if (!have_written) return fail("CIRC_BW", "missing WRITTEN=");
+  if (bad) {
+    std::string what(bad_key);
+    what += " is not a number:";
+    return fail("CIRC_BW", what, bad_value, true);
+  }
+  return {};
+}
+
+Status parse_stream_bw(std::string_view args, StreamBwEvent& e) {
+  e.raw_args = args;
+  FastArgs r(args);
+  Arg a;
+  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing StreamID");
+  e.id = a.value;
+  if (!is_id(e.id)) return fail("STREAM_BW", "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing BytesWritten");
+  if (!parse_u64(a.value, e.written))
+    return fail("STREAM_BW", "BytesWritten is not a number:", a.value, true);
+  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing BytesRead");
+  if (!parse_u64(a.value, e.read))
+    return fail("STREAM_BW", "BytesRead is not a number:", a.value, true);
+  if (r.next(a) && a.positional()) e.time = a.value;
+  return {};
+}
+
+Status parse_addrmap(std::string_view args, AddrMapEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "ADDRMAP", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0)
+          e.address = a.value;
+        else if (pos == 1)
+          e.new_address = a.value;
+        else if (pos == 2)
+          e.expiry = to_value(a);
+      },
+      [&](const Arg& a) {
+        if (a.key == "error")
+          e.error = to_value(a);
+        else if (a.key == "EXPIRES")
+          e.expires = to_value(a);
+        else if (a.key == "CACHED")
+          e.cached = to_value(a);
+        else if (a.key == "STREAMID")
+          e.stream_id = a.value;
+      });
+  if (!ok) return err;
+  if (e.address.empty()) return fail("ADDRMAP", "missing Address");
+  if (e.new_address.empty()) return fail("ADDRMAP", "missing NewAddress");
+  if (!e.expiry.present) return fail("ADDRMAP", "missing Expiry");
+  return {};
+}
+
+Status parse_guard(std::string_view args, GuardEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "GUARD", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0)
+          e.type = a.value;
+        else if (pos == 1)
+          e.name = a.value;
+        else if (pos == 2)
+          e.status = a.value;
+      },
+      [](const Arg&) {});
+  if (!ok) return err;
+  if (e.type.empty()) return fail("GUARD", "missing Type");
+  if (e.name.empty()) return fail("GUARD", "missing Name");
+  if (e.status.empty()) return fail("GUARD", "missing Status");
+  e.status_enum = lookup(e.status, kGuardStatus, GuardStatus::other);
+  return {};
+}
+
+Status parse_status(std::string_view event, std::string_view args, StatusEvent& e) {
+  e.raw_args = args;
+  FastArgs r(args);
+  Arg a;
+  if (!r.next(a) || !a.positional()) return fail(event, "missing StatusSeverity");
+  e.severity = a.value;
+  if (!r.next(a) || !a.positional()) return fail(event, "missing StatusAction");
+  e.action = a.value;
+  e.arguments = trim_left(r.rest());
+  e.severity_enum = lookup(e.severity, kSeverity, Severity::other);
+  return {};
+}
+
+Status parse_hs_desc(std::string_view args, HsDescEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "HS_DESC", args, err,
+      [&](unsigned pos, const Arg& a) {
+        switch (pos) {
+          case 0: e.action = a.value; break;
+          case 1: e.address = a.value; break;
+          case 2: e.auth_type = a.value; break;
+          case 3: e.hs_dir = a.value; break;
+          case 4: e.descriptor_id = a.value; break;
+          default: break;
+        }
+      },
+      [&](const Arg& a) {
+        if (a.key == "REASON")
+          e.reason = to_value(a);
+        else if (a.key == "REPLICA")
+          opt_u64(a.value, e.replica);
+        else if (a.key == "HSDIR_INDEX")
+          e.hsdir_index = a.value;
+      });
+  if (!ok) return err;
+  if (e.action.empty()) return fail("HS_DESC", "missing Action");
+  if (e.address.empty()) return fail("HS_DESC", "missing HSAddress");
+  if (e.auth_type.empty()) return fail("HS_DESC", "missing AuthType");
+  if (e.hs_dir.empty()) return fail("HS_DESC", "missing HsDir");
+  e.action_enum = lookup(e.action, kHsDescAction, HsDescAction::other);
+  return {};
+}
+
+Status parse_single(std::string_view event, std::string_view args, std::string_view what,
+                    std::string_view& out) {
+  FastArgs r(args);
+  Arg a;
+  if (!r.next(a)) {
+    if (r.error().code != Errc::ok) return fail_args(event, r.error());
+    return fail(event, what);
+  }
+  out = a.value;
+  return {};
+}
+
+Status parse_buildtimeout(std::string_view args, BuildTimeoutSetEvent& e) {
+  e.raw_args = args;
+  Error err;
+  bool ok = walk(
+      "BUILDTIMEOUT_SET", args, err,
+      [&](unsigned pos, const Arg& a) {
+        if (pos == 0) e.type = a.value;
+      },
+      [&](const Arg& a) {
+        const std::string_view k = a.key;
+        if (k == "TOTAL_TIMES")
+          opt_u64(a.value, e.total_times);
+        else if (k == "TIMEOUT_MS")
+          opt_u64(a.value, e.timeout_ms);
+        else if (k == "XM")
+          opt_u64(a.value, e.xm);
+        else if (k == "ALPHA")
+          opt_double(a.value, e.alpha);
+        else if (k == "CUTOFF_QUANTILE")
+          opt_double(a.value, e.cutoff_quantile);
+        else if (k == "TIMEOUT_RATE")
+          opt_double(a.value, e.timeout_rate);
+        else if (k == "CLOSE_MS")
+          opt_u64(a.value, e.close_ms);
+        else if (k == "CLOSE_RATE")
+          opt_double(a.value, e.close_rate);
+      });
+  if (!ok) return err;
+  if (e.type.empty()) return fail("BUILDTIMEOUT_SET", "missing Type");
+  e.type_enum = lookup(e.type, kBuildTimeout, BuildTimeoutKind::other);
+  return {};
+}
+
+}  // namespace
+
+// ---- public helpers -----------------------------------------------------------
+
+EventType event_type(std::string_view n) noexcept {
+  // Dispatch on length, then compare the few names of that length.
+  switch (n.size()) {
+    case 2:
+      if (n == "BW") return EventType::bw;
+      if (n == "NS") return EventType::ns;
+      break;
+    case 3:
+      if (n == "ERR") return EventType::err;
+      break;
+    case 4:
+      if (n == "CIRC") return EventType::circ;
+      if (n == "INFO") return EventType::info;
+      if (n == "WARN") return EventType::warn;
+      break;
+    case 5:
+      if (n == "DEBUG") return EventType::debug;
+      if (n == "GUARD") return EventType::guard;
+      break;
+    case 6:
+      if (n == "STREAM") return EventType::stream;
+      if (n == "ORCONN") return EventType::orconn;
+      if (n == "NOTICE") return EventType::notice;
+      if (n == "SIGNAL") return EventType::signal;
+      break;
+    case 7:
+      if (n == "CIRC_BW") return EventType::circ_bw;
+      if (n == "ADDRMAP") return EventType::addrmap;
+      if (n == "NEWDESC") return EventType::newdesc;
+      if (n == "HS_DESC") return EventType::hs_desc;
+      break;
+    case 9:
+      if (n == "STREAM_BW") return EventType::stream_bw;
+      break;
+    case 10:
+      if (n == "CIRC_MINOR") return EventType::circ_minor;
+      break;
+    case 12:
+      if (n == "NEWCONSENSUS") return EventType::newconsensus;
+      if (n == "CONF_CHANGED") return EventType::conf_changed;
+      // Tor before 0.2.0.22-rc misspelled STATUS_SERVER (control-spec 4.1.10).
+      if (n == "STATUS_SEVER") return EventType::status_server;
+      break;
+    case 13:
+      if (n == "STATUS_CLIENT") return EventType::status_client;
+      if (n == "STATUS_SERVER") return EventType::status_server;
+      break;
+    case 14:
+      if (n == "STATUS_GENERAL") return EventType::status_general;
+      break;
+    case 16:
+      if (n == "NETWORK_LIVENESS") return EventType::network_liveness;
+      if (n == "BUILDTIMEOUT_SET") return EventType::buildtimeout_set;
+      break;
+    default: break;
+  }
+  return EventType::unknown;
+}
+
+std::string_view to_string(EventType t) noexcept {
+  const auto i = std::size_t(t);
+  return i < std::size(kEventNames) ? kEventNames[i] : std::string_view{};
+}
+
+std::string_view Value::decoded(std::string& scratch) const {
+  if (!escaped) return text;
+  scratch.clear();
+  unescape(text, scratch);
+  return scratch;
+}
+
+bool find_arg(std::string_view args, std::string_view key, Value& out) {
+  ArgReader r(args);
+  Arg a;
+  while (r.next(a)) {
+    if (a.key == key) {
+      out = to_value(a);
+      return true;
+    }
+  }
+  out = Value{};
+  return false;
+}
+
+bool parse_long_name(std::string_view s, LongName& out) noexcept {
+  out = LongName{};
+  out.text = s;
+  if (s.empty()) return false;
+  if (s[0] != '$') {
+    // An old-style bare Nickname (ServerID).
+    if (!is_nickname(s)) return false;
+    out.nickname = s;
+    return true;
+  }
+  if (s.size() < 41) return false;
+  for (std::size_t i = 0; i < 20; ++i) {
+    const int hi = hex_value(s[1 + 2 * i]), lo = hex_value(s[2 + 2 * i]);
+    if (hi < 0 || lo < 0) return false;
+    out.identity[i] = std::uint8_t(hi << 4 | lo);
+  }
+  out.fingerprint = s.substr(1, 40);
+  out.has_fingerprint = true;
+  if (s.size() == 41) return true;
+  if (s[41] != '~' && s[41] != '=') return false;
+  out.named = s[41] == '=';
+  out.nickname = s.substr(42);
+  return is_nickname(out.nickname);
+}
+
+bool LongNameReader::next(LongName& out) {
+  if (error_.code != Errc::ok) return false;
+  while (!rest_.empty() && rest_.front() == sep_) rest_.remove_prefix(1);
+  if (rest_.empty()) return false;
+  const std::size_t end = rest_.find(sep_);
+  const std::string_view item = rest_.substr(0, end);
+  rest_ = end == std::string_view::npos ? std::string_view{} : rest_.substr(end);
+  if (!parse_long_name(item, out)) {
+    error_ = Error(Errc::bad_argument, "malformed LongName '" + std::string(item) +
+                                           "' (want $<40 hex>[~nickname] or a nickname)");
+    return false;
+  }
+  return true;
+}
+
+bool ConfChangeReader::next(ConfChange& out) {
+  if (i_ >= lines_.size()) return false;
+  const std::string_view t = lines_[i_++].text;
+  out = ConfChange{};
+  const std::size_t eq = t.find('=');
+  out.key = t.substr(0, eq);
+  if (eq == std::string_view::npos) return true;
+  const std::string_view v = t.substr(eq + 1);
+  out.value.text = v;
+  out.value.present = true;
+  // Tor writes values raw; treat one only as a QuotedString when a single
+  // quoted string spans all of it.
+  if (!v.empty() && v.front() == '"') {
+    bool esc = false;
+    Expected<std::size_t> n = scan_quoted(v, &esc);
+    if (n && *n == v.size()) {
+      out.value.text = v.substr(1, v.size() - 2);
+      out.value.quoted = true;
+      out.value.escaped = esc;
+    }
+  }
+  return true;
+}
+
+// ---- entry point ----------------------------------------------------------------
+
+Status parse_event(const Reply& reply, Event& out) {
+  if (!reply.is_async() || reply.lines.empty())
+    return Error(Errc::bad_argument,
+                 "not an asynchronous event (status " + std::to_string(reply.code) + ")");
+  const ReplyLine& first = reply.lines[0];
+  const std::string_view text = first.text;
+  // Event keywords are short: a plain loop beats a memchr call here.
+  std::size_t sp = 0;
+  while (sp < text.size() && text[sp] != ' ') ++sp;
+  const std::string_view name = text.substr(0, sp);
+  const std::string_view args = sp < text.size() ? text.substr(sp + 1) : std::string_view{};
+  if (name.empty()) return Error(Errc::bad_argument, "event without a keyword");
+
+  out.type = event_type(name);
+  out.name = name;
+  out.lines = reply.lines;
+  switch (out.type) {
+    case EventType::circ: return parse_circ(args, out.body.emplace<CircEvent>());
+    case EventType::circ_minor: return parse_circ_minor(args, out.body.emplace<CircMinorEvent>());
+    case EventType::stream: return parse_stream(args, out.body.emplace<StreamEvent>());
+    case EventType::orconn: return parse_orconn(args, out.body.emplace<OrConnEvent>());
+    case EventType::bw: return parse_bw(args, out.body.emplace<BwEvent>());
+    case EventType::circ_bw: return parse_circ_bw(args, out.body.emplace<CircBwEvent>());
+    case EventType::stream_bw: return parse_stream_bw(args, out.body.emplace<StreamBwEvent>());
+    case EventType::addrmap: return parse_addrmap(args, out.body.emplace<AddrMapEvent>());
+    case EventType::ns:
+    case EventType::newconsensus: {
+      if (first.sep != Sep::data) return fail(name, "no data block (expected \"650+\")");
+      out.body.emplace<NetworkStatusEvent>().data = first.data;
+      return {};
+    }
+    case EventType::newdesc: {
+      NewDescEvent& e = out.body.emplace<NewDescEvent>();
+      e.raw_args = args;
+      e.servers = trim_left(args);
+      if (e.servers.empty()) return fail(name, "missing LongName");
+      return {};
+    }
+    case EventType::guard: return parse_guard(args, out.body.emplace<GuardEvent>());
+    case EventType::status_general:
+    case EventType::status_client:
+    case EventType::status_server: return parse_status(name, args, out.body.emplace<StatusEvent>());
+    case EventType::hs_desc: return parse_hs_desc(args, out.body.emplace<HsDescEvent>());
+    case EventType::conf_changed: {
+      std::span<const ReplyLine> rest = reply.lines.subspan(1);
+      // "650 OK" ends the event; it is not a change.
+      if (!rest.empty() && rest.back().sep == Sep::end && rest.back().text == "OK")
+        rest = rest.first(rest.size() - 1);
+      out.body.emplace<ConfChangedEvent>().changes = rest;
+      return {};
+    }
+    case EventType::network_liveness: {
+      NetworkLivenessEvent& e = out.body.emplace<NetworkLivenessEvent>();
+      e.raw_args = args;
+      if (Status s = parse_single(name, args, "missing Status", e.status); !s) return s;
+      e.status_enum = lookup(e.status, kLiveness, Liveness::other);
+      return {};
+    }
+    case EventType::signal: {
+      SignalEvent& e = out.body.emplace<SignalEvent>();
+      e.raw_args = args;
+      if (Status s = parse_single(name, args, "missing Signal", e.signal); !s) return s;
+      e.signal_enum = lookup(e.signal, kSignal, Signal::other);
+      return {};
+    }
+    case EventType::buildtimeout_set:
+      return parse_buildtimeout(args, out.body.emplace<BuildTimeoutSetEvent>());
+    case EventType::debug:
+    case EventType::info:
+    case EventType::notice:
+    case EventType::warn:
+    case EventType::err: {
+      LogEvent& e = out.body.emplace<LogEvent>();
+      e.severity = Severity(unsigned(out.type) - unsigned(EventType::debug));
+      e.message = args;
+      if (first.sep == Sep::data) {
+        e.is_data = true;
+        e.data = first.data;
+      }
+      return {};
+    }
+    case EventType::unknown: {
+      UnknownEvent& e = out.body.emplace<UnknownEvent>();
+      e.name = name;
+      e.raw_args = args;
+      e.reply = reply;
+      return {};
+    }
+  }
+  return {};
+}
+
+Expected<Event> parse_event(const Reply& reply) {
+  // One named result for every path lets the compiler construct it in the
+  // caller's storage (an Event is a few hundred bytes).
+  Expected<Event> result{Event{}};
+  Status s = parse_event(reply, *result);
+  if (!s) result = Expected<Event>(s.error());
+  return result;
+}
+
+}  // namespace torcon
