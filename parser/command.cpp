@@ -52,11 +52,12 @@ Command::Command(std::string_view keyword) {
 
 Command& Command::arg(std::string_view value) {
   if (!ok()) return *this;
+  const std::string which = "argument " + std::to_string(++args_);
   std::size_t at = 0;
   if (const char* what = injection_byte(value, at))
-    return fail(Errc::injection, "argument " + std::to_string(at) + " bytes in contains " + what);
+    return fail(Errc::injection, which + " contains " + what + " at byte " + std::to_string(at));
   if (!is_safe_bare(value))
-    return fail(Errc::bad_argument, "argument \"" + std::string(value) +
+    return fail(Errc::bad_argument, which + " \"" + std::string(value) +
                                         "\" is empty or has a space, quote, backslash or "
                                         "non-printable byte; use quoted()");
   line_.push_back(' ');
@@ -66,17 +67,20 @@ Command& Command::arg(std::string_view value) {
 
 Command& Command::quoted(std::string_view value) {
   if (!ok()) return *this;
+  const std::string which = "argument " + std::to_string(++args_);
   line_.push_back(' ');
   Status s = quote(value, line_);
-  if (!s) return fail(Errc::injection, "quoted argument: " + s.error().message);
+  if (!s) return fail(Errc::injection, which + " (quoted): " + s.error().message);
   return *this;
 }
 
 Command& Command::key(std::string_view k) {
   if (!ok()) return *this;
+  ++args_;
   std::size_t at = 0;
   if (const char* what = injection_byte(k, at))
-    return fail(Errc::injection, std::string("key contains ") + what);
+    return fail(Errc::injection, "argument " + std::to_string(args_) + ": key contains " + what +
+                                     " at byte " + std::to_string(at));
   if (k.empty()) return fail(Errc::bad_keyword, "empty key");
   for (char c : k)
     if (!is_key_char(c))

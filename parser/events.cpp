@@ -162,82 +162,6 @@ constexpr std::pair<std::string_view, BuildTimeoutKind> kBuildTimeout[] = {
 
 Value to_value(const Arg& a) { return Value{a.value, true, a.quoted, a.escaped}; }
 
-// The same tokenisation as ArgReader (keyword_args.hpp), inlined here because
-// it dominates the cost of an event: a byte table instead of character tests,
-// one pass over each token, memchr only for long ones.
-struct KeyCharTable {
-  bool t[256] = {};
-  constexpr KeyCharTable() {
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    t[int('_')] = true;
-  }
-};
-constexpr KeyCharTable kKeyChar;
-
-class FastArgs {
- public:
-  explicit FastArgs(std::string_view text)
-      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
-
-  bool next(Arg& out) {
-    while (p_ < end_ && *p_ == ' ') ++p_;
-    if (p_ >= end_ || error_.code != Errc::ok) return false;
-    out.key = {};
-    out.quoted = out.escaped = false;
-    const char* s = p_;
-    if (*s == '"') return quoted(s, out);
-    const char* e = s;
-    while (e < end_ && kKeyChar.t[static_cast<unsigned char>(*e)]) ++e;
-    if (e > s && e < end_ && *e == '=') {
-      out.key = std::string_view(s, std::size_t(e - s));
-      s = ++e;
-      if (s < end_ && *s == '"') return quoted(s, out);
-    }
-    // Most tokens are short, but paths and targets run to 150+ bytes: scan a
-    // few bytes inline, then let memchr (vectorised) find the space.
-    const char* lim = end_ - e > 16 ? e + 16 : end_;
-    while (e < lim && *e != ' ') ++e;
-    if (e == lim && e < end_) {
-      const void* sp = std::memchr(e, ' ', std::size_t(end_ - e));
-      e = sp ? static_cast<const char*>(sp) : end_;
-    }
-    out.value = std::string_view(s, std::size_t(e - s));
-    p_ = e;
-    return true;
-  }
-  const Error& error() const noexcept { return error_; }
-  std::string_view rest() const noexcept { return std::string_view(p_, std::size_t(end_ - p_)); }
-
- private:
-  bool quoted(const char* at, Arg& out) {
-    bool esc = false;
-    const std::size_t off = std::size_t(at - begin_);
-    Expected<std::size_t> q = scan_quoted(std::string_view(at, std::size_t(end_ - at)), &esc);
-    if (!q) {
-      error_ = Error(Errc::bad_argument, q.error().message, off + q.error().offset);
-      return false;
-    }
-    const char* e = at + *q;
-    if (e < end_ && *e != ' ') {
-      error_ = Error(Errc::bad_argument, "unexpected byte after a quoted value",
-                     std::size_t(e - begin_));
-      return false;
-    }
-    out.value = std::string_view(at + 1, *q - 2);
-    out.quoted = true;
-    out.escaped = esc;
-    p_ = e;
-    return true;
-  }
-
-  const char* begin_;
-  const char* p_;
-  const char* end_;
-  Error error_;
-};
-
 // Error construction is the only allocating path; keep it out of line.
 [[gnu::cold, gnu::noinline]] Error fail(std::string_view event, std::string_view what,
                                         std::string_view value = {}, bool show_value = false) {
@@ -259,7 +183,7 @@ class FastArgs {
 template <class OnPos, class OnKey>
 bool walk(std::string_view event, std::string_view args, Error& err, OnPos&& on_pos,
           OnKey&& on_key) {
-  FastArgs r(args);
+  ArgReader r(args);
   Arg a;
   unsigned pos = 0;
   while (r.next(a)) {
@@ -449,7 +373,7 @@ Status parse_orconn(std::string_view args, OrConnEvent& e) {
 
 Status parse_bw(std::string_view args, BwEvent& e) {
   e.raw_args = args;
-  FastArgs r(args);
+  ArgReader r(args);
   Arg a;
   if (!r.next(a) || !a.positional()) return fail("BW", "missing BytesRead");
   if (!parse_u64(a.value, e.read)) return fail("BW", "BytesRead is not a number:", a.value, true);
@@ -518,7 +442,7 @@ Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
 
 Status parse_stream_bw(std::string_view args, StreamBwEvent& e) {
   e.raw_args = args;
-  FastArgs r(args);
+  ArgReader r(args);
   Arg a;
   if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing StreamID");
   e.id = a.value;
@@ -587,7 +511,7 @@ Status parse_guard(std::string_view args, GuardEvent& e) {
 
 Status parse_status(std::string_view event, std::string_view args, StatusEvent& e) {
   e.raw_args = args;
-  FastArgs r(args);
+  ArgReader r(args);
   Arg a;
   if (!r.next(a) || !a.positional()) return fail(event, "missing StatusSeverity");
   e.severity = a.value;
@@ -632,7 +556,7 @@ Status parse_hs_desc(std::string_view args, HsDescEvent& e) {
 
 Status parse_single(std::string_view event, std::string_view args, std::string_view what,
                     std::string_view& out) {
-  FastArgs r(args);
+  ArgReader r(args);
   Arg a;
   if (!r.next(a)) {
     if (r.error().code != Errc::ok) return fail_args(event, r.error());

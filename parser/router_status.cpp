@@ -114,9 +114,13 @@ bool parse_time(std::string_view date, std::string_view time, std::int64_t& out)
   const int mo = two_digits(date.data() + 5), d = two_digits(date.data() + 8);
   const int h = two_digits(time.data()), mi = two_digits(time.data() + 3),
             s = two_digits(time.data() + 6);
-  if (yh < 0 || yl < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
-      mi > 59 || s < 0 || s > 60)
+  if (yh < 0 || yl < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      s < 0 || s > 60)
     return false;
+  const int year = yh * 100 + yl;
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (d > kDays[mo - 1] + (mo == 2 && leap)) return false;
   out = days_from_civil(yh * 100 + yl, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + s;
   return true;
 }
@@ -286,14 +290,14 @@ bool RouterStatusReader::next(RouterStatus& out) {
       }
     } else if (kw == "a") {
       if (a_first == 0) {
-        a_first = std::size_t(rest.data() - base) - 2;
+        a_first = std::size_t(line.data() - base);
         Ipv6OrAddress addr;
         if (parse_or_address6(rest, addr)) {
           out.ipv6 = addr;
           out.has_ipv6 = true;
         }
       }
-      a_end = std::size_t(rest.data() + rest.size() - base);
+      a_end = std::size_t(line.data() + line.size() - base);
     } else if (kw == "w") {
       out.has_bandwidth = true;
       std::string_view args = rest;

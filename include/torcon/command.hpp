@@ -55,6 +55,7 @@ class Command {
   std::string line_;  // keyword and arguments, no CRLF
   std::string body_;  // dot-stuffed data block, ".\r\n" included
   bool multiline_ = false;
+  int args_ = 0;  // arguments so far, so errors can say which one
   Error error_;
 };
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -31,17 +32,50 @@ struct Arg {
 
 class ArgReader {
  public:
-  explicit ArgReader(std::string_view text) : text_(text) {}
+  explicit ArgReader(std::string_view text)
+      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
   // The next argument; false at the end or on malformed input (check error()).
-  bool next(Arg& out);
+  // Inline: on event-heavy paths tokenising is most of the work.
+  bool next(Arg& out) {
+    while (p_ < end_ && *p_ == ' ') ++p_;
+    if (p_ >= end_ || error_.code != Errc::ok) return false;
+    out.key = {};
+    out.quoted = out.escaped = false;
+    const char* s = p_;
+    if (*s == '"') return take_quoted(s, out);
+    const char* e = s;
+    while (e < end_ && is_key_char(*e)) ++e;
+    if (e > s && e < end_ && *e == '=') {
+      out.key = std::string_view(s, std::size_t(e - s));
+      s = ++e;
+      if (s < end_ && *s == '"') return take_quoted(s, out);
+    }
+    // Most tokens are short, but paths and targets run to 150+ bytes: scan a
+    // few bytes inline, then let memchr (vectorised) find the space.
+    const char* lim = end_ - e > 16 ? e + 16 : end_;
+    while (e < lim && *e != ' ') ++e;
+    if (e == lim && e < end_) {
+      const void* sp = std::memchr(e, ' ', std::size_t(end_ - e));
+      e = sp ? static_cast<const char*>(sp) : end_;
+    }
+    out.value = std::string_view(s, std::size_t(e - s));
+    p_ = e;
+    return true;
+  }
   // Errc::ok unless next() stopped on malformed input (offset: into text).
   const Error& error() const noexcept { return error_; }
   // The unread remainder (e.g. free-form text after the last argument).
-  std::string_view rest() const noexcept { return text_.substr(pos_); }
+  std::string_view rest() const noexcept { return std::string_view(p_, std::size_t(end_ - p_)); }
 
  private:
-  std::string_view text_;
-  std::size_t pos_ = 0;
+  static bool is_key_char(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  }
+  bool take_quoted(const char* at, Arg& out);  // out of line: rare
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
   Error error_;
 };
 

@@ -1,0 +1,131 @@
+// The event loop: single-threaded, with an epoll and an io_uring backend
+// behind one interface.
+//
+//   auto reactor = torcon::Reactor::create();          // Expected<unique_ptr>
+//   torcon::Stream s = (*reactor)->connect(
+//       torcon::Endpoint::tcp("127.0.0.1", 9051), handler,
+//       [&](const torcon::Status& st) { ... });
+//   (*reactor)->run();                                 // until stop()
+//
+// Threading: a Reactor belongs to one thread, the one that calls run() (and
+// that creates its streams, timers and watches). post() is the only member
+// other threads may call.
+//
+// Callbacks (stream handlers, timers, watches, posted functions) run on the
+// loop thread, one at a time, and may re-enter the reactor freely: write,
+// connect, close any stream (their own too), start or cancel any timer
+// (their own too), watch/unwatch, stop(). Nothing is freed under a running
+// callback. Nothing throws; failures are Error values.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "torcon/expected.hpp"
+#include "torcon/stream.hpp"
+
+namespace torcon {
+
+enum class BackendKind : std::uint8_t { epoll, uring };
+const char* to_string(BackendKind kind);
+
+struct ReactorOptions {
+  enum class Choice : std::uint8_t { automatic, epoll, uring };
+  // automatic: the TORCON_REACTOR environment variable ("epoll" or "uring")
+  // if set, else io_uring when the kernel allows it, else epoll. An explicit
+  // choice ignores the environment. A requested io_uring that turns out to
+  // be unavailable falls back to epoll (see Reactor::fallback_reason()).
+  Choice backend = Choice::automatic;
+  // Per-stream bound on bytes queued by Stream::write() and not yet sent.
+  std::size_t max_write_queue = 64u << 20;
+  // StreamHandler::on_writable() fires when the queue drains to this.
+  std::size_t write_low_water = 256u << 10;
+};
+
+// Names one timer; a plain value, stale ids are harmless.
+struct TimerId {
+  std::uint32_t slot = UINT32_MAX;
+  std::uint32_t gen = 0;
+};
+
+class Reactor {
+ public:
+  using Duration = std::chrono::nanoseconds;
+
+  static Expected<std::unique_ptr<Reactor>> create(ReactorOptions options = {});
+
+  // Whether io_uring can be used here (ok), or why not (seccomp, old kernel).
+  static Status uring_available();
+
+  // Destroying the reactor closes every stream: connected ones get
+  // on_close(Errc::disconnected), connecting ones their connect callback
+  // with Errc::disconnected. Pending timers and posted functions are
+  // dropped without running. Watched fds are not closed (the caller owns
+  // them). Must not be called from inside run().
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  BackendKind backend() const;
+  // Why the backend differs from the one asked for ("" if it doesn't).
+  const std::string& fallback_reason() const;
+
+  // Runs the loop on the calling thread until stop().
+  void run();
+  // One loop iteration: waits at most max_wait for something to happen,
+  // then runs whatever is due and flushes queued writes.
+  void run_once(Duration max_wait);
+  // run() returns after the current iteration. Loop thread only; other
+  // threads use post([&r] { r.stop(); }).
+  void stop();
+
+  // Thread-safe: queue fn to run on the loop thread and wake the loop.
+  // Functions posted from one thread run in posting order. The Reactor must
+  // outlive every thread that may call post().
+  void post(std::function<void()> fn);
+
+  // Non-blocking connect (TCP with TCP_NODELAY, or Unix socket). `done` is
+  // called exactly once, always from the loop and never inside connect():
+  //   ok                   connected; handler callbacks follow, ending with
+  //                        exactly one on_close();
+  //   Errc::io             refused, unreachable, bad address, ... (message
+  //                        says which); the handler is never called;
+  //   Errc::timeout        options.timeout passed first;
+  //   Errc::disconnected   the stream was closed (Stream::close() or
+  //                        ~Reactor) before it connected. Runs
+  //                        synchronously inside that close.
+  // Destroying the returned handle before completion cancels silently (done
+  // is not called). If the connect fails before a socket exists (bad
+  // address, out of fds), the returned handle is already closed and done
+  // still reports the error from the loop.
+  Stream connect(const Endpoint& where, StreamHandler& handler, ConnectCallback done,
+                 ConnectOptions options = {});
+
+  // Timers fire in deadline order (ties in start order), from the loop.
+  // A repeating timer first fires one period from now and keeps its slot:
+  // no allocation per fire. If the loop falls behind, missed periods are
+  // skipped rather than fired in a burst.
+  TimerId start_timer(Duration delay, std::function<void()> fn);
+  TimerId start_repeating_timer(Duration period, std::function<void()> fn);
+  // True if the timer was pending (a one-shot that already fired, or a
+  // stale id, gives false). Safe from inside the timer's own callback.
+  bool cancel_timer(TimerId id);
+
+  // Calls fn on the loop whenever fd is readable (level-triggered: again
+  // each iteration until drained). The caller keeps owning fd and must
+  // unwatch() before closing it. One watch per fd; fd must not be a
+  // reactor stream.
+  Status watch_readable(int fd, std::function<void()> fn);
+  // Safe from inside fn. No-op if fd is not watched.
+  void unwatch(int fd);
+
+ private:
+  explicit Reactor(std::shared_ptr<detail::Core> core);
+  std::shared_ptr<detail::Core> core_;
+};
+
+}  // namespace torcon

@@ -1,0 +1,177 @@
+// A private Tor network on 127.0.0.1 (what Tor's "chutney" does), for
+// integration tests that need circuits, streams and onion services on a
+// machine without internet.
+//
+//   torcon::testnet::Options opt;
+//   opt.dir = "/tmp/net";                       // created if missing
+//   torcon::Expected<torcon::testnet::Network> net = torcon::testnet::start(opt);
+//   if (!net) die(net.error().message);
+//   const torcon::testnet::Node& c = net->client();
+//   // SOCKS on 127.0.0.1:c.socks_port, control on c.control() with c.cookie_file
+//   torcon::testnet::stop(opt.dir);
+//
+// start() generates keys (tor-gencert for the authorities' v3 identities,
+// `tor --list-fingerprint` for every relay) and torrcs, launches
+// `authorities` directory authorities, `relays` middle relays, one exit
+// (its policy accepts 127.0.0.0/8 only) and `clients` clients, all bound to
+// 127.0.0.1 only, with TestingTorNetwork 1 and a 10 s voting interval whose
+// start offset is chosen so that the first consensus appears ~8 s after
+// launch. It returns once every client is bootstrapped 100% and has a built
+// circuit, the first client's consensus lists every relay with Exit+Running
+// on the exit, and every relay and authority holds a consensus: about 12 s.
+//
+// The tors run as daemons (RunAsDaemon 1) and outlive the process that
+// started them; their pids are kept in DIR/<node>/testnet.pid. stop() kills
+// exactly those processes (after checking that /proc/PID/cmdline still names
+// that node's torrc) and any other tor whose command line names one of this
+// network's torrcs, and waits until they are gone.
+//
+// Layout: DIR/<node>/ is each node's DataDirectory with its torrc,
+// notice.log, control_auth_cookie and testnet.pid. DIR/testnet.state is what
+// load() reads, DIR/testnet.env what Network::env() prints, and
+// DIR/client.torrc.inc a torrc snippet with which any other tor joins the
+// network as a client (%include it, add DataDirectory/SocksPort/ControlPort).
+//
+// Threading: these functions block. Each runs its own Reactor for the
+// control connections it needs; call them from any one thread at a time per
+// network directory. Nothing throws; failures are Error values whose message
+// is one line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "torcon/expected.hpp"
+#include "torcon/stream.hpp"
+
+namespace torcon::testnet {
+
+enum class Role : std::uint8_t { authority, relay, exit, client };
+const char* to_string(Role r) noexcept;
+
+// One tor of the network. Ports are 0 where the node has none.
+struct Node {
+  std::string name;  // auth0.., relay0.., exit0, client0..
+  Role role = Role::client;
+  std::string data_dir;     // absolute path, DIR/<name>
+  std::string torrc;        // DIR/<name>/torrc
+  std::string cookie_file;  // DIR/<name>/control_auth_cookie
+  std::uint16_t control_port = 0;
+  std::uint16_t or_port = 0;     // authorities, relays, exit
+  std::uint16_t dir_port = 0;    // authorities
+  std::uint16_t socks_port = 0;  // clients
+  std::string fingerprint;       // RSA identity, 40 upper-case hex; "" for clients
+
+  Endpoint control() const { return Endpoint::tcp("127.0.0.1", control_port); }
+  Endpoint socks() const { return Endpoint::tcp("127.0.0.1", socks_port); }
+};
+
+struct Options {
+  std::string dir;  // network directory; made absolute
+  // Ports base_port .. base_port + port_count(*this) - 1 on 127.0.0.1, handed
+  // out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
+  // client: Socks, Control). start() refuses if any of them is taken.
+  std::uint16_t base_port = 15000;
+  int authorities = 3;  // 1..9
+  int relays = 2;       // middle relays, 0..20 (the exit comes on top)
+  int clients = 1;      // 1..20
+  std::chrono::seconds timeout{120};  // whole start(), keys included
+  std::string tor = "tor";  // binaries: a path, or a name looked up in PATH
+  std::string tor_gencert = "tor-gencert";
+  std::vector<std::string> extra_torrc;  // lines appended to every torrc
+  // A second start() on the same dir, base port and topology keeps the
+  // node keys (saves ~2 s) and wipes all other state.
+  bool reuse_keys = true;
+  // On failure, leave the tors running for inspection instead of stopping them.
+  bool keep_on_failure = false;
+  // Progress lines ("keys generated in 1900 ms", ...), without newline.
+  std::function<void(std::string_view)> log;
+  // Polled while waiting: when it becomes true, start() stops the network
+  // and fails with "cancelled" (for Ctrl-C).
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// How many ports from base_port the network uses.
+std::uint16_t port_count(const Options& options) noexcept;
+
+// Ok if nothing listens on, and nothing can be bound to, 127.0.0.1:port for
+// every port in [first, first + count); else the first busy port.
+Status check_ports_free(std::uint16_t first, std::uint16_t count);
+
+// The first base port at or after `hint`, in steps of port_count(options)
+// rounded up to 32, whose whole range is free; at most `tries` ranges are
+// looked at and none above 65535.
+Expected<std::uint16_t> find_free_base_port(std::uint16_t hint, const Options& options,
+                                            int tries = 50);
+
+struct Network {
+  std::string dir;
+  std::uint16_t base_port = 0;
+  std::vector<Node> nodes;  // authorities, relays, exit, clients, in that order
+  // start() only: how long it took until the network was ready.
+  std::chrono::milliseconds ready_after{0};
+
+  const Node* find(std::string_view name) const;
+  std::vector<const Node*> with_role(Role r) const;
+  const Node& client(std::size_t i = 0) const;  // i < number of clients
+  const Node& exit() const;
+  // DIR/client.torrc.inc (see above).
+  std::string client_torrc_include() const { return dir + "/client.torrc.inc"; }
+  // Shell assignments for `eval`: TESTNET_DIR, TESTNET_BASE_PORT,
+  // TESTNET_NODES, CONTROL_HOST, CONTROL_PORT, SOCKS_HOST, SOCKS_PORT,
+  // COOKIE_FILE, CLIENT_DATA_DIR, CLIENT_TORRC (first client),
+  // EXIT_FINGERPRINT, CLIENT_TORRC_INCLUDE, and per node <NODE>_CONTROL_PORT,
+  // <NODE>_COOKIE_FILE, <NODE>_DATA_DIR, <NODE>_FINGERPRINT, <NODE>_OR_PORT,
+  // <NODE>_DIR_PORT, <NODE>_SOCKS_PORT where it has them.
+  std::string env() const;
+};
+
+// Builds the network described by `options` in options.dir and waits until
+// it is usable (see the top of this file). Fails, after stopping whatever it
+// launched (unless keep_on_failure), if a port is taken, a node of this
+// directory is already running, a key or tor fails to start, a node dies,
+// options.timeout passes or options.cancel is set.
+Expected<Network> start(const Options& options);
+
+// The network recorded in dir by start() (whether or not it runs).
+Expected<Network> load(std::string_view dir);
+
+// The pid of node's tor if it is running (its command line still names the
+// node's torrc), else 0.
+pid_t node_pid(const Network& net, const Node& node);
+
+struct NodeState {
+  std::string name;
+  pid_t pid = 0;  // 0: not running
+};
+struct StatusReport {
+  std::vector<NodeState> nodes;
+  int client_bootstrap = -1;  // first client's PROGRESS=, -1 if unreachable
+  bool client_circuit = false;  // first client has a built circuit
+};
+Expected<StatusReport> status(std::string_view dir);
+
+struct StopReport {
+  int stopped = 0;  // processes that exited after SIGTERM
+  int killed = 0;   // processes that needed SIGKILL
+  std::chrono::milliseconds took{0};
+};
+// SIGTERM to every running node, SIGKILL after `grace`, and returns when
+// none is left (Errc::timeout if one survives SIGKILL for 5 s). A stopped
+// network is not an error.
+Expected<StopReport> stop(std::string_view dir,
+                          std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+// Live (non-zombie) processes whose command line names a torrc in one of
+// dir's node directories: empty after stop().
+std::vector<pid_t> processes_of(std::string_view dir);
+
+}  // namespace torcon::testnet
