@@ -1,0 +1,295 @@
+// keyword_args.hpp: positional and KEY=VALUE arguments of reply lines/events.
+//
+// Rules from the header: a token is a keyword argument only when what precedes
+// '=' is 1*(ALPHA / DIGIT / "_"); values may be QuotedStrings (decoded with
+// the escaping-bug rules of control-spec 2.1.1); unknown keys are returned.
+
+#include "torcon/keyword_args.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parser/guarded_buffer.hpp"
+#include "parser/test_printers.hpp"
+
+namespace torcon {
+namespace {
+
+using namespace std::string_literals;
+
+struct A {
+  std::string key;
+  std::string value;
+  bool quoted = false;
+  bool escaped = false;
+  bool operator==(const A&) const = default;
+};
+
+[[maybe_unused]] void PrintTo(const A& a, std::ostream* os) {
+  *os << "{key=\"" << a.key << "\" value=\"" << a.value << "\"" << (a.quoted ? " quoted" : "")
+      << (a.escaped ? " escaped" : "") << "}";
+}
+
+std::vector<A> all_args(std::string_view text, Error* err = nullptr) {
+  std::vector<A> out;
+  ArgReader r(text);
+  Arg a;
+  for (int guard = 0; guard < 10000 && r.next(a); ++guard)
+    out.push_back(A{std::string(a.key), std::string(a.value), a.quoted, a.escaped});
+  if (err) {
+    *err = r.error();
+  } else {
+    EXPECT_EQ(r.error().code, Errc::ok) << r.error().message;
+  }
+  return out;
+}
+
+A pos(std::string v, bool quoted = false, bool escaped = false) {
+  return A{"", std::move(v), quoted, escaped};
+}
+A kw(std::string k, std::string v, bool quoted = false, bool escaped = false) {
+  return A{std::move(k), std::move(v), quoted, escaped};
+}
+
+TEST(ArgReader, CircEventFromTheHeader) {
+  const std::string fp1 = "$" + std::string(40, 'A') + "~relay0";
+  const std::string fp2 = "$" + std::string(40, 'C') + "~exit0";
+  const std::string text = "CIRC 7 BUILT " + fp1 + "," + fp2 + " PURPOSE=GENERAL REASON=\"a b\"";
+  EXPECT_EQ(all_args(text), (std::vector<A>{pos("CIRC"), pos("7"), pos("BUILT"),
+                                            pos(fp1 + "," + fp2), kw("PURPOSE", "GENERAL"),
+                                            kw("REASON", "a b", true, false)}));
+}
+
+TEST(ArgReader, PositionalFlag) {
+  Arg a;
+  ArgReader r("BUILT");
+  ASSERT_TRUE(r.next(a));
+  EXPECT_TRUE(a.positional());
+  EXPECT_TRUE(a.key.empty());
+  EXPECT_EQ(a.value, "BUILT");
+  EXPECT_FALSE(r.next(a));
+  ArgReader k("K=V");
+  ASSERT_TRUE(k.next(a));
+  EXPECT_FALSE(a.positional());
+}
+
+TEST(ArgReader, OldStyleLongNameStaysPositional) {
+  const std::string fp = "$" + std::string(40, 'F');
+  EXPECT_EQ(all_args(fp + "=nick " + fp + "~nick"),
+            (std::vector<A>{pos(fp + "=nick"), pos(fp + "~nick")}));
+  EXPECT_EQ(all_args("$FP=nick"), (std::vector<A>{pos("$FP=nick")}));
+}
+
+TEST(ArgReader, KeyCharacters) {
+  // 1*(ALPHA / DIGIT / "_") before '=' makes a keyword; anything else doesn't.
+  EXPECT_EQ(all_args("A_1=x 9=y _=z"), (std::vector<A>{kw("A_1", "x"), kw("9", "y"), kw("_", "z")}));
+  EXPECT_EQ(all_args("a-b=c x.y=1 =v k:v=1"),
+            (std::vector<A>{pos("a-b=c"), pos("x.y=1"), pos("=v"), pos("k:v=1")}));
+}
+
+TEST(ArgReader, ValueKeepsLaterEquals) {
+  EXPECT_EQ(all_args("K=a=b SOCKS_USERNAME=u=v"),
+            (std::vector<A>{kw("K", "a=b"), kw("SOCKS_USERNAME", "u=v")}));
+}
+
+TEST(ArgReader, EmptyValues) {
+  EXPECT_EQ(all_args("KEY= NEXT=1"), (std::vector<A>{kw("KEY", ""), kw("NEXT", "1")}));
+  EXPECT_EQ(all_args("KEY="), (std::vector<A>{kw("KEY", "")}));
+  EXPECT_EQ(all_args("KEY=\"\""), (std::vector<A>{kw("KEY", "", true, false)}));
+}
+
+TEST(ArgReader, QuotedValuesWithSpacesAndEscapes) {
+  const std::string text = R"(STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done here" )"
+                           R"(HINT="say \"hi\"\n" PATH="C:\\tor")";
+  const std::vector<A> got = all_args(text);
+  EXPECT_EQ(got, (std::vector<A>{pos("STATUS_CLIENT"), pos("NOTICE"), pos("BOOTSTRAP"),
+                                 kw("PROGRESS", "100"), kw("TAG", "done"),
+                                 kw("SUMMARY", "Done here", true, false),
+                                 kw("HINT", R"(say \"hi\"\n)", true, true),
+                                 kw("PATH", R"(C:\\tor)", true, true)}));
+}
+
+TEST(ArgReader, DecodedWithoutEscapesIsTheValueItself) {
+  ArgReader r(R"(A=plain B="with space")");
+  Arg a;
+  std::string scratch = "unchanged";
+  ASSERT_TRUE(r.next(a));
+  std::string_view d = a.decoded(scratch);
+  EXPECT_EQ(d, "plain");
+  EXPECT_EQ(d.data(), a.value.data()) << "no copy without escapes";
+  ASSERT_TRUE(r.next(a));
+  d = a.decoded(scratch);
+  EXPECT_EQ(d, "with space");
+  EXPECT_EQ(d.data(), a.value.data());
+}
+
+TEST(ArgReader, DecodedWithEscapesUsesScratch) {
+  ArgReader r(R"(HINT="say \"hi\"\n\101" X="a\\b\q")");
+  Arg a;
+  std::string scratch = "leftover junk that must be cleared";
+  ASSERT_TRUE(r.next(a));
+  EXPECT_TRUE(a.escaped);
+  std::string_view d = a.decoded(scratch);
+  EXPECT_EQ(d, "say \"hi\"\nA");
+  EXPECT_EQ(scratch, "say \"hi\"\nA");
+  EXPECT_GE(d.data(), scratch.data());
+  EXPECT_LE(d.data() + d.size(), scratch.data() + scratch.size());
+  ASSERT_TRUE(r.next(a));
+  d = a.decoded(scratch);
+  EXPECT_EQ(d, "a\\bq");
+}
+
+TEST(ArgReader, QuotedPositional) {
+  EXPECT_EQ(all_args(R"("a b" X)"), (std::vector<A>{pos("a b", true, false), pos("X")}));
+}
+
+TEST(ArgReader, UnknownKeysAreReturned) {
+  EXPECT_EQ(all_args("650 FUTURE_EVENT NEWKEY=1 ANOTHER_ONE=\"z\" tail"),
+            (std::vector<A>{pos("650"), pos("FUTURE_EVENT"), kw("NEWKEY", "1"),
+                            kw("ANOTHER_ONE", "z", true, false), pos("tail")}));
+}
+
+TEST(ArgReader, SpacesBetweenAndAround) {
+  EXPECT_EQ(all_args("A B=1   "), (std::vector<A>{pos("A"), kw("B", "1")}));
+  EXPECT_EQ(all_args("A   B"), (std::vector<A>{pos("A"), pos("B")}));
+  EXPECT_EQ(all_args(R"(K="x"   )"), (std::vector<A>{kw("K", "x", true, false)}));
+  EXPECT_EQ(all_args(""), std::vector<A>{});
+  EXPECT_EQ(all_args("   "), std::vector<A>{});
+}
+
+TEST(ArgReader, EightBitBytesInValues) {
+  const std::string text = "NICK=caf\xc3\xa9 MSG=\"\xff\x80 x\"";
+  EXPECT_EQ(all_args(text),
+            (std::vector<A>{kw("NICK", "caf\xc3\xa9"), kw("MSG", "\xff\x80 x", true, false)}));
+}
+
+TEST(ArgReader, RestIsTheUnreadRemainder) {
+  const std::string_view text = "CLOCK_JUMPED TIME=5 free form";
+  ArgReader r(text);
+  EXPECT_EQ(r.rest(), text);
+  Arg a;
+  ASSERT_TRUE(r.next(a));
+  EXPECT_TRUE(r.rest().ends_with("TIME=5 free form"));
+  ASSERT_TRUE(r.next(a));
+  EXPECT_EQ(a.key, "TIME");
+  EXPECT_TRUE(r.rest().ends_with("free form"));
+  EXPECT_EQ(r.rest().find("TIME"), std::string_view::npos);
+}
+
+TEST(ArgReader, UnterminatedQuoteSetsError) {
+  const std::string_view text = R"(A KEY="unterminated value)";
+  ArgReader r(text);
+  Arg a;
+  ASSERT_TRUE(r.next(a));
+  EXPECT_EQ(a.value, "A");
+  EXPECT_FALSE(r.next(a));
+  const Error& e = r.error();
+  EXPECT_TRUE(e.code == Errc::bad_argument || e.code == Errc::bad_quoted_string)
+      << static_cast<int>(e.code);
+  EXPECT_EQ(e.offset, text.size()) << "the quote runs to the end of the text";
+  EXPECT_FALSE(e.message.empty());
+  // Stays stopped.
+  EXPECT_FALSE(r.next(a));
+  EXPECT_NE(r.error().code, Errc::ok);
+}
+
+TEST(ArgReader, EscapedQuoteAtEndIsUnterminated) {
+  const std::string_view text = R"(K="abc\")";
+  ArgReader r(text);
+  Arg a;
+  EXPECT_FALSE(r.next(a));
+  EXPECT_NE(r.error().code, Errc::ok);
+  EXPECT_EQ(r.error().offset, text.size());
+}
+
+TEST(ArgReader, JunkAfterClosingQuoteIsAnError) {
+  // A QuotedString value is a whole token: K="a"b is malformed.
+  const std::string_view text = R"(X K="a"b Y)";
+  ArgReader r(text);
+  Arg a;
+  ASSERT_TRUE(r.next(a));
+  EXPECT_FALSE(r.next(a));
+  EXPECT_EQ(r.error().code, Errc::bad_argument);
+  EXPECT_EQ(r.error().offset, 7u);
+}
+
+TEST(ArgReader, TruncatedInputsDoNotOverRead) {
+  const std::string full =
+      R"(CIRC 7 BUILT $AAAA~r,$BBBB=x PURPOSE=GENERAL REASON="a \"b\" \101\12" E= Z="")";
+  test::GuardedBuffer g;
+  for (std::size_t n = 0; n <= full.size(); ++n) {
+    const std::string_view in = g.place(std::string_view(full).substr(0, n));
+    ArgReader r(in);
+    Arg a;
+    std::string scratch;
+    int count = 0;
+    while (r.next(a)) {
+      ASSERT_LT(++count, 100);
+      ASSERT_TRUE(test::within(a.key, in)) << "prefix " << n;
+      ASSERT_TRUE(test::within(a.value, in)) << "prefix " << n;
+      (void)a.decoded(scratch);
+    }
+    EXPECT_LE(r.error().offset, in.size());
+    std::string_view v;
+    (void)find_keyword(in, "REASON", v, scratch);
+    (void)find_keyword(in, "Z", v, scratch);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// find_keyword
+
+TEST(FindKeyword, FindsAndDecodes) {
+  const std::string text = R"(CIRC 1 BUILT PURPOSE=GENERAL REASON="x \"y\"" TIME=2024)";
+  std::string_view v;
+  std::string scratch;
+  ASSERT_TRUE(find_keyword(text, "PURPOSE", v, scratch));
+  EXPECT_EQ(v, "GENERAL");
+  ASSERT_TRUE(find_keyword(text, "REASON", v, scratch));
+  EXPECT_EQ(v, "x \"y\"");
+  ASSERT_TRUE(find_keyword(text, "TIME", v, scratch));
+  EXPECT_EQ(v, "2024");
+}
+
+TEST(FindKeyword, AbsentGivesEmptyAndFalse) {
+  std::string_view v = "stale";
+  std::string scratch;
+  EXPECT_FALSE(find_keyword("CIRC 1 BUILT PURPOSE=GENERAL", "REASON", v, scratch));
+  EXPECT_TRUE(v.empty());
+}
+
+TEST(FindKeyword, FirstOccurrenceWins) {
+  std::string_view v;
+  std::string scratch;
+  ASSERT_TRUE(find_keyword("K=1 K=2", "K", v, scratch));
+  EXPECT_EQ(v, "1");
+}
+
+TEST(FindKeyword, MatchesWholeKeysOnly) {
+  std::string_view v;
+  std::string scratch;
+  // Not a suffix of a longer key, not inside a value, not a positional.
+  EXPECT_FALSE(find_keyword("XKEY=1", "KEY", v, scratch));
+  EXPECT_FALSE(find_keyword("KEYX=1", "KEY", v, scratch));
+  EXPECT_FALSE(find_keyword("X=KEY=1", "KEY", v, scratch));
+  EXPECT_FALSE(find_keyword(R"(X="KEY=1")", "KEY", v, scratch));
+  EXPECT_FALSE(find_keyword("$AB=nick", "AB", v, scratch));
+  EXPECT_FALSE(find_keyword("KEY", "KEY", v, scratch));
+  ASSERT_TRUE(find_keyword(R"(X="KEY=1" KEY=2)", "KEY", v, scratch));
+  EXPECT_EQ(v, "2");
+}
+
+TEST(FindKeyword, EmptyValueIsFound) {
+  std::string_view v = "stale";
+  std::string scratch;
+  ASSERT_TRUE(find_keyword("A=1 KEY= B=2", "KEY", v, scratch));
+  EXPECT_TRUE(v.empty());
+  ASSERT_TRUE(find_keyword(R"(KEY="")", "KEY", v, scratch));
+  EXPECT_TRUE(v.empty());
+}
+
+}  // namespace
+}  // namespace torcon
