@@ -30,7 +30,7 @@ class Command {
   Command& arg(std::string_view value);
   // A positional argument always written as a QuotedString.
   Command& quoted(std::string_view value);
-  // KEY=VALUE, the value quoted when it is not safe bare. The key must be
+  // KEY=VALUE, the value quoted when it is not safe bare or holds '='. The key must be
   // 1*(ALPHA / DIGIT / "_" / "/" / "." / "-" / ":"); GETCONF-style keys and
   // HiddenServiceOptions-style ones fit.
   Command& kv(std::string_view key, std::string_view value);
