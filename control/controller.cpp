@@ -26,9 +26,9 @@ Controller::Controller(Reactor& reactor, ControllerOptions options)
     : reactor_(reactor), opts_(std::move(options)), reader_(opts_.parser) {}
 
 Controller::~Controller() {
-  *alive_ = false;
-  if (state_ != State::idle && state_ != State::closed) {
+  if (state_ != State::closed && (state_ != State::idle || !held_.empty())) {
     stream_ = Stream();  // closes without calling on_close
+    state_ = State::closed;
     fail_all(Error(Errc::disconnected, "controller destroyed"));
   }
 }
@@ -45,6 +45,10 @@ void Controller::connect(const Endpoint& where, StatusCallback done) {
   connect_done_ = std::move(done);
   state_ = State::connecting;
   std::weak_ptr<bool> alive = alive_;
+  if (opts_.connect.timeout.count() > 0)
+    handshake_timer_ = reactor_.start_timer(opts_.connect.timeout, [this, alive] {
+      if (!alive.expired()) handshake_timed_out();
+    });
   stream_ = reactor_.connect(
       where, *this,
       [this, alive](const Status& s) {
@@ -61,6 +65,14 @@ void Controller::connect(const Endpoint& where, StatusCallback done) {
         }, true);
       },
       opts_.connect);
+}
+
+void Controller::handshake_timed_out() {
+  if (state_ == State::ready || state_ == State::closed || state_ == State::idle) return;
+  stream_ = Stream();  // closes without calling on_close
+  state_ = State::closed;
+  fail_all(Error(Errc::timeout, "tor did not complete the control handshake within " +
+                                    std::to_string(opts_.connect.timeout.count()) + " ms"));
 }
 
 void Controller::close() {
@@ -81,7 +93,7 @@ void Controller::fail_soon(ReplyCallback cb, Error err) {
 }
 
 void Controller::enqueue(std::string wire, ReplyCallback cb, bool internal) {
-  if (state_ == State::closed || state_ == State::idle)
+  if (state_ == State::closed)
     return fail_soon(std::move(cb), Error(Errc::disconnected, "not connected to tor"));
   if (!internal && state_ != State::ready) {
     held_.emplace_back(std::move(wire), std::move(cb));
@@ -134,7 +146,13 @@ void Controller::on_read(std::size_t n) {
 
 static Expected<Reply> as_result(const Reply& r) {
   if (r.is_ok()) return r;
-  return Error(Errc::tor_error, std::string(r.status_text()), 0, r.code);
+  // Every line's text: tor's errors are one line, but nothing is lost if not.
+  std::string msg;
+  for (const ReplyLine& l : r.lines) {
+    if (!msg.empty()) msg.push_back('\n');
+    msg.append(l.text);
+  }
+  return Error(Errc::tor_error, std::move(msg), 0, r.code);
 }
 
 void Controller::dispatch(const Reply& r) {
@@ -186,6 +204,7 @@ void Controller::fail_all(const Error& why) {
   // Swap out first: callbacks may issue new commands (which then fail too).
   const bool was_live = live_;
   live_ = false;
+  reactor_.cancel_timer(handshake_timer_);
   std::deque<Pending> pending;
   pending.swap(pending_);
   std::vector<std::pair<std::string, ReplyCallback>> held;
@@ -346,6 +365,7 @@ void Controller::start_auth_method() {
 void Controller::became_ready() {
   state_ = State::ready;
   live_ = true;
+  reactor_.cancel_timer(handshake_timer_);
   std::vector<std::pair<std::string, ReplyCallback>> held;
   held.swap(held_);
   for (auto& [wire, cb] : held) enqueue(std::move(wire), std::move(cb));
@@ -381,7 +401,7 @@ Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHa
   return id;
 }
 
-void Controller::unsubscribe(SubscriptionId id) {
+bool Controller::remove_subscription(SubscriptionId id) {
   for (auto it = handlers_.begin(); it != handlers_.end(); ++it) {
     auto& hs = it->second;
     for (std::size_t i = 0; i < hs.size(); ++i) {
@@ -392,12 +412,16 @@ void Controller::unsubscribe(SubscriptionId id) {
       } else {
         hs.erase(hs.begin() + std::ptrdiff_t(i));
       }
-      const bool empty = std::none_of(hs.begin(), hs.end(), [](auto& p) { return p.second; });
+      const bool empty = std::none_of(hs.begin(), hs.end(), [](auto& p) { return bool(p.second); });
       if (empty && !in_dispatch_) handlers_.erase(it);
-      update_setevents();
-      return;
+      return true;
     }
   }
+  return false;
+}
+
+void Controller::unsubscribe(SubscriptionId id) {
+  if (remove_subscription(id)) update_setevents();
 }
 
 std::vector<std::string> Controller::subscribed_events() const {
@@ -420,19 +444,22 @@ void Controller::update_setevents(SubscriptionId added, StatusCallback done) {
     if (done) fail_soon([done](const Expected<Reply>&) { done(Status{}); }, Error{});
     return;
   }
+  std::string previous = std::move(current_setevents_);
   current_setevents_ = line;
   std::vector<std::pair<SubscriptionId, StatusCallback>> waiting;
   waiting.swap(pending_done_);
   if (done) waiting.emplace_back(added, std::move(done));
   enqueue(line + "\r\n",
-          [this, waiting = std::move(waiting)](const Expected<Reply>& r) {
-            if (!r) {
-              // tor kept its old set; forget the subscriptions that asked for
-              // this one so our view stays equal to tor's.
-              current_setevents_.clear();
-              for (auto& [id, cb] : waiting) {
-                if (id) unsubscribe(id);
-              }
+          [this, waiting = std::move(waiting), previous = std::move(previous)](
+              const Expected<Reply>& r) {
+            if (!r && state_ == State::ready) {
+              // tor kept its old set: drop the subscriptions that asked for
+              // this one, then bring tor in line with what is left (one
+              // SETEVENTS at most, and none if that is the old set).
+              current_setevents_ = previous;
+              for (auto& [id, cb] : waiting)
+                if (id) remove_subscription(id);
+              update_setevents();
             }
             for (auto& [id, cb] : waiting) {
               if (!cb) continue;

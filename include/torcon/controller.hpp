@@ -107,7 +107,10 @@ class Controller final : private StreamHandler {
   // Connects, sends PROTOCOLINFO and authenticates. `done` runs once: ok
   // when commands may flow, or the error (Errc::io/timeout for the
   // connection, Errc::auth for authentication, with tor's words if it gave
-  // any). Commands issued before then wait and are sent after authentication.
+  // any). Commands issued before then (even before connect()) wait and are
+  // sent after authentication; if it fails, they fail with its error. The
+  // whole handshake (TCP connect, PROTOCOLINFO, authentication) is bounded by
+  // options.connect.timeout (Errc::timeout).
   void connect(const Endpoint& where, StatusCallback done);
   bool ready() const noexcept { return state_ == State::ready; }
   const ProtocolInfo& protocol_info() const noexcept { return protocol_info_; }
@@ -203,6 +206,8 @@ class Controller final : private StreamHandler {
   void auth_failed(Error err);
   void became_ready();
   void update_setevents(SubscriptionId added = 0, StatusCallback done = {});
+  bool remove_subscription(SubscriptionId id);  // without re-sending SETEVENTS
+  void handshake_timed_out();
 
   Reactor& reactor_;
   ControllerOptions opts_;
@@ -223,7 +228,8 @@ class Controller final : private StreamHandler {
   std::string current_setevents_;
   SubscriptionId next_sub_ = 1;
   DisconnectHandler disconnect_handler_;
-  bool live_ = false;  // authenticated; the disconnect handler is owed a call
+  bool live_ = false;
+  TimerId handshake_timer_;  // authenticated; the disconnect handler is owed a call
   bool in_dispatch_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -74,7 +74,8 @@ class Reactor {
   // Why the backend differs from the one asked for ("" if it doesn't).
   const std::string& fallback_reason() const;
 
-  // Runs the loop on the calling thread until stop().
+  // Runs the loop on the calling thread until stop(). Not re-entrant: do
+  // not call run() or run_once() from inside a callback.
   void run();
   // One loop iteration: waits at most max_wait for something to happen,
   // then runs whatever is due and flushes queued writes.
@@ -101,7 +102,9 @@ class Reactor {
   // Destroying the returned handle before completion cancels silently (done
   // is not called). If the connect fails before a socket exists (bad
   // address, out of fds), the returned handle is already closed and done
-  // still reports the error from the loop.
+  // still reports the error from the loop. A connect() made while the
+  // Reactor is being destroyed (from an on_close) returns a closed handle
+  // and never calls done.
   Stream connect(const Endpoint& where, StreamHandler& handler, ConnectCallback done,
                  ConnectOptions options = {});
 

@@ -426,6 +426,61 @@ TEST_P(ControllerTest, FakeServerMisbehavesAndEveryPendingCommandFails) {
   }
 }
 
+TEST_P(ControllerTest, CommandsBeforeConnectWaitForAuthentication) {
+  TorProcess tor;
+  ASSERT_TRUE(tor.ok()) << tor.error();
+  Controller c(*reactor_);
+  std::optional<Expected<KeyValues>> got;
+  c.getinfo({"version"}, [&](const Expected<KeyValues>& kv) { got = kv; });
+  ASSERT_TRUE(connect(c, tcp(tor)).ok());
+  ASSERT_TRUE(run_until([&] { return got.has_value(); }));
+  EXPECT_TRUE(got->ok());
+}
+
+TEST_P(ControllerTest, SilentServerTimesOutTheHandshake) {
+  FakeTor fake([](int fd) { FakeTor::read_line(fd), FakeTor::read_line(fd); });
+  ControllerOptions o;
+  o.connect.timeout = 300ms;
+  Controller c(*reactor_, o);
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = connect(c, fake.endpoint());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::timeout) << s.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST_P(ControllerTest, MultiLineErrorKeepsEveryLineAndRefusedEventIsNotResent) {
+  std::atomic<int> setevents{0};
+  FakeTor fake(null_auth_then([&](int fd) {
+    FakeTor::read_line(fd);  // GETINFO
+    FakeTor::say(fd, "552-first line\r\n552 second line\r\n");
+    for (std::string l; !(l = FakeTor::read_line(fd)).empty();) {
+      if (l.rfind("SETEVENTS", 0) != 0) continue;
+      ++setevents;
+      FakeTor::say(fd, l.find("FOO") != std::string::npos ? "552 Unrecognized event \"FOO\"\r\n"
+                                                          : "250 OK\r\n");
+    }
+  }));
+  Controller c(*reactor_);
+  ASSERT_TRUE(connect(c, fake.endpoint()).ok());
+  std::optional<Expected<KeyValues>> got;
+  c.getinfo({"x"}, [&](const Expected<KeyValues>& kv) { got = kv; });
+  ASSERT_TRUE(run_until([&] { return got.has_value(); }));
+  ASSERT_FALSE(got->ok());
+  EXPECT_EQ(got->error().message, "first line\nsecond line");
+  std::optional<Status> bw, foo;
+  c.subscribe("BW", [](const Reply&) {}, [&](const Status& s) { bw = s; });
+  c.subscribe("FOO", [](const Reply&) {}, [&](const Status& s) { foo = s; });
+  ASSERT_TRUE(run_until([&] { return bw && foo; }));
+  // "SETEVENTS BW" then "SETEVENTS BW FOO" (refused): tor keeps BW, so
+  // nothing more needs sending.
+  run_until([] { return false; }, 200ms);
+  EXPECT_TRUE(bw->ok());
+  EXPECT_FALSE(foo->ok());
+  EXPECT_EQ(c.subscribed_events(), std::vector<std::string>{"BW"});
+  EXPECT_EQ(setevents.load(), 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest,
                          ::testing::Values(ReactorOptions::Choice::epoll,
                                            ReactorOptions::Choice::uring),
