@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "event_dispatcher.hpp"
 #include "safecookie.hpp"
+#include "torcon/events.hpp"
 #include "torcon/keyword_args.hpp"
 #include "torcon/quoted.hpp"
 
@@ -23,7 +25,10 @@ const char* to_string(AuthMethod m) {
 }
 
 Controller::Controller(Reactor& reactor, ControllerOptions options)
-    : reactor_(reactor), opts_(std::move(options)), reader_(opts_.parser) {}
+    : reactor_(reactor),
+      opts_(std::move(options)),
+      reader_(opts_.parser),
+      events_(std::make_unique<detail::EventDispatcher>()) {}
 
 Controller::~Controller() {
   if (state_ != State::closed && (state_ != State::idle || !held_.empty())) {
@@ -123,7 +128,6 @@ std::span<char> Controller::read_space() { return reader_.prepare(); }
 void Controller::on_read(std::size_t n) {
   reader_.commit(n);
   Reply r;
-  in_dispatch_ = true;
   for (;;) {
     const ReplyReader::Next next = reader_.next(r);
     if (next == ReplyReader::Next::need_more) break;
@@ -132,7 +136,6 @@ void Controller::on_read(std::size_t n) {
                     "protocol error from tor: " + reader_.error().message +
                         " (at byte " + std::to_string(reader_.error().offset) + ")",
                     reader_.error().offset);
-      in_dispatch_ = false;
       stream_ = Stream();  // closes without calling on_close
       state_ = State::closed;
       fail_all(e);
@@ -141,7 +144,6 @@ void Controller::on_read(std::size_t n) {
     dispatch(r);
     if (state_ == State::closed) break;  // a callback closed us
   }
-  in_dispatch_ = false;
 }
 
 static Expected<Reply> as_result(const Reply& r) {
@@ -157,18 +159,7 @@ static Expected<Reply> as_result(const Reply& r) {
 
 void Controller::dispatch(const Reply& r) {
   if (r.is_async()) {
-    const std::string_view text = r.lines.front().text;
-    const std::string_view name = text.substr(0, text.find(' '));
-    auto it = handlers_.find(name);
-    if (it == handlers_.end()) return;
-    // By index over shared handles: a handler may subscribe (growing the
-    // vector) or unsubscribe (nulling its slot) while we iterate.
-    auto& hs = it->second;
-    for (std::size_t i = 0; i < hs.size(); ++i) {
-      std::shared_ptr<EventHandler> h = hs[i].second;
-      if (h) (*h)(r);
-      if (state_ == State::closed) return;
-    }
+    events_->dispatch(r, [this] { return state_ == State::closed; });
     return;
   }
   if (pending_.empty()) {
@@ -396,41 +387,34 @@ Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHa
     return 0;
   }
   const SubscriptionId id = next_sub_++;
-  handlers_[std::string(event)].emplace_back(id, std::make_shared<EventHandler>(std::move(h)));
+  events_->add(event, id, std::move(h));
   update_setevents(id, std::move(done));
   return id;
 }
 
-bool Controller::remove_subscription(SubscriptionId id) {
-  for (auto it = handlers_.begin(); it != handlers_.end(); ++it) {
-    auto& hs = it->second;
-    for (std::size_t i = 0; i < hs.size(); ++i) {
-      if (hs[i].first != id) continue;
-      if (in_dispatch_) {
-        hs[i].second.reset();  // dispatch is iterating: null it, prune later
-        hs[i].first = 0;
-      } else {
-        hs.erase(hs.begin() + std::ptrdiff_t(i));
-      }
-      const bool empty = std::none_of(hs.begin(), hs.end(), [](auto& p) { return bool(p.second); });
-      if (empty && !in_dispatch_) handlers_.erase(it);
-      return true;
-    }
-  }
-  return false;
+Controller::SubscriptionId Controller::subscribe_typed(std::string_view event,
+                                                       TypedEventHandler h,
+                                                       MalformedEventHandler on_malformed,
+                                                       StatusCallback done) {
+  return subscribe(
+      event,
+      [h = std::move(h), on_malformed = std::move(on_malformed)](const Reply& r) {
+        Event ev;
+        if (Status s = parse_event(r, ev); s)
+          h(ev);
+        else if (on_malformed)
+          on_malformed(s.error(), r);
+      },
+      std::move(done));
 }
+
+bool Controller::remove_subscription(SubscriptionId id) { return events_->remove(id); }
 
 void Controller::unsubscribe(SubscriptionId id) {
   if (remove_subscription(id)) update_setevents();
 }
 
-std::vector<std::string> Controller::subscribed_events() const {
-  std::vector<std::string> names;
-  for (const auto& [name, hs] : handlers_)
-    if (std::any_of(hs.begin(), hs.end(), [](auto& p) { return bool(p.second); }))
-      names.push_back(name);
-  return names;  // std::map: already sorted
-}
+std::vector<std::string> Controller::subscribed_events() const { return events_->names(); }
 
 void Controller::update_setevents(SubscriptionId added, StatusCallback done) {
   if (state_ != State::ready) {

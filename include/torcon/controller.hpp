@@ -45,6 +45,10 @@
 
 namespace torcon {
 
+namespace detail {
+class EventDispatcher;
+}
+
 enum class AuthMethod : std::uint8_t { automatic, null, hashed_password, cookie, safecookie };
 const char* to_string(AuthMethod m);
 
@@ -86,6 +90,9 @@ using KeyValuesCallback = std::function<void(const Expected<KeyValues>&)>;
 using IdCallback = std::function<void(const Expected<std::string>&)>;
 using EventHandler = std::function<void(const Reply&)>;
 using DisconnectHandler = std::function<void(const Error&)>;
+struct Event;
+using TypedEventHandler = std::function<void(const Event&)>;
+using MalformedEventHandler = std::function<void(const Error&, const Reply&)>;
 
 // ADD_ONION's arguments (the onion-service feature builds on this).
 struct AddOnionRequest {
@@ -173,6 +180,12 @@ class Controller final : private StreamHandler {
   // `done` (optional) gets SETEVENTS' outcome; if tor refuses the event
   // (552), the subscription is dropped and done gets tor's error.
   SubscriptionId subscribe(std::string_view event, EventHandler h, StatusCallback done = {});
+  // The same, with the event parsed into its typed struct (events.hpp) first.
+  // An event tor sends that doesn't parse goes to on_malformed (if given)
+  // with the error and the raw reply; it is never silently dropped.
+  SubscriptionId subscribe_typed(std::string_view event, TypedEventHandler h,
+                                 MalformedEventHandler on_malformed = {},
+                                 StatusCallback done = {});
   void unsubscribe(SubscriptionId id);
   // Events in the current SETEVENTS (sorted).
   std::vector<std::string> subscribed_events() const;
@@ -221,16 +234,13 @@ class Controller final : private StreamHandler {
   AuthMethod used_auth_ = AuthMethod::automatic;
   std::string cookie_;                               // 32 bytes while authenticating
   std::array<std::uint8_t, 32> client_nonce_{};
-  std::map<std::string, std::vector<std::pair<SubscriptionId, std::shared_ptr<EventHandler>>>,
-           std::less<>>
-      handlers_;
+  std::unique_ptr<detail::EventDispatcher> events_;  // (control/event_dispatcher.hpp)
   std::vector<std::pair<SubscriptionId, StatusCallback>> pending_done_;  // SETEVENTS not yet sent
   std::string current_setevents_;
   SubscriptionId next_sub_ = 1;
   DisconnectHandler disconnect_handler_;
   bool live_ = false;
   TimerId handshake_timer_;  // authenticated; the disconnect handler is owed a call
-  bool in_dispatch_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -80,11 +80,11 @@ struct Options {
   // out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
   // client: Socks, Control). start() refuses if any of them is taken.
   std::uint16_t base_port = 15000;
-  int authorities = 3;  // 1..9
-  int relays = 2;       // middle relays, 0..20 (the exit comes on top)
-  int clients = 1;      // 1..20
+  int authorities = 3;                // 1..9
+  int relays = 2;                     // middle relays, 0..20 (the exit comes on top)
+  int clients = 1;                    // 1..20
   std::chrono::seconds timeout{120};  // whole start(), keys included
-  std::string tor = "tor";  // binaries: a path, or a name looked up in PATH
+  std::string tor = "tor";            // binaries: a path, or a name looked up in PATH
   std::string tor_gencert = "tor-gencert";
   std::vector<std::string> extra_torrc;  // lines appended to every torrc
   // A second start() on the same dir, base port and topology keeps the
@@ -92,6 +92,10 @@ struct Options {
   bool reuse_keys = true;
   // On failure, leave the tors running for inspection instead of stopping them.
   bool keep_on_failure = false;
+  // Non-zero: every tor gets __OwningControllerProcess owner_pid and exits
+  // (within ~15 s) once that process is gone, so a crashed test binary
+  // leaves nothing behind. 0 (the CLI): the tors run until stop().
+  pid_t owner_pid = 0;
   // Progress lines ("keys generated in 1900 ms", ...), without newline.
   std::function<void(std::string_view)> log;
   // Polled while waiting: when it becomes true, start() stops the network
@@ -102,8 +106,8 @@ struct Options {
 // How many ports from base_port the network uses.
 std::uint16_t port_count(const Options& options) noexcept;
 
-// Ok if nothing listens on, and nothing can be bound to, 127.0.0.1:port for
-// every port in [first, first + count); else the first busy port.
+// Ok if every port in [first, first + count) can be bound on 127.0.0.1 (as
+// tor binds, with SO_REUSEADDR); else an error naming the first busy one.
 Status check_ports_free(std::uint16_t first, std::uint16_t count);
 
 // The first base port at or after `hint`, in steps of port_count(options)
@@ -154,7 +158,7 @@ struct NodeState {
 };
 struct StatusReport {
   std::vector<NodeState> nodes;
-  int client_bootstrap = -1;  // first client's PROGRESS=, -1 if unreachable
+  int client_bootstrap = -1;    // first client's PROGRESS=, -1 if unreachable
   bool client_circuit = false;  // first client has a built circuit
 };
 Expected<StatusReport> status(std::string_view dir);

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "support/tor_process.hpp"
+#include "torcon/events.hpp"
 
 namespace torcon {
 namespace {
@@ -185,8 +186,14 @@ TEST_P(ControllerTest, SetconfGetconfRoundTripWithConfChangedAndSignalEvents) {
   std::optional<Status> sub1, sub2;
   c.subscribe("CONF_CHANGED", [&](const Reply& r) { conf_changed.emplace_back(r.raw); },
               [&](const Status& s) { sub1 = s; });
-  c.subscribe("SIGNAL", [&](const Reply& r) { signals.emplace_back(r.lines[0].text); },
-              [&](const Status& s) { sub2 = s; });
+  c.subscribe_typed(
+      "SIGNAL",
+      [&](const Event& ev) {
+        ASSERT_NE(ev.get<SignalEvent>(), nullptr);
+        signals.emplace_back(ev.get<SignalEvent>()->signal);
+        EXPECT_EQ(ev.get<SignalEvent>()->signal_enum, Signal::cleardnscache);
+      },
+      {}, [&](const Status& s) { sub2 = s; });
   ASSERT_TRUE(run_until([&] { return sub1 && sub2; }));
   EXPECT_TRUE(sub1->ok() && sub2->ok());
   EXPECT_EQ(c.subscribed_events(), (std::vector<std::string>{"CONF_CHANGED", "SIGNAL"}));
@@ -209,7 +216,7 @@ TEST_P(ControllerTest, SetconfGetconfRoundTripWithConfChangedAndSignalEvents) {
   c.signal("CLEARDNSCACHE", [&](const Status& s) { sig = s; });
   ASSERT_TRUE(run_until([&] { return sig.has_value() && !signals.empty(); }));
   EXPECT_TRUE(sig->ok());
-  EXPECT_EQ(signals[0], "SIGNAL CLEARDNSCACHE");
+  EXPECT_EQ(signals[0], "CLEARDNSCACHE");
 
   std::optional<Status> bad;
   c.subscribe("NO_SUCH_EVENT", [](const Reply&) {}, [&](const Status& s) { bad = s; });

@@ -1,0 +1,165 @@
+// GoogleTest environment: one private Tor network on 127.0.0.1 per test
+// binary (not per test), in a fresh temporary directory, on a port range
+// derived from the pid and checked free. Register it once, in main() or at
+// namespace scope of one test file:
+//
+//   static ::testing::Environment* const kTestnet =
+//       ::testing::AddGlobalTestEnvironment(new torcon::testnet::testing::TestnetEnvironment);
+//
+// and use it from tests:
+//
+//   TEST(Onion, Publishes) {
+//     TORCON_REQUIRE_TESTNET(net);              // const Network& net, or the test fails
+//     const auto& client = net.client();        // control(), cookie_file, socks_port ...
+//   }
+//
+// If tor or tor-gencert is not installed every test is skipped. Set
+// TORCON_TESTNET_KEEP=1 to keep the directory (logs, torrcs) after the run;
+// it is also kept when the network failed to start.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "torcon/testnet.hpp"
+
+namespace torcon::testnet::testing {
+
+class TestnetEnvironment : public ::testing::Environment {
+ public:
+  explicit TestnetEnvironment(Options options = {}) : options_(std::move(options)) {
+    instance_ = this;
+  }
+  ~TestnetEnvironment() override {
+    if (instance_ == this) instance_ = nullptr;
+  }
+
+  // The registered environment, or nullptr.
+  static TestnetEnvironment* instance() { return instance_; }
+
+  // The running network; nullptr if it failed to start or was stopped.
+  const Network* network() const { return running_ ? &*network_ : nullptr; }
+  // Why network() is null.
+  const std::string& error() const { return error_; }
+  const std::string& dir() const { return dir_; }
+
+  // Stops the network now (for tests of stop itself); later tests then see
+  // network() == nullptr. The report of the stop.
+  Expected<StopReport> stop_now() {
+    running_ = false;
+    error_ = "the network was stopped by a test";
+    if (dir_.empty()) return Error(Errc::io, "no network directory");
+    return stop(dir_);
+  }
+
+  void SetUp() override {
+    if (!detail_has("tor") || !detail_has("tor-gencert")) {
+      error_ = "tor or tor-gencert not installed";
+      GTEST_SKIP() << error_;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/torcon-testnet-XXXXXX";
+    if (!::mkdtemp(templ.data())) {
+      error_ = "mkdtemp failed";
+      FAIL() << error_;
+    }
+    dir_ = templ;
+    Options o = options_;
+    o.dir = dir_;
+    o.owner_pid = ::getpid();  // a crashed binary leaves no tor behind
+    if (!o.log) {
+      o.log = [](std::string_view line) {
+        std::fprintf(stderr, "[testnet] %.*s\n", int(line.size()), line.data());
+      };
+    }
+    // Below the kernel's ephemeral range (32768+), so outgoing connections
+    // cannot take our ports between the check and tor's bind; spread by pid
+    // so test binaries running side by side pick different ranges.
+    const unsigned span = (port_count(o) + 31u) / 32u * 32u, slots = (32000 - 20000) / span;
+    bool found = false;
+    for (unsigned i = 0; i < 64 && !found; ++i) {
+      o.base_port = std::uint16_t(20000 + ((unsigned(::getpid()) + i * 7) % slots) * span);
+      found = bool(check_ports_free(o.base_port, port_count(o)));
+    }
+    if (!found) {
+      error_ = "no free port range in 20000-32000";
+      FAIL() << error_;
+    }
+    std::fprintf(stderr, "[testnet] starting in %s, ports %u-%u\n", dir_.c_str(),
+                 unsigned(o.base_port), unsigned(o.base_port + port_count(o) - 1));
+    Expected<Network> net = start(o);
+    if (!net) {
+      error_ = "testnet failed to start: " + net.error().message + " (logs in " + dir_ + ")";
+      keep_ = true;
+      FAIL() << error_;
+    }
+    network_.emplace(std::move(*net));
+    running_ = true;
+    std::fprintf(stderr, "[testnet] up in %lld ms\n",
+                 static_cast<long long>(network_->ready_after.count()));
+  }
+
+  void TearDown() override {
+    if (dir_.empty()) return;
+    running_ = false;
+    auto r = stop(dir_);
+    if (!r) {
+      keep_ = true;
+      ADD_FAILURE() << "testnet stop: " << r.error().message;
+    } else if (r->stopped + r->killed > 0) {
+      std::fprintf(stderr, "[testnet] stopped %d tors in %lld ms\n", r->stopped + r->killed,
+                   static_cast<long long>(r->took.count()));
+    }
+    const char* keep = std::getenv("TORCON_TESTNET_KEEP");
+    if (keep_ || (keep && *keep && std::string(keep) != "0")) {
+      std::fprintf(stderr, "[testnet] kept %s\n", dir_.c_str());
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+    dir_.clear();
+  }
+
+ private:
+  static bool detail_has(const char* prog) {
+    const char* path = std::getenv("PATH");
+    std::string rest = path ? path : "/usr/bin:/bin";
+    std::size_t pos = 0;
+    while (pos <= rest.size()) {
+      std::size_t colon = rest.find(':', pos);
+      if (colon == std::string::npos) colon = rest.size();
+      std::string cand = rest.substr(pos, colon - pos) + "/" + prog;
+      if (::access(cand.c_str(), X_OK) == 0) return true;
+      pos = colon + 1;
+    }
+    return false;
+  }
+
+  inline static TestnetEnvironment* instance_ = nullptr;
+  Options options_;
+  std::string dir_, error_;
+  std::optional<Network> network_;
+  bool running_ = false;
+  bool keep_ = false;
+};
+
+}  // namespace torcon::testnet::testing
+
+// Declares `const torcon::testnet::Network& var` bound to the shared
+// network, or fails the test (skips it when tor is not installed).
+#define TORCON_REQUIRE_TESTNET(var)                                                        \
+  auto* var##_env_ = ::torcon::testnet::testing::TestnetEnvironment::instance();           \
+  ASSERT_NE(var##_env_, nullptr) << "TestnetEnvironment is not registered";                \
+  if (!var##_env_->network() && var##_env_->error() == "tor or tor-gencert not installed") \
+    GTEST_SKIP() << var##_env_->error();                                                   \
+  ASSERT_NE(var##_env_->network(), nullptr) << var##_env_->error();                        \
+  const ::torcon::testnet::Network& var = *var##_env_->network()
