@@ -5,14 +5,14 @@
 namespace torcon::detail {
 
 void EventDispatcher::add(std::string_view event, Id id, Handler h) {
-  by_name_[std::string(event)].push_back(Entry{id, std::make_shared<Handler>(std::move(h))});
+  by_name_[std::string(event)].push_back(Entry{id, false, std::make_unique<Handler>(std::move(h))});
 }
 
 bool EventDispatcher::remove(Id id) {
   for (auto& [name, hs] : by_name_) {
     for (Entry& e : hs) {
-      if (e.id != id || !e.handler) continue;
-      e.handler.reset();
+      if (e.id != id || e.removed) continue;
+      e.removed = true;
       dirty_ = true;
       if (depth_ == 0) prune();
       return true;
@@ -24,7 +24,7 @@ bool EventDispatcher::remove(Id id) {
 void EventDispatcher::prune() {
   for (auto it = by_name_.begin(); it != by_name_.end();) {
     auto& hs = it->second;
-    hs.erase(std::remove_if(hs.begin(), hs.end(), [](const Entry& e) { return !e.handler; }),
+    hs.erase(std::remove_if(hs.begin(), hs.end(), [](const Entry& e) { return e.removed; }),
              hs.end());
     if (hs.empty())
       by_name_.erase(it++);
@@ -37,7 +37,7 @@ void EventDispatcher::prune() {
 std::vector<std::string> EventDispatcher::names() const {
   std::vector<std::string> out;
   for (const auto& [name, hs] : by_name_)
-    if (std::any_of(hs.begin(), hs.end(), [](const Entry& e) { return bool(e.handler); }))
+    if (std::any_of(hs.begin(), hs.end(), [](const Entry& e) { return !e.removed; }))
       out.push_back(name);
   std::sort(out.begin(), out.end());
   return out;

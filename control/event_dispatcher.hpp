@@ -38,13 +38,12 @@ class EventDispatcher {
     auto it = by_name_.find(absl::string_view(name.data(), name.size()));
     if (it == by_name_.end()) return;
     ++depth_;
-    // By index, through shared handles: a handler that subscribes may grow
-    // the vector, and one that unsubscribes only nulls its slot (pruned once
-    // no dispatch is running).
+    // By index, and each handler on the heap: a handler that subscribes may
+    // grow the vector (the Handler objects don't move), and one that
+    // unsubscribes is only marked (freed once no dispatch is running).
     std::vector<Entry>& hs = it->second;
     for (std::size_t i = 0; i < hs.size(); ++i) {
-      std::shared_ptr<Handler> h = hs[i].handler;
-      if (h) (*h)(r);
+      if (!hs[i].removed) (*hs[i].handler)(r);
       if (stop()) break;
     }
     if (--depth_ == 0 && dirty_) prune();
@@ -53,7 +52,8 @@ class EventDispatcher {
  private:
   struct Entry {
     Id id;
-    std::shared_ptr<Handler> handler;
+    bool removed;
+    std::unique_ptr<Handler> handler;
   };
   void prune();
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -29,6 +30,21 @@ struct Arg {
   // it is decoded into `scratch` (cleared first) and a view of that returned.
   std::string_view decoded(std::string& scratch) const;
 };
+
+namespace detail {
+// A table, not comparisons: keys are scanned a byte at a time on the hot path
+// of every event.
+struct KeyChars {
+  bool t[256] = {};
+  constexpr KeyChars() {
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    t[int('_')] = true;
+  }
+};
+inline constexpr KeyChars kKeyChars{};
+}  // namespace detail
 
 class ArgReader {
  public:
@@ -50,14 +66,7 @@ class ArgReader {
       s = ++e;
       if (s < end_ && *s == '"') return take_quoted(s, out);
     }
-    // Most tokens are short, but paths and targets run to 150+ bytes: scan a
-    // few bytes inline, then let memchr (vectorised) find the space.
-    const char* lim = end_ - e > 16 ? e + 16 : end_;
-    while (e < lim && *e != ' ') ++e;
-    if (e == lim && e < end_) {
-      const void* sp = std::memchr(e, ' ', std::size_t(end_ - e));
-      e = sp ? static_cast<const char*>(sp) : end_;
-    }
+    e = find_space(e);
     out.value = std::string_view(s, std::size_t(e - s));
     p_ = e;
     return true;
@@ -69,9 +78,27 @@ class ArgReader {
 
  private:
   static bool is_key_char(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    return detail::kKeyChars.t[static_cast<unsigned char>(c)];
   }
   bool take_quoted(const char* at, Arg& out);  // out of line: rare
+
+  // The first ' ' at or after p (or end_), eight bytes per step: values run
+  // from a few bytes to 150+ (circuit paths), and a byte loop or a memchr
+  // call per token both cost more than this on event-sized lines.
+  const char* find_space(const char* p) const noexcept {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kSpaces = 0x2020202020202020ull,
+                            kHigh = 0x8080808080808080ull;
+    while (end_ - p >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p, 8);
+      const std::uint64_t x = w ^ kSpaces;  // zero bytes where w has ' '
+      const std::uint64_t hit = (x - kOnes) & ~x & kHigh;
+      if (hit) return p + (__builtin_ctzll(hit) >> 3);  // little-endian: lowest byte first
+      p += 8;
+    }
+    while (p < end_ && *p != ' ') ++p;
+    return p;
+  }
 
   const char* begin_;
   const char* p_;
