@@ -46,8 +46,10 @@ struct SharedTor {
     bool done = false;
     launch_tor(*reactor, o, [&](Expected<std::unique_ptr<TorProcess>> t) {
       done = true;
-      if (t) tor = std::move(*t);
-      else error = t.error().message;
+      if (t)
+        tor = std::move(*t);
+      else
+        error = t.error().message;
     });
     while (!done) reactor->run_once(std::chrono::milliseconds(50));
   }
@@ -144,9 +146,12 @@ void BM_EventDispatch(benchmark::State& st) {
   auto typed = [&](const Reply& r) {
     Event ev;
     if (!parse_event(r, ev)) return;
-    if (ev.get<CircEvent>()) ++circ;
-    else if (ev.get<StreamEvent>()) ++stream;
-    else ++other;
+    if (ev.get<CircEvent>())
+      ++circ;
+    else if (ev.get<StreamEvent>())
+      ++stream;
+    else
+      ++other;
   };
   std::uint64_t id = 1;
   for (const char* name : {"CIRC", "STREAM", "BW", "ORCONN", "CIRC_MINOR", "STREAM_BW", "CIRC_BW"})

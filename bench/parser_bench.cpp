@@ -233,8 +233,8 @@ void BM_EventsToArgs(benchmark::State& state) {
   }
   state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
   state.SetItemsProcessed(std::int64_t(state.iterations() * events_seen));
-  state.counters["args"] = benchmark::Counter(double(state.iterations() * args_seen),
-                                              benchmark::Counter::kIsRate);
+  state.counters["args"] =
+      benchmark::Counter(double(state.iterations() * args_seen), benchmark::Counter::kIsRate);
 }
 
 BENCHMARK_CAPTURE(BM_MemchrLines, ns_all, &ns_all);
@@ -297,15 +297,15 @@ int main(int argc, char** argv) {
     const double memchr_ns = rep.ns(std::string("BM_MemchrLines/") + input);
     const double framing_ns = rep.ns(std::string("BM_Framing/") + input);
     const double nocopy_ns = rep.ns(std::string("BM_FramingNoCopy/") + input);
-    const std::size_t bytes = std::string_view(input) == "ns_all" ? ns_all().size() : events().size();
+    const std::size_t bytes =
+        std::string_view(input) == "ns_all" ? ns_all().size() : events().size();
     if (memchr_ns <= 0 || framing_ns <= 0) {
       std::fprintf(stderr, "framing/memchr ratio (%s): n/a (filtered out)\n", input);
       continue;
     }
     const double ratio = memchr_ns / framing_ns;  // throughput ratio
-    std::fprintf(stderr,
-                 "framing/memchr ratio (%s): %.2f  [memchr %.2f GB/s, framing %.2f GB/s", input,
-                 ratio, double(bytes) / memchr_ns, double(bytes) / framing_ns);
+    std::fprintf(stderr, "framing/memchr ratio (%s): %.2f  [memchr %.2f GB/s, framing %.2f GB/s",
+                 input, ratio, double(bytes) / memchr_ns, double(bytes) / framing_ns);
     if (nocopy_ns > 0)
       std::fprintf(stderr, ", framing without the copy %.2f GB/s = %.2f", double(bytes) / nocopy_ns,
                    memchr_ns / nocopy_ns);

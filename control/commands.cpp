@@ -17,14 +17,16 @@ bool valid_id(std::string_view id) {
 }
 
 Error bad_id(std::string_view what, std::string_view id) {
-  return Error(Errc::bad_argument, std::string(what) + " ID \"" + std::string(id) +
-                                       "\" is not 1-16 letters or digits");
+  return Error(Errc::bad_argument,
+               std::string(what) + " ID \"" + std::string(id) + "\" is not 1-16 letters or digits");
 }
 
 ReplyCallback status_adapter(StatusCallback cb) {
   return [cb = std::move(cb)](const Expected<Reply>& r) {
-    if (r) cb(Status{});
-    else cb(r.error());
+    if (r)
+      cb(Status{});
+    else
+      cb(r.error());
   };
 }
 
@@ -40,8 +42,7 @@ ReplyCallback kv_adapter(KeyValuesCallback cb, bool unquote_values) {
         e.value = join_data(kv.value);
       } else if (unquote_values && !kv.value.empty() && kv.value.front() == '"') {
         if (Expected<std::size_t> n = unquote(kv.value, e.value); !n)
-          return cb(Error(Errc::bad_quoted_string,
-                          "value of " + e.key + ": " + n.error().message));
+          return cb(Error(Errc::bad_quoted_string, "value of " + e.key + ": " + n.error().message));
       } else {
         e.value = std::string(kv.value);
       }
@@ -68,8 +69,10 @@ void Controller::getconf(std::span<const std::string_view> keys, KeyValuesCallba
 static Command conf_command(std::string_view verb, Controller::ConfChanges changes) {
   Command c(verb);
   for (const auto& [k, v] : changes) {
-    if (v) c.kv(k, *v);
-    else c.key(k);
+    if (v)
+      c.kv(k, *v);
+    else
+      c.key(k);
   }
   return c;
 }
@@ -110,7 +113,8 @@ void Controller::mapaddress(std::span<const std::pair<std::string_view, std::str
 void Controller::extendcircuit(std::string_view circuit_id, std::span<const std::string_view> path,
                                std::string_view purpose, IdCallback cb) {
   if (!valid_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); }, bad_id("circuit", circuit_id));
+    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                     bad_id("circuit", circuit_id));
   Command c("EXTENDCIRCUIT");
   c.arg(circuit_id);
   if (!path.empty()) {
@@ -127,7 +131,8 @@ void Controller::extendcircuit(std::string_view circuit_id, std::span<const std:
     // "250 EXTENDED <CircuitID>"
     const std::string_view t = r->status_text();
     const std::size_t sp = t.find(' ');
-    if (t.substr(0, sp) != "EXTENDED" || sp == std::string_view::npos || !valid_id(t.substr(sp + 1)))
+    if (t.substr(0, sp) != "EXTENDED" || sp == std::string_view::npos ||
+        !valid_id(t.substr(sp + 1)))
       return cb(Error(Errc::bad_argument, "unexpected EXTENDCIRCUIT reply: " + std::string(t)));
     cb(std::string(t.substr(sp + 1)));
   });
@@ -136,7 +141,8 @@ void Controller::extendcircuit(std::string_view circuit_id, std::span<const std:
 void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view purpose,
                                    StatusCallback cb) {
   if (!valid_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); }, bad_id("circuit", circuit_id));
+    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                     bad_id("circuit", circuit_id));
   Command c("SETCIRCUITPURPOSE");
   c.arg(circuit_id).kv_bare("purpose", purpose);
   send(c, status_adapter(std::move(cb)));
@@ -145,8 +151,9 @@ void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view
 void Controller::attachstream(std::string_view stream_id, std::string_view circuit_id, int hop,
                               StatusCallback cb) {
   if (!valid_id(stream_id) || !valid_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     valid_id(stream_id) ? bad_id("circuit", circuit_id) : bad_id("stream", stream_id));
+    return fail_soon(
+        [cb](const Expected<Reply>& r) { cb(r.error()); },
+        valid_id(stream_id) ? bad_id("circuit", circuit_id) : bad_id("stream", stream_id));
   Command c("ATTACHSTREAM");
   c.arg(stream_id).arg(circuit_id);
   if (hop > 0) c.kv_bare("HOP", std::to_string(hop));
@@ -156,7 +163,8 @@ void Controller::attachstream(std::string_view stream_id, std::string_view circu
 void Controller::redirectstream(std::string_view stream_id, std::string_view address, int port,
                                 StatusCallback cb) {
   if (!valid_id(stream_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); }, bad_id("stream", stream_id));
+    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                     bad_id("stream", stream_id));
   Command c("REDIRECTSTREAM");
   c.arg(stream_id).arg(address);
   if (port > 0) c.arg(std::to_string(port));
@@ -165,7 +173,8 @@ void Controller::redirectstream(std::string_view stream_id, std::string_view add
 
 void Controller::closestream(std::string_view stream_id, int reason, StatusCallback cb) {
   if (!valid_id(stream_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); }, bad_id("stream", stream_id));
+    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                     bad_id("stream", stream_id));
   Command c("CLOSESTREAM");
   c.arg(stream_id).arg(std::to_string(reason));
   send(c, status_adapter(std::move(cb)));
@@ -173,7 +182,8 @@ void Controller::closestream(std::string_view stream_id, int reason, StatusCallb
 
 void Controller::closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb) {
   if (!valid_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); }, bad_id("circuit", circuit_id));
+    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                     bad_id("circuit", circuit_id));
   Command c("CLOSECIRCUIT");
   c.arg(circuit_id);
   if (if_unused) c.arg("IfUnused");
@@ -226,8 +236,10 @@ void Controller::quit(StatusCallback cb) { send(Command("QUIT"), status_adapter(
 Controller::Awaiter<Expected<OwnedReply>> Controller::co_command(std::string line) {
   return {[this, line = std::move(line)](std::function<void(Expected<OwnedReply>)> resume) {
             command(line, [resume = std::move(resume)](const Expected<Reply>& r) {
-              if (r) resume(r->copy());
-              else resume(r.error());
+              if (r)
+                resume(r->copy());
+              else
+                resume(r.error());
             });
           },
           {}};

@@ -64,10 +64,14 @@ void Controller::connect(const Endpoint& where, StatusCallback done) {
           return;
         }
         state_ = State::protocolinfo;
-        enqueue("PROTOCOLINFO 1\r\n", [this](const Expected<Reply>& r) {
-          if (!r) return auth_failed(Error(Errc::auth, "PROTOCOLINFO failed: " + r.error().message));
-          auth_step(*r);
-        }, true);
+        enqueue(
+            "PROTOCOLINFO 1\r\n",
+            [this](const Expected<Reply>& r) {
+              if (!r)
+                return auth_failed(Error(Errc::auth, "PROTOCOLINFO failed: " + r.error().message));
+              auth_step(*r);
+            },
+            true);
       },
       opts_.connect);
 }
@@ -133,8 +137,8 @@ void Controller::on_read(std::size_t n) {
     if (next == ReplyReader::Next::need_more) break;
     if (next == ReplyReader::Next::error) {
       const Error e(reader_.error().code,
-                    "protocol error from tor: " + reader_.error().message +
-                        " (at byte " + std::to_string(reader_.error().offset) + ")",
+                    "protocol error from tor: " + reader_.error().message + " (at byte " +
+                        std::to_string(reader_.error().offset) + ")",
                     reader_.error().offset);
       stream_ = Stream();  // closes without calling on_close
       state_ = State::closed;
@@ -260,17 +264,22 @@ void Controller::auth_step(const Reply& r) {
   };
   AuthMethod m = opts_.auth;
   if (m == AuthMethod::automatic) {
-    if (offered("NULL")) m = AuthMethod::null;
-    else if (offered("HASHEDPASSWORD") && !opts_.password.empty()) m = AuthMethod::hashed_password;
-    else if (offered("SAFECOOKIE")) m = AuthMethod::safecookie;
-    else if (offered("COOKIE")) m = AuthMethod::cookie;
+    if (offered("NULL"))
+      m = AuthMethod::null;
+    else if (offered("HASHEDPASSWORD") && !opts_.password.empty())
+      m = AuthMethod::hashed_password;
+    else if (offered("SAFECOOKIE"))
+      m = AuthMethod::safecookie;
+    else if (offered("COOKIE"))
+      m = AuthMethod::cookie;
     else if (offered("HASHEDPASSWORD"))
-      return auth_failed(Error(Errc::auth, "tor requires a password (HASHEDPASSWORD) and none was given"));
+      return auth_failed(
+          Error(Errc::auth, "tor requires a password (HASHEDPASSWORD) and none was given"));
     else
       return auth_failed(Error(Errc::auth, "tor offers no authentication method torcon knows"));
   } else if (!offered(to_string(m))) {
-    return auth_failed(Error(Errc::auth, std::string("tor does not offer ") + to_string(m) +
-                                             " authentication"));
+    return auth_failed(
+        Error(Errc::auth, std::string("tor does not offer ") + to_string(m) + " authentication"));
   }
   used_auth_ = m;
   start_auth_method();
@@ -280,14 +289,13 @@ void Controller::start_auth_method() {
   auto on_auth = [this](const Expected<Reply>& r) {
     cookie_.assign(cookie_.size(), '\0');
     if (!r)
-      return auth_failed(Error(Errc::auth, "authentication refused: " + r.error().message, 0,
-                               r.error().status));
+      return auth_failed(
+          Error(Errc::auth, "authentication refused: " + r.error().message, 0, r.error().status));
     became_ready();
   };
   std::string wire = "AUTHENTICATE";
   switch (used_auth_) {
-    case AuthMethod::null:
-      break;
+    case AuthMethod::null: break;
     case AuthMethod::hashed_password: {
       wire.push_back(' ');
       if (Status s = quote(opts_.password, wire); !s)
@@ -311,42 +319,41 @@ void Controller::start_auth_method() {
       if (!nonce) return auth_failed(nonce.error());
       client_nonce_ = *nonce;
       state_ = State::authchallenge;
-      enqueue("AUTHCHALLENGE SAFECOOKIE " + safecookie::to_hex(client_nonce_) + "\r\n",
-              [this, on_auth](const Expected<Reply>& r) {
-                if (!r)
-                  return auth_failed(Error(Errc::auth, "AUTHCHALLENGE refused: " + r.error().message));
-                std::string scratch, server_hash, server_nonce;
-                std::string_view v;
-                const std::string_view text = r->lines.back().text;
-                if (!find_keyword(text, "SERVERHASH", v, scratch) ||
-                    !safecookie::from_hex(v, server_hash) || server_hash.size() != 32 ||
-                    !find_keyword(text, "SERVERNONCE", v, scratch) ||
-                    !safecookie::from_hex(v, server_nonce) || server_nonce.size() != 32)
-                  return auth_failed(Error(Errc::auth, "malformed AUTHCHALLENGE reply"));
-                const auto* ck = reinterpret_cast<const std::uint8_t*>(cookie_.data());
-                const auto* sn = reinterpret_cast<const std::uint8_t*>(server_nonce.data());
-                const safecookie::Digest expect =
-                    safecookie::compute(true, {ck, 32}, client_nonce_, {sn, 32});
-                safecookie::Digest got;
-                std::copy_n(reinterpret_cast<const std::uint8_t*>(server_hash.data()), 32,
-                            got.begin());
-                // A server that cannot prove it knows the cookie gets nothing
-                // from us: no client hash, and never a fallback to COOKIE.
-                if (!safecookie::equal(expect, got))
-                  return auth_failed(Error(
-                      Errc::auth,
-                      "SAFECOOKIE: tor's server hash is wrong; refusing to authenticate (the "
-                      "control port may not be the tor that wrote the cookie)"));
-                const safecookie::Digest mine =
-                    safecookie::compute(false, {ck, 32}, client_nonce_, {sn, 32});
-                state_ = State::authenticate;
-                enqueue("AUTHENTICATE " + safecookie::to_hex(mine) + "\r\n", on_auth, true);
-              },
-              true);
+      enqueue(
+          "AUTHCHALLENGE SAFECOOKIE " + safecookie::to_hex(client_nonce_) + "\r\n",
+          [this, on_auth](const Expected<Reply>& r) {
+            if (!r)
+              return auth_failed(Error(Errc::auth, "AUTHCHALLENGE refused: " + r.error().message));
+            std::string scratch, server_hash, server_nonce;
+            std::string_view v;
+            const std::string_view text = r->lines.back().text;
+            if (!find_keyword(text, "SERVERHASH", v, scratch) ||
+                !safecookie::from_hex(v, server_hash) || server_hash.size() != 32 ||
+                !find_keyword(text, "SERVERNONCE", v, scratch) ||
+                !safecookie::from_hex(v, server_nonce) || server_nonce.size() != 32)
+              return auth_failed(Error(Errc::auth, "malformed AUTHCHALLENGE reply"));
+            const auto* ck = reinterpret_cast<const std::uint8_t*>(cookie_.data());
+            const auto* sn = reinterpret_cast<const std::uint8_t*>(server_nonce.data());
+            const safecookie::Digest expect =
+                safecookie::compute(true, {ck, 32}, client_nonce_, {sn, 32});
+            safecookie::Digest got;
+            std::copy_n(reinterpret_cast<const std::uint8_t*>(server_hash.data()), 32, got.begin());
+            // A server that cannot prove it knows the cookie gets nothing
+            // from us: no client hash, and never a fallback to COOKIE.
+            if (!safecookie::equal(expect, got))
+              return auth_failed(
+                  Error(Errc::auth,
+                        "SAFECOOKIE: tor's server hash is wrong; refusing to authenticate (the "
+                        "control port may not be the tor that wrote the cookie)"));
+            const safecookie::Digest mine =
+                safecookie::compute(false, {ck, 32}, client_nonce_, {sn, 32});
+            state_ = State::authenticate;
+            enqueue("AUTHENTICATE " + safecookie::to_hex(mine) + "\r\n", on_auth, true);
+          },
+          true);
       return;
     }
-    case AuthMethod::automatic:
-      break;
+    case AuthMethod::automatic: break;
   }
   state_ = State::authenticate;
   wire += "\r\n";
@@ -382,8 +389,8 @@ Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHa
   if (!valid_event_name(event)) {
     if (done)
       fail_soon([done](const Expected<Reply>& r) { done(r.error()); },
-                Error(Errc::bad_keyword, "event name \"" + std::string(event) +
-                                             "\" is not 1*(ALPHA / \"_\")"));
+                Error(Errc::bad_keyword,
+                      "event name \"" + std::string(event) + "\" is not 1*(ALPHA / \"_\")"));
     return 0;
   }
   const SubscriptionId id = next_sub_++;
@@ -392,8 +399,7 @@ Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHa
   return id;
 }
 
-Controller::SubscriptionId Controller::subscribe_typed(std::string_view event,
-                                                       TypedEventHandler h,
+Controller::SubscriptionId Controller::subscribe_typed(std::string_view event, TypedEventHandler h,
                                                        MalformedEventHandler on_malformed,
                                                        StatusCallback done) {
   return subscribe(
@@ -433,25 +439,28 @@ void Controller::update_setevents(SubscriptionId added, StatusCallback done) {
   std::vector<std::pair<SubscriptionId, StatusCallback>> waiting;
   waiting.swap(pending_done_);
   if (done) waiting.emplace_back(added, std::move(done));
-  enqueue(line + "\r\n",
-          [this, waiting = std::move(waiting), previous = std::move(previous)](
-              const Expected<Reply>& r) {
-            if (!r && state_ == State::ready) {
-              // tor kept its old set: drop the subscriptions that asked for
-              // this one, then bring tor in line with what is left (one
-              // SETEVENTS at most, and none if that is the old set).
-              current_setevents_ = previous;
-              for (auto& [id, cb] : waiting)
-                if (id) remove_subscription(id);
-              update_setevents();
-            }
-            for (auto& [id, cb] : waiting) {
-              if (!cb) continue;
-              if (r) cb(Status{});
-              else cb(r.error());
-            }
-          },
-          true);
+  enqueue(
+      line + "\r\n",
+      [this, waiting = std::move(waiting),
+       previous = std::move(previous)](const Expected<Reply>& r) {
+        if (!r && state_ == State::ready) {
+          // tor kept its old set: drop the subscriptions that asked for
+          // this one, then bring tor in line with what is left (one
+          // SETEVENTS at most, and none if that is the old set).
+          current_setevents_ = previous;
+          for (auto& [id, cb] : waiting)
+            if (id) remove_subscription(id);
+          update_setevents();
+        }
+        for (auto& [id, cb] : waiting) {
+          if (!cb) continue;
+          if (r)
+            cb(Status{});
+          else
+            cb(r.error());
+        }
+      },
+      true);
 }
 
 const std::string* KeyValues::find(std::string_view key) const {

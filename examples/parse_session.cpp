@@ -33,14 +33,16 @@ bool ask(const std::string& line, int show_events = 0) {
   }
   const std::string wire = line + "\r\n";
   if (::send(fd, wire.data(), wire.size(), MSG_NOSIGNAL) != ssize_t(wire.size())) return false;
-  std::printf("\n> %s\n", line.rfind("AUTHENTICATE", 0) == 0 ? "AUTHENTICATE <cookie>" : line.c_str());
+  std::printf("\n> %s\n",
+              line.rfind("AUTHENTICATE", 0) == 0 ? "AUTHENTICATE <cookie>" : line.c_str());
   const auto t0 = std::chrono::steady_clock::now();
   torcon::Reply r;
   for (;;) {
     switch (reader.next(r)) {
       case torcon::ReplyReader::Next::reply: {
         const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         std::printf("  %s reply %d (%zu lines, %zu bytes, %.2f ms)\n",
                     r.is_async() ? "event" : "sync", r.code, r.lines.size(), r.raw.size(), ms);
         for (const torcon::ReplyLine& l : r.lines) {

@@ -238,10 +238,8 @@ Errc expected_error(Op op, std::string_view a, std::string_view b) {
     case Op::arg:
       if (has_injection(a)) return Errc::injection;
       return safe_bare(a) ? Errc::ok : Errc::bad_argument;
-    case Op::quoted:
-      return has_injection(a) ? Errc::injection : Errc::ok;
-    case Op::key:
-      return key_rule(a);
+    case Op::quoted: return has_injection(a) ? Errc::injection : Errc::ok;
+    case Op::key: return key_rule(a);
     case Op::kv:
       if (Errc e = key_rule(a); e != Errc::ok) return e;
       return has_injection(b) ? Errc::injection : Errc::ok;
@@ -295,7 +293,8 @@ void check_command(const std::uint8_t* data, std::size_t size) {
   const int n = fdp.ConsumeIntegralInRange(0, 8);
   for (int i = 0; i < n; ++i) {
     Call call{static_cast<Op>(fdp.ConsumeIntegralInRange<int>(0, int(Op::kCount) - 1)),
-              fdp.ConsumeRandomLengthString(80), {}};
+              fdp.ConsumeRandomLengthString(80),
+              {}};
     if (call.op == Op::kv || call.op == Op::kv_bare) call.b = fdp.ConsumeRandomLengthString(80);
     if (expect == Errc::ok) {
       expect = expected_error(call.op, call.a, call.b);
@@ -379,18 +378,10 @@ void check_command(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK((a.key.empty() ? std::string(a.value)
                                   : std::string(a.key) + "=" + std::string(a.value)) == call.a);
         break;
-      case Op::quoted:
-        FUZZ_CHECK(a.positional() && a.quoted && dv == call.a);
-        break;
-      case Op::key:
-        FUZZ_CHECK(a.positional() && !a.quoted && a.value == call.a);
-        break;
-      case Op::kv:
-        FUZZ_CHECK(a.key == call.a && dv == call.b);
-        break;
-      case Op::kv_bare:
-        FUZZ_CHECK(a.key == call.a && !a.quoted && a.value == call.b);
-        break;
+      case Op::quoted: FUZZ_CHECK(a.positional() && a.quoted && dv == call.a); break;
+      case Op::key: FUZZ_CHECK(a.positional() && !a.quoted && a.value == call.a); break;
+      case Op::kv: FUZZ_CHECK(a.key == call.a && dv == call.b); break;
+      case Op::kv_bare: FUZZ_CHECK(a.key == call.a && !a.quoted && a.value == call.b); break;
       default: break;
     }
   }

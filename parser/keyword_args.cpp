@@ -21,8 +21,8 @@ bool ArgReader::take_quoted(const char* at, Arg& out) {
   }
   const char* e = at + *q;
   if (e < end_ && *e != ' ') {
-    error_ = Error(Errc::bad_argument, "unexpected byte after a quoted value",
-                   std::size_t(e - begin_));
+    error_ =
+        Error(Errc::bad_argument, "unexpected byte after a quoted value", std::size_t(e - begin_));
     return false;
   }
   out.value = std::string_view(at + 1, *q - 2);

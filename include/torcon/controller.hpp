@@ -21,6 +21,7 @@
 // They must not destroy the Controller (post that to the reactor instead).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -29,7 +30,6 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <array>
 #include <optional>
 #include <span>
 #include <string>
@@ -96,12 +96,12 @@ using MalformedEventHandler = std::function<void(const Error&, const Reply&)>;
 
 // ADD_ONION's arguments (the onion-service feature builds on this).
 struct AddOnionRequest {
-  std::string key_type = "NEW";           // "NEW" or "ED25519-V3" (with key_blob)
-  std::string key_blob = "ED25519-V3";    // with NEW: the key type to generate
-  std::vector<std::string> flags;         // DiscardPK, Detach, V3Auth, ...
+  std::string key_type = "NEW";         // "NEW" or "ED25519-V3" (with key_blob)
+  std::string key_blob = "ED25519-V3";  // with NEW: the key type to generate
+  std::vector<std::string> flags;       // DiscardPK, Detach, V3Auth, ...
   std::vector<std::pair<std::uint16_t, std::string>> ports;  // virtport, target ("" = same port)
-  std::vector<std::string> client_auth_v3;  // base32 x25519 public keys
-  int max_streams = -1;                     // -1: not sent
+  std::vector<std::string> client_auth_v3;                   // base32 x25519 public keys
+  int max_streams = -1;                                      // -1: not sent
 };
 
 class Controller final : private StreamHandler {
@@ -184,8 +184,7 @@ class Controller final : private StreamHandler {
   // An event tor sends that doesn't parse goes to on_malformed (if given)
   // with the error and the raw reply; it is never silently dropped.
   SubscriptionId subscribe_typed(std::string_view event, TypedEventHandler h,
-                                 MalformedEventHandler on_malformed = {},
-                                 StatusCallback done = {});
+                                 MalformedEventHandler on_malformed = {}, StatusCallback done = {});
   void unsubscribe(SubscriptionId id);
   // Events in the current SETEVENTS (sorted).
   std::vector<std::string> subscribed_events() const;
@@ -200,7 +199,15 @@ class Controller final : private StreamHandler {
   Awaiter<Status> co_connect(Endpoint where);
 
  private:
-  enum class State : std::uint8_t { idle, connecting, protocolinfo, authchallenge, authenticate, ready, closed };
+  enum class State : std::uint8_t {
+    idle,
+    connecting,
+    protocolinfo,
+    authchallenge,
+    authenticate,
+    ready,
+    closed
+  };
   struct Pending {
     ReplyCallback cb;
   };
@@ -228,11 +235,11 @@ class Controller final : private StreamHandler {
   ReplyReader reader_;
   State state_ = State::idle;
   StatusCallback connect_done_;
-  std::deque<Pending> pending_;                      // sent, awaiting replies (FIFO)
+  std::deque<Pending> pending_;                              // sent, awaiting replies (FIFO)
   std::vector<std::pair<std::string, ReplyCallback>> held_;  // issued before ready
   ProtocolInfo protocol_info_;
   AuthMethod used_auth_ = AuthMethod::automatic;
-  std::string cookie_;                               // 32 bytes while authenticating
+  std::string cookie_;  // 32 bytes while authenticating
   std::array<std::uint8_t, 32> client_nonce_{};
   std::unique_ptr<detail::EventDispatcher> events_;  // (control/event_dispatcher.hpp)
   std::vector<std::pair<SubscriptionId, StatusCallback>> pending_done_;  // SETEVENTS not yet sent

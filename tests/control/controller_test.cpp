@@ -4,6 +4,7 @@
 #include "torcon/controller.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "support/tor_process.hpp"
 #include "torcon/events.hpp"
@@ -168,9 +167,8 @@ TEST_P(ControllerTest, TorErrorsAreValues) {
   EXPECT_NE(got->error().message.find("no-such-key"), std::string::npos);
 
   std::optional<Status> inj;
-  c.command("GETINFO version\r\nSIGNAL HALT", [&](const Expected<Reply>& r) {
-    inj = r ? Status{} : Status(r.error());
-  });
+  c.command("GETINFO version\r\nSIGNAL HALT",
+            [&](const Expected<Reply>& r) { inj = r ? Status{} : Status(r.error()); });
   ASSERT_TRUE(run_until([&] { return inj.has_value(); }));
   ASSERT_FALSE(inj->ok());
   EXPECT_EQ(inj->error().code, Errc::injection);
@@ -184,8 +182,9 @@ TEST_P(ControllerTest, SetconfGetconfRoundTripWithConfChangedAndSignalEvents) {
   ASSERT_TRUE(connect(c, tcp(tor)).ok());
   std::vector<std::string> conf_changed, signals;
   std::optional<Status> sub1, sub2;
-  c.subscribe("CONF_CHANGED", [&](const Reply& r) { conf_changed.emplace_back(r.raw); },
-              [&](const Status& s) { sub1 = s; });
+  c.subscribe(
+      "CONF_CHANGED", [&](const Reply& r) { conf_changed.emplace_back(r.raw); },
+      [&](const Status& s) { sub1 = s; });
   c.subscribe_typed(
       "SIGNAL",
       [&](const Event& ev) {
@@ -219,7 +218,8 @@ TEST_P(ControllerTest, SetconfGetconfRoundTripWithConfChangedAndSignalEvents) {
   EXPECT_EQ(signals[0], "CLEARDNSCACHE");
 
   std::optional<Status> bad;
-  c.subscribe("NO_SUCH_EVENT", [](const Reply&) {}, [&](const Status& s) { bad = s; });
+  c.subscribe(
+      "NO_SUCH_EVENT", [](const Reply&) {}, [&](const Status& s) { bad = s; });
   ASSERT_TRUE(run_until([&] { return bad.has_value(); }));
   ASSERT_FALSE(bad->ok());
   EXPECT_EQ(bad->error().status, 552);
@@ -476,8 +476,10 @@ TEST_P(ControllerTest, MultiLineErrorKeepsEveryLineAndRefusedEventIsNotResent) {
   ASSERT_FALSE(got->ok());
   EXPECT_EQ(got->error().message, "first line\nsecond line");
   std::optional<Status> bw, foo;
-  c.subscribe("BW", [](const Reply&) {}, [&](const Status& s) { bw = s; });
-  c.subscribe("FOO", [](const Reply&) {}, [&](const Status& s) { foo = s; });
+  c.subscribe(
+      "BW", [](const Reply&) {}, [&](const Status& s) { bw = s; });
+  c.subscribe(
+      "FOO", [](const Reply&) {}, [&](const Status& s) { foo = s; });
   ASSERT_TRUE(run_until([&] { return bw && foo; }));
   // "SETEVENTS BW" then "SETEVENTS BW FOO" (refused): tor keeps BW, so
   // nothing more needs sending.

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "torcon/reply.hpp"
 #include "parser/test_printers.hpp"
+#include "torcon/reply.hpp"
 
 namespace torcon {
 namespace {
@@ -24,8 +24,8 @@ namespace {
 using namespace std::string_literals;
 
 const std::vector<std::string>& bad_bytes_values() {
-  static const std::vector<std::string> v = {"a\rb"s,  "a\nb"s, "a\0b"s, "\r\nSIGNAL HALT"s,
-                                             "end\r\n"s, "\n"s,    "\0"s,    "x\r"s};
+  static const std::vector<std::string> v = {"a\rb"s,    "a\nb"s, "a\0b"s, "\r\nSIGNAL HALT"s,
+                                             "end\r\n"s, "\n"s,   "\0"s,   "x\r"s};
   return v;
 }
 

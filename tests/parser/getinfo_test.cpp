@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "parser/test_printers.hpp"
 #include "torcon/quoted.hpp"
 #include "torcon/reply.hpp"
 #include "torcon/reply_reader.hpp"
-#include "parser/test_printers.hpp"
 
 namespace torcon {
 namespace {
@@ -121,9 +121,9 @@ TEST(KeyValueReader, FinalOkIsNotAnEntry) {
 
 TEST(KeyValueReader, GetconfValues) {
   Parsed p("250-SocksPort=9050\r\n250-SocksPort=9150\r\n250 ControlPort\r\n");
-  EXPECT_EQ(p.entries(), (std::vector<KV>{{"SocksPort", "9050"},
-                                          {"SocksPort", "9150"},
-                                          {"ControlPort", "", false, false}}));
+  EXPECT_EQ(p.entries(),
+            (std::vector<KV>{
+                {"SocksPort", "9050"}, {"SocksPort", "9150"}, {"ControlPort", "", false, false}}));
 }
 
 TEST(KeyValueReader, GetconfSingleLine) {
@@ -135,9 +135,9 @@ TEST(KeyValueReader, GetconfSingleLine) {
 
 TEST(KeyValueReader, GetconfBareKeyInTheMiddle) {
   Parsed p("250-Nickname\r\n250-ORPort=9001\r\n250 ExitPolicy=reject *:*\r\n");
-  EXPECT_EQ(p.entries(), (std::vector<KV>{{"Nickname", "", false, false},
-                                          {"ORPort", "9001"},
-                                          {"ExitPolicy", "reject *:*"}}));
+  EXPECT_EQ(p.entries(),
+            (std::vector<KV>{
+                {"Nickname", "", false, false}, {"ORPort", "9001"}, {"ExitPolicy", "reject *:*"}}));
 }
 
 TEST(KeyValueReader, GetconfQuotedValue) {

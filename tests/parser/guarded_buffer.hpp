@@ -22,8 +22,8 @@ class GuardedBuffer {
  public:
   GuardedBuffer() {
     page_ = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    void* p = ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void* p =
+        ::mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::runtime_error("GuardedBuffer: mmap failed");
     base_ = static_cast<char*>(p);
     if (::mprotect(base_ + page_, page_, PROT_NONE) != 0) {

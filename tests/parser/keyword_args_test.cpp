@@ -58,9 +58,9 @@ TEST(ArgReader, CircEventFromTheHeader) {
   const std::string fp1 = "$" + std::string(40, 'A') + "~relay0";
   const std::string fp2 = "$" + std::string(40, 'C') + "~exit0";
   const std::string text = "CIRC 7 BUILT " + fp1 + "," + fp2 + " PURPOSE=GENERAL REASON=\"a b\"";
-  EXPECT_EQ(all_args(text), (std::vector<A>{pos("CIRC"), pos("7"), pos("BUILT"),
-                                            pos(fp1 + "," + fp2), kw("PURPOSE", "GENERAL"),
-                                            kw("REASON", "a b", true, false)}));
+  EXPECT_EQ(all_args(text),
+            (std::vector<A>{pos("CIRC"), pos("7"), pos("BUILT"), pos(fp1 + "," + fp2),
+                            kw("PURPOSE", "GENERAL"), kw("REASON", "a b", true, false)}));
 }
 
 TEST(ArgReader, PositionalFlag) {
@@ -85,7 +85,8 @@ TEST(ArgReader, OldStyleLongNameStaysPositional) {
 
 TEST(ArgReader, KeyCharacters) {
   // 1*(ALPHA / DIGIT / "_") before '=' makes a keyword; anything else doesn't.
-  EXPECT_EQ(all_args("A_1=x 9=y _=z"), (std::vector<A>{kw("A_1", "x"), kw("9", "y"), kw("_", "z")}));
+  EXPECT_EQ(all_args("A_1=x 9=y _=z"),
+            (std::vector<A>{kw("A_1", "x"), kw("9", "y"), kw("_", "z")}));
   EXPECT_EQ(all_args("a-b=c x.y=1 =v k:v=1"),
             (std::vector<A>{pos("a-b=c"), pos("x.y=1"), pos("=v"), pos("k:v=1")}));
 }
@@ -102,14 +103,15 @@ TEST(ArgReader, EmptyValues) {
 }
 
 TEST(ArgReader, QuotedValuesWithSpacesAndEscapes) {
-  const std::string text = R"(STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done here" )"
-                           R"(HINT="say \"hi\"\n" PATH="C:\\tor")";
+  const std::string text =
+      R"(STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done here" )"
+      R"(HINT="say \"hi\"\n" PATH="C:\\tor")";
   const std::vector<A> got = all_args(text);
-  EXPECT_EQ(got, (std::vector<A>{pos("STATUS_CLIENT"), pos("NOTICE"), pos("BOOTSTRAP"),
-                                 kw("PROGRESS", "100"), kw("TAG", "done"),
-                                 kw("SUMMARY", "Done here", true, false),
-                                 kw("HINT", R"(say \"hi\"\n)", true, true),
-                                 kw("PATH", R"(C:\\tor)", true, true)}));
+  EXPECT_EQ(got,
+            (std::vector<A>{
+                pos("STATUS_CLIENT"), pos("NOTICE"), pos("BOOTSTRAP"), kw("PROGRESS", "100"),
+                kw("TAG", "done"), kw("SUMMARY", "Done here", true, false),
+                kw("HINT", R"(say \"hi\"\n)", true, true), kw("PATH", R"(C:\\tor)", true, true)}));
 }
 
 TEST(ArgReader, DecodedWithoutEscapesIsTheValueItself) {

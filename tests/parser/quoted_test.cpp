@@ -320,7 +320,8 @@ TEST(Quote, RoundTripsRandomStrings) {
   // Printable ASCII with extra weight on the bytes that need escaping and on
   // things that look like escapes once a backslash precedes them.
   const std::string alphabet =
-      " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+      " !#$%&'()*+,-./"
+      "0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
       "\\\\\\\\\"\"\"\"nnttrr0123";
   for (int iter = 0; iter < 2000; ++iter) {
     std::string value;
@@ -358,9 +359,8 @@ TEST(IsSafeBare, Accepts) {
 }
 
 TEST(IsSafeBare, Rejects) {
-  for (const std::string& v :
-       {""s, "a b"s, "a\"b"s, "a\\b"s, "\t"s, "a\rb"s, "a\nb"s, "a\0b"s, "\x7f"s, "caf\xc3\xa9"s,
-        "\x01"s, " "s}) {
+  for (const std::string& v : {""s, "a b"s, "a\"b"s, "a\\b"s, "\t"s, "a\rb"s, "a\nb"s, "a\0b"s,
+                               "\x7f"s, "caf\xc3\xa9"s, "\x01"s, " "s}) {
     EXPECT_FALSE(is_safe_bare(v)) << v;
   }
 }

@@ -3,6 +3,7 @@
 // the captured bytes are parsed whole and in random splits.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "support/tor_process.hpp"
 #include "torcon/getinfo.hpp"

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "parser/guarded_buffer.hpp"
-#include "torcon/reply_reader.hpp"
 #include "parser/test_printers.hpp"
+#include "torcon/reply_reader.hpp"
 
 namespace torcon {
 namespace {
@@ -127,7 +127,8 @@ TEST(DataLines, NeverReadsPastTheBlock) {
 // join_data
 
 TEST(JoinData, JoinsUnstuffedLinesWithLf) {
-  EXPECT_EQ(join_data("ControlPort 9051\r\nSocksPort 9050\r\n"), "ControlPort 9051\nSocksPort 9050");
+  EXPECT_EQ(join_data("ControlPort 9051\r\nSocksPort 9050\r\n"),
+            "ControlPort 9051\nSocksPort 9050");
   EXPECT_EQ(join_data("..x\r\n\r\ny\r\n"), ".x\n\ny");
   EXPECT_EQ(join_data("a\nb\n"), "a\nb");
 }

@@ -13,9 +13,9 @@ namespace torcon::testing {
 
 struct TorOptions {
   bool cookie_auth = true;
-  std::string hashed_password;    // HashedControlPassword value ("16:..."), empty for none
-  bool unix_socket = true;        // also a ControlSocket in the DataDirectory
-  std::vector<std::string> extra; // extra torrc lines
+  std::string hashed_password;     // HashedControlPassword value ("16:..."), empty for none
+  bool unix_socket = true;         // also a ControlSocket in the DataDirectory
+  std::vector<std::string> extra;  // extra torrc lines
   std::chrono::milliseconds timeout{20000};
 };
 
