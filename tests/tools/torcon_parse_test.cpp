@@ -1,0 +1,99 @@
+// torcon-parse, run as a child process: the exact JSON shapes the issue fixes.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct ParseRun {
+  std::string out;
+  int status = -1;
+};
+
+// Writes `input` to a temp file and runs torcon-parse [flag] on it.
+ParseRun parse(const std::string& input, const std::string& flag = "") {
+  char path[] = "/tmp/torcon-parse-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::write(fd, input.data(), input.size()), ssize_t(input.size()));
+  ::close(fd);
+  const std::string cmd = std::string(TORCON_PARSE) + " " + flag + " " + path;
+  ParseRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  ::unlink(path);
+  return r;
+}
+
+TEST(TorconParse, OneJsonObjectPerReplyInTheIssuesShape) {
+  const std::string in =
+      "250-version=0.4.9.11\r\n"
+      "250+ns/all=\r\n"
+      "r a b\r\n"
+      "..dotted\r\n"
+      "s Fast\r\n"
+      ".\r\n"
+      "250 OK\r\n"
+      "650 BW 1 2\r\n"
+      "552 Unrecognized key \"x\\y\"\r\n";
+  ParseRun r = parse(in);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(
+      r.out,
+      "{\"code\":250,\"async\":false,\"lines\":[{\"sep\":\"-\",\"text\":\"version=0.4.9.11\"},"
+      "{\"sep\":\"+\",\"text\":\"ns/all=\",\"data\":\"r a b\\n.dotted\\ns Fast\"},"
+      "{\"sep\":\" \",\"text\":\"OK\"}]}\n"
+      "{\"code\":650,\"async\":true,\"lines\":[{\"sep\":\" \",\"text\":\"BW 1 2\"}]}\n"
+      "{\"code\":552,\"async\":false,\"lines\":[{\"sep\":\" \",\"text\":"
+      "\"Unrecognized key \\\"x\\\\y\\\"\"}]}\n");
+}
+
+TEST(TorconParse, MalformedInputGivesErrorAndOffsetAndExitOne) {
+  ParseRun r = parse("250 OK\r\n25x OK\r\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out.substr(r.out.find('\n') + 1),
+            "{\"error\":\"status code is not three digits\",\"offset\":10}\n");
+  ParseRun t = parse("250+config-text=\r\nabc\r\n");
+  EXPECT_EQ(t.status, 1);
+  EXPECT_NE(t.out.find("\"error\":\"input ends inside a data block\""), std::string::npos) << t.out;
+}
+
+TEST(TorconParse, RoutersAsTheIssueDescribes) {
+  // Identity AAECAwQFBgcICQoLDA0ODxAREhM = bytes 00..13 (hex).
+  const std::string in =
+      "250+ns/all=\r\n"
+      "r relay1 AAECAwQFBgcICQoLDA0ODxAREhM AAAAAAAAAAAAAAAAAAAAAAAAAAA 2024-05-01 12:34:56 "
+      "1.2.3.4 9001 0\r\n"
+      "a [2001:db8::1]:9001\r\n"
+      "s Exit Fast FutureFlag Running Valid\r\n"
+      "v Tor 0.4.8.12\r\n"
+      "pr Link=1-5\r\n"
+      "w Bandwidth=1234\r\n"
+      "p accept 80,443\r\n"
+      "r bare ExQVFhcYGRobHB0eHyAhIiMkJSY AAAAAAAAAAAAAAAAAAAAAAAAAAA 2024-05-02 00:00:00 "
+      "5.6.7.8 443 80\r\n"
+      "s Running\r\n"
+      ".\r\n"
+      "250 OK\r\n";
+  ParseRun r = parse(in, "--routers");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "{\"fingerprint\":\"000102030405060708090A0B0C0D0E0F10111213\",\"nickname\":\"relay1\","
+            "\"published\":\"2024-05-01 12:34:56\",\"address\":\"1.2.3.4\",\"or_port\":9001,"
+            "\"dir_port\":0,\"ipv6\":[\"[2001:db8::1]:9001\"],"
+            "\"flags\":[\"Exit\",\"Fast\",\"FutureFlag\",\"Running\",\"Valid\"],"
+            "\"version\":\"Tor 0.4.8.12\",\"bandwidth\":1234,\"policy\":\"accept 80,443\"}\n"
+            "{\"fingerprint\":\"131415161718191A1B1C1D1E1F20212223242526\",\"nickname\":\"bare\","
+            "\"published\":\"2024-05-02 00:00:00\",\"address\":\"5.6.7.8\",\"or_port\":443,"
+            "\"dir_port\":80,\"flags\":[\"Running\"]}\n");
+}
+
+}  // namespace
