@@ -3,6 +3,10 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <utility>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace torcon {
 namespace {
@@ -25,26 +29,6 @@ struct B64Table {
   }
 };
 constexpr B64Table kB64;
-
-// 27 base64 characters (tor strips the '=' padding) -> 20 bytes.
-bool decode_digest(std::string_view s, std::array<std::uint8_t, 20>& out) {
-  if (s.size() == 28 && s[27] == '=') s.remove_suffix(1);
-  if (s.size() != 27) return false;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t o = 0;
-  for (char c : s) {
-    const std::uint8_t v = kB64.v[std::uint8_t(c)];
-    if (v == 64) return false;
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (o < 20) out[o++] = std::uint8_t(acc >> bits);
-    }
-  }
-  return o == 20;
-}
 
 bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& out) {
   if (s.empty() || s.size() > 20) return false;
@@ -129,11 +113,13 @@ bool parse_time(std::string_view date, std::string_view time, std::int64_t& out)
 std::string_view field(std::string_view& rest) {
   const std::size_t sp = rest.find(' ');
   std::string_view f = rest.substr(0, sp);
-  rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+  // At the end, an empty view at the end of the text, not a null one: callers
+  // keep `rest` as a view (a bare "v" line's version is empty but located).
+  rest = sp == std::string_view::npos ? rest.substr(rest.size()) : rest.substr(sp + 1);
   return f;
 }
 
-bool is_nick_char(char c) {
+constexpr bool is_nick_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
@@ -222,6 +208,260 @@ bool RouterStatusReader::fail(std::size_t off, std::string what) {
   return false;
 }
 
+namespace {
+
+// Fast paths for the hot loop (GETINFO ns/all is ~8000 entries). Each either
+// gives exactly the answer of the general code it shortcuts or declines, and
+// the general code decides; the differential fuzzer compares the two.
+
+// Nickname bytes (alphanumerics), by table: one load per byte.
+struct NickTable {
+  bool v[256];
+  constexpr NickTable() : v() {
+    for (int c = 0; c < 256; ++c) v[c] = is_nick_char(char(c));
+  }
+};
+constexpr NickTable kNick;
+
+// 27 base64 characters at `in` -> 20 bytes: six groups of 4 characters (3
+// bytes each), then 3 characters for the last 2 bytes. Invalid characters
+// map to 64, so OR-ing every value and testing bit 6 validates them all with
+// one branch. The 2 spare low bits are ignored, as decode_digest() does.
+inline bool decode27(const char* s, std::uint8_t* o) {
+  const auto* in = reinterpret_cast<const unsigned char*>(s);
+  unsigned bad = 0;
+  for (int g = 0; g < 6; ++g, in += 4, o += 3) {
+    const unsigned a = kB64.v[in[0]], b = kB64.v[in[1]], c = kB64.v[in[2]], d = kB64.v[in[3]];
+    bad |= a | b | c | d;
+    const unsigned v = a << 18 | b << 12 | c << 6 | d;
+    o[0] = std::uint8_t(v >> 16);
+    o[1] = std::uint8_t(v >> 8);
+    o[2] = std::uint8_t(v);
+  }
+  const unsigned a = kB64.v[in[0]], b = kB64.v[in[1]], c = kB64.v[in[2]];
+  bad |= a | b | c;
+  const unsigned v = a << 12 | b << 6 | c;
+  o[0] = std::uint8_t(v >> 10);
+  o[1] = std::uint8_t(v >> 2);
+  return (bad & 64) == 0;
+}
+
+inline bool decode_digest_fast(std::string_view s, std::array<std::uint8_t, 20>& out) {
+  if (s.size() == 28 && s[27] == '=') s.remove_suffix(1);
+  return s.size() == 27 && decode27(s.data(), out.data());
+}
+
+// parse_router_flag without the table walk: the length leaves at most six
+// candidates, each a fixed-size compare (a load and a compare, no call).
+inline bool flag_fast(const char* n, std::size_t len, RouterFlag& out) {
+#define TORCON_FLAG(name)                             \
+  if (std::memcmp(n, #name, sizeof #name - 1) == 0) { \
+    out = RouterFlag::name;                           \
+    return true;                                      \
+  }
+  switch (len) {
+    case 4: TORCON_FLAG(Fast) TORCON_FLAG(Exit) break;
+    case 5:
+      TORCON_FLAG(Valid)
+      TORCON_FLAG(V2Dir)
+      TORCON_FLAG(HSDir) TORCON_FLAG(Guard) TORCON_FLAG(Named) TORCON_FLAG(Sybil) break;
+    case 6: TORCON_FLAG(Stable) break;
+    case 7: TORCON_FLAG(Running) TORCON_FLAG(BadExit) TORCON_FLAG(Unnamed) break;
+    case 9: TORCON_FLAG(Authority) TORCON_FLAG(StaleDesc) break;
+    case 10: TORCON_FLAG(MiddleOnly) break;
+    case 13: TORCON_FLAG(NoEdConsensus) break;
+    default: break;
+  }
+#undef TORCON_FLAG
+  return false;
+}
+
+// Space-separated tokens of [p, e) (empty ones included, as field() gives
+// them), scanned in place.
+template <class F>
+inline void for_each_token(const char* p, const char* e, F&& f) {
+  if (p == e) return;
+  while (true) {
+    const char* q = p;
+    while (q < e && *q != ' ') ++q;
+    f(p, std::size_t(q - p));
+    if (q == e) return;
+    p = q + 1;
+  }
+}
+
+// The r line as tor writes it: after the nickname, fixed-width base64 and
+// time fields at fixed offsets, then address and ports, single spaces. False
+// for any other shape (the general path then decides); on true, `out` (reset
+// by the caller) holds the same values the general path would give.
+inline bool parse_r_fixed(const char* p, const char* e, RouterStatus& out) {
+  const char* nick_end = p;
+  const char* const nick_max = p + 19 < e ? p + 19 : e;
+  while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
+  const std::size_t nick_len = std::size_t(nick_end - p);
+  if (nick_len == 0 || nick_end == e || *nick_end != ' ') return false;
+  const char* f = nick_end + 1;
+  const std::size_t left = std::size_t(e - f);
+  // id(27) ' ' [digest(27) ' '] date(10) ' ' time(8) ' ' ip ' ' orport ' ' dirport
+  const char* d;
+  if (left > 76 && f[27] == ' ' && f[55] == ' ' && f[66] == ' ' && f[75] == ' ') {
+    if (!decode27(f + 28, out.digest.data())) return false;
+    d = f + 56;
+  } else if (left > 48 && f[27] == ' ' && f[38] == ' ' && f[47] == ' ') {
+    d = f + 28;
+  } else {
+    return false;
+  }
+  if (!decode27(f, out.identity.data())) return false;
+  if (!parse_time({d, 10}, {d + 11, 8}, out.published)) return false;
+  const char* const ip = d + 20;
+  const char* s1 = ip;
+  while (s1 < e && *s1 != ' ') ++s1;
+  if (s1 == e) return false;
+  const char* s2 = s1 + 1;
+  while (s2 < e && *s2 != ' ') ++s2;
+  if (s2 == e) return false;
+  const std::string_view dir(s2 + 1, std::size_t(e - s2 - 1));
+  if (dir.find(' ') != std::string_view::npos) return false;
+  if (!parse_ipv4({ip, std::size_t(s1 - ip)}, out.ipv4) ||
+      !parse_port({s1 + 1, std::size_t(s2 - s1 - 1)}, out.or_port) ||
+      !parse_port(dir, out.dir_port))
+    return false;
+  std::memcpy(out.nickname_buf, p, nick_len);
+  out.nickname_len = std::uint8_t(nick_len);
+  return true;
+}
+
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "[v6]:port" for the plain hex forms tor writes, without the copy and the
+// inet_pton() call; dotted IPv4 tails, long groups and anything odd go to
+// parse_or_address6(), whose answer is final.
+inline bool parse_or_address6_fast(std::string_view s, Ipv6OrAddress& out) {
+  if (s.size() < 4 || s[0] != '[') return false;
+  const std::size_t close = s.find(']');
+  if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+  const std::string_view host = s.substr(1, close - 1);
+  if (host.empty() || host.size() > 39) return parse_or_address6(s, out);
+  std::uint16_t groups[8];
+  int ng = 0, gap = -1;
+  std::size_t i = 0;
+  if (host[0] == ':') {
+    if (host.size() < 2 || host[1] != ':') return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < host.size()) {
+    unsigned v = 0;
+    std::size_t nd = 0;
+    int h;
+    while (i + nd < host.size() && nd < 5 && (h = hex_value(host[i + nd])) >= 0) {
+      v = v << 4 | unsigned(h);
+      ++nd;
+    }
+    if (nd == 0 || nd > 4 || ng == 8) return parse_or_address6(s, out);
+    groups[ng++] = std::uint16_t(v);
+    i += nd;
+    if (i == host.size()) break;
+    if (host[i] != ':') return parse_or_address6(s, out);
+    if (++i == host.size()) return false;  // one trailing ':'
+    if (host[i] == ':') {
+      if (gap >= 0) return false;  // a second "::"
+      gap = ng;
+      ++i;
+    }
+  }
+  if (gap < 0 ? ng != 8 : ng > 7) return false;
+  Ipv6OrAddress r;
+  const int tail = gap < 0 ? 0 : ng - gap;
+  for (int g = 0; g < ng; ++g) {
+    const int slot = gap >= 0 && g >= gap ? 8 - tail + (g - gap) : g;
+    r.addr[std::size_t(2 * slot)] = std::uint8_t(groups[g] >> 8);
+    r.addr[std::size_t(2 * slot + 1)] = std::uint8_t(groups[g]);
+  }
+  if (!parse_port(s.substr(close + 2), r.port)) return false;
+  out = r;
+  return true;
+}
+
+// A w line that is exactly "Bandwidth=" and 1-19 digits (no overflow
+// possible); false for anything else, changing nothing.
+inline bool parse_w_bandwidth_only(std::string_view rest, RouterStatus& out) {
+  constexpr std::string_view kKey = "Bandwidth=";
+  if (rest.size() <= kKey.size() || rest.size() > kKey.size() + 19 ||
+      std::memcmp(rest.data(), kKey.data(), kKey.size()) != 0)
+    return false;
+  std::uint64_t v = 0;
+  for (std::size_t i = kKey.size(); i < rest.size(); ++i) {
+    const unsigned d = unsigned(std::uint8_t(rest[i])) - '0';
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  out.has_bandwidth = true;
+  out.bandwidth = v;
+  return true;
+}
+
+// Successive LFs from `from` on: 64 bytes are compared at once (SSE2 compare
+// + movemask into a bit mask), then each LF costs one count-trailing-zeros.
+// Entries are ~7 short lines, and a memchr() call per line cost more than the
+// scan itself. Never reads past `n` (the tail uses memchr).
+class LfScanner {
+ public:
+  LfScanner(const char* base, std::size_t n, std::size_t from) : base_(base), n_(n), blk_(from) {
+    load();
+  }
+  // The offset of the next LF, or n when there is none.
+  std::size_t next() {
+    while (true) {
+      if (mask_) {
+        const std::size_t lf = blk_ + std::size_t(__builtin_ctzll(mask_));
+        mask_ &= mask_ - 1;
+        return lf;
+      }
+      if (tail_) {
+        if (blk_ >= n_) return n_;
+        const void* q = std::memchr(base_ + blk_, '\n', n_ - blk_);
+        const std::size_t lf = q ? std::size_t(static_cast<const char*>(q) - base_) : n_;
+        blk_ = lf + 1;
+        return lf;
+      }
+      blk_ += 64;
+      load();
+    }
+  }
+
+ private:
+  void load() {
+#if defined(__SSE2__)
+    if (blk_ <= n_ && n_ - blk_ >= 64) {
+      const __m128i nl = _mm_set1_epi8('\n');
+      const char* b = base_ + blk_;
+      const auto m = [&](int k) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * k));
+        return std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl))));
+      };
+      mask_ = m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
+      return;
+    }
+#endif
+    mask_ = 0;
+    tail_ = true;
+  }
+
+  const char* base_;
+  std::size_t n_, blk_;
+  std::uint64_t mask_ = 0;
+  bool tail_ = false;
+};
+
+}  // namespace
+
 bool RouterStatusReader::next(RouterStatus& out) {
   if (error_.code != Errc::ok) return false;
   const char* const base = text_.data();
@@ -229,112 +469,151 @@ bool RouterStatusReader::next(RouterStatus& out) {
   bool have_r = false;
   std::size_t entry_start = 0, entry_end = 0, a_first = 0, a_end = 0;
 
+  LfScanner lfs(base, n, pos_);
   while (pos_ < n) {
     const std::size_t line_start = pos_;
-    const void* lfp = std::memchr(base + pos_, '\n', n - pos_);
-    const std::size_t lf = lfp ? std::size_t(static_cast<const char*>(lfp) - base) : n;
-    std::string_view line(base + line_start, lf - line_start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.empty() && line.front() == '.') line.remove_prefix(1);  // dot-stuffing
+    const std::size_t lf = lfs.next();
     const std::size_t next_pos = lf < n ? lf + 1 : n;
-    if (line.empty()) {
+    const char* lp = base + line_start;
+    std::size_t len = lf - line_start;
+    if (len && lp[len - 1] == '\r') --len;
+    if (len && lp[0] == '.') ++lp, --len;  // dot-stuffing
+    if (len == 0) {
       pos_ = next_pos;
       continue;
     }
-    std::string_view rest = line;
-    const std::string_view kw = field(rest);
+    // The keyword runs to the first space; `rest` is what follows it (an
+    // empty view at the line's end when there is no space).
+    std::size_t kwlen = 0;
+    while (kwlen < len && lp[kwlen] != ' ') ++kwlen;
+    const char* const le = lp + len;
+    const std::string_view rest(kwlen < len ? lp + kwlen + 1 : le,
+                                kwlen < len ? len - kwlen - 1 : 0);
+    const char k0 = lp[0];
 
-    if (kw == "r") {
+    if (kwlen == 1 && k0 == 'r') {
       if (have_r) break;  // the next entry starts here; pos_ stays on it
       have_r = true;
       out = RouterStatus{};
       entry_start = line_start;
-      std::string_view f[8];
-      int nf = 0;
-      while (!rest.empty() && nf < 8) f[nf++] = field(rest);
-      // Full form: nick id digest date time ip orport dirport; the
-      // microdescriptor form has no digest.
-      const bool with_digest = nf == 8;
-      if (nf < 7 || !rest.empty())
-        return fail(line_start,
-                    "r line needs 7 or 8 fields, has " + std::to_string(nf + !rest.empty()));
-      const std::string_view nick = f[0];
-      if (nick.empty() || nick.size() > 19)
-        return fail(line_start, "nickname must be 1-19 characters");
-      for (char c : nick)
-        if (!is_nick_char(c)) return fail(line_start, "nickname has a non-alphanumeric byte");
-      std::memcpy(out.nickname_buf, nick.data(), nick.size());
-      out.nickname_len = std::uint8_t(nick.size());
-      if (!decode_digest(f[1], out.identity))
-        return fail(line_start, "identity is not 27 base64 characters");
-      int i = 2;
-      if (with_digest && !decode_digest(f[i++], out.digest))
-        return fail(line_start, "descriptor digest is not 27 base64 characters");
-      if (!parse_time(f[i], f[i + 1], out.published))
-        return fail(line_start, "publication time is not YYYY-MM-DD HH:MM:SS");
-      i += 2;
-      if (!parse_ipv4(f[i++], out.ipv4)) return fail(line_start, "bad IPv4 address in r line");
-      if (!parse_port(f[i++], out.or_port)) return fail(line_start, "bad ORPort in r line");
-      if (!parse_port(f[i++], out.dir_port)) return fail(line_start, "bad DirPort in r line");
+      if (!parse_r_fixed(rest.data(), le, out)) {
+        out = RouterStatus{};
+        if (!parse_r_general(rest, line_start, out)) return false;
+      }
       pos_ = entry_end = next_pos;
       continue;
     }
-    if (!have_r) return fail(line_start, "\"" + std::string(kw) + "\" line before any r line");
+    if (!have_r) {
+      // Appended, not operator+: g++ 12 -O3 warns (-Wrestrict) on that form.
+      std::string what = "\"";
+      what.append(lp, kwlen).append("\" line before any r line");
+      return fail(line_start, std::move(what));
+    }
 
-    if (kw == "s") {
-      out.flags_text = rest;
-      std::string_view names = rest;
-      while (!names.empty()) {
-        RouterFlag fl;
-        if (parse_router_flag(field(names), fl)) out.flags.set(fl);
+    if (kwlen == 1) {
+      switch (k0) {
+        case 's':
+          // A repeated "s" line replaces the flags, as it replaces flags_text.
+          out.flags_text = rest;
+          out.flags = RouterFlags{};
+          for_each_token(rest.data(), le, [&](const char* t, std::size_t tl) {
+            RouterFlag fl;
+            if (flag_fast(t, tl, fl)) out.flags.set(fl);
+          });
+          break;
+        case 'a':
+          if (a_first == 0) {
+            a_first = std::size_t(lp - base);
+            Ipv6OrAddress addr;
+            if (parse_or_address6_fast(rest, addr)) {
+              out.ipv6 = addr;
+              out.has_ipv6 = true;
+            }
+          }
+          a_end = std::size_t(le - base);
+          break;
+        case 'w':
+          // Most w lines are "Bandwidth=N" alone: no token loop for them.
+          if (!parse_w_bandwidth_only(rest, out) && !parse_w(rest, line_start, out)) return false;
+          break;
+        case 'v': out.version = rest; break;
+        case 'p': out.policy = rest; break;
+        default: break;
       }
-    } else if (kw == "a") {
-      if (a_first == 0) {
-        a_first = std::size_t(line.data() - base);
-        Ipv6OrAddress addr;
-        if (parse_or_address6(rest, addr)) {
-          out.ipv6 = addr;
-          out.has_ipv6 = true;
-        }
-      }
-      a_end = std::size_t(line.data() + line.size() - base);
-    } else if (kw == "w") {
-      out.has_bandwidth = true;
-      std::string_view args = rest;
-      while (!args.empty()) {
-        const std::string_view kv = field(args);
-        const std::size_t eq = kv.find('=');
-        if (eq == std::string_view::npos) continue;
-        const std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
-        std::uint64_t num;
-        if (!parse_uint(v, ~std::uint64_t{0}, num)) {
-          if (k == "Bandwidth" || k == "Measured")
-            return fail(line_start, "w line " + std::string(k) + " is not a number");
-          continue;  // unknown keys may hold anything
-        }
-        if (k == "Bandwidth")
-          out.bandwidth = num;
-        else if (k == "Measured")
-          out.measured = num, out.has_measured = true;
-        else if (k == "Unmeasured")
-          out.unmeasured = num != 0;
-      }
-    } else if (kw == "v") {
-      out.version = rest;
-    } else if (kw == "pr") {
+    } else if (kwlen == 2 && k0 == 'p' && lp[1] == 'r') {
       out.protocols = rest;
-    } else if (kw == "p") {
-      out.policy = rest;
     }
     // "m" and keywords a newer tor adds: part of the entry, nothing to parse.
     pos_ = entry_end = next_pos;
   }
   if (!have_r) return false;
   if (a_first) out.a_lines = std::string_view(base + a_first, a_end - a_first);
+  // Drop the last line's ending exactly as line views do (one LF, then one
+  // CR): a stray CR before it is text.
   std::size_t e = entry_end;
-  while (e > entry_start && (base[e - 1] == '\n' || base[e - 1] == '\r')) --e;
+  if (e > entry_start && base[e - 1] == '\n') --e;
+  if (e > entry_start && base[e - 1] == '\r') --e;
   out.entry = std::string_view(base + entry_start, e - entry_start);
   return true;
+}
+
+// Any r line the fixed-offset path declined: split into fields and check
+// each, with a precise error.
+bool RouterStatusReader::parse_r_general(std::string_view rest, std::size_t line_start,
+                                         RouterStatus& out) {
+  std::string_view f[8];
+  int nf = 0;
+  while (!rest.empty() && nf < 8) f[nf++] = field(rest);
+  // Full form: nick id digest date time ip orport dirport; the
+  // microdescriptor form has no digest.
+  const bool with_digest = nf == 8;
+  if (nf < 7 || !rest.empty())
+    return fail(line_start,
+                "r line needs 7 or 8 fields, has " + std::to_string(nf + !rest.empty()));
+  const std::string_view nick = f[0];
+  if (nick.empty() || nick.size() > 19) return fail(line_start, "nickname must be 1-19 characters");
+  for (char c : nick)
+    if (!is_nick_char(c)) return fail(line_start, "nickname has a non-alphanumeric byte");
+  std::memcpy(out.nickname_buf, nick.data(), nick.size());
+  out.nickname_len = std::uint8_t(nick.size());
+  if (!decode_digest_fast(f[1], out.identity))
+    return fail(line_start, "identity is not 27 base64 characters");
+  int i = 2;
+  if (with_digest && !decode_digest_fast(f[i++], out.digest))
+    return fail(line_start, "descriptor digest is not 27 base64 characters");
+  if (!parse_time(f[i], f[i + 1], out.published))
+    return fail(line_start, "publication time is not YYYY-MM-DD HH:MM:SS");
+  i += 2;
+  if (!parse_ipv4(f[i++], out.ipv4)) return fail(line_start, "bad IPv4 address in r line");
+  if (!parse_port(f[i++], out.or_port)) return fail(line_start, "bad ORPort in r line");
+  if (!parse_port(f[i++], out.dir_port)) return fail(line_start, "bad DirPort in r line");
+  return true;
+}
+
+// "w" line: Bandwidth=, Measured=, Unmeasured=; other keys may hold anything.
+bool RouterStatusReader::parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out) {
+  out.has_bandwidth = true;
+  bool ok = true;
+  for_each_token(rest.data(), rest.data() + rest.size(), [&](const char* t, std::size_t tl) {
+    if (!ok) return;
+    const std::string_view kv(t, tl);
+    const std::size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) return;
+    const std::string_view k = kv.substr(0, eq), v = kv.substr(eq + 1);
+    std::uint64_t num;
+    if (!parse_uint(v, ~std::uint64_t{0}, num)) {
+      if (k == "Bandwidth" || k == "Measured")
+        ok = fail(line_start, "w line " + std::string(k) + " is not a number");
+      return;
+    }
+    if (k == "Bandwidth")
+      out.bandwidth = num;
+    else if (k == "Measured")
+      out.measured = num, out.has_measured = true;
+    else if (k == "Unmeasured")
+      out.unmeasured = num != 0;
+  });
+  return ok;
 }
 
 }  // namespace torcon

@@ -87,6 +87,17 @@ class ReplyReader {
   Next fail(Errc code, std::string what, std::size_t reply_off);
   // Checks the line ending at LF offset `lf` (CR, limits); sets text_end.
   bool line_end(std::size_t lf, std::size_t& text_end);
+  // False (and the error set) when a line running to offset `stop` breaks
+  // max_line or max_reply. Inline: it runs for every line. `stop` is never
+  // before line_off_, so the subtraction cannot wrap.
+  bool within_limits(std::size_t stop) {
+    if (stop - line_off_ < opts_.max_line && stop < opts_.max_reply) [[likely]]
+      return true;
+    return limit_error();
+  }
+  bool limit_error();  // sets the error for whichever limit comes first
+  // Skips a run of ordinary data lines (parser/reply_reader.rl).
+  const char* skip_data_lines(const char* base, const char* p, const char* pe);
   void emit(Reply& out);
 
   ParserOptions opts_;

@@ -112,6 +112,10 @@ class RouterStatusReader {
 
  private:
   bool fail(std::size_t off, std::string what);
+  // Slow paths of next(), out of line: an r line not in tor's usual layout
+  // (`rest` is the text after "r "), and a "w" line.
+  bool parse_r_general(std::string_view rest, std::size_t line_start, RouterStatus& out);
+  bool parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out);
   std::string_view text_;
   std::size_t pos_ = 0;
   Error error_;

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "parser/guarded_buffer.hpp"
-#include "torcon/reply.hpp"
 #include "parser/test_printers.hpp"
+#include "torcon/reply.hpp"
 
 namespace torcon {
 namespace {
@@ -60,9 +60,12 @@ struct ReplySnap {
 std::string printable(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
-    if (c == '\r') out += "\\r";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\\') out += "\\\\";
+    if (c == '\r')
+      out += "\\r";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\\')
+      out += "\\\\";
     else if (c < 0x20 || c >= 0x7f) {
       static const char* hex = "0123456789abcdef";
       out += "\\x";
@@ -95,8 +98,8 @@ ReplySnap snap(const Reply& r) {
   s.raw = std::string(r.raw);
   s.offset = r.offset;
   for (const ReplyLine& l : r.lines) {
-    s.lines.push_back(LineSnap{l.code, static_cast<char>(l.sep), std::string(l.text),
-                               std::string(l.data)});
+    s.lines.push_back(
+        LineSnap{l.code, static_cast<char>(l.sep), std::string(l.text), std::string(l.data)});
   }
   return s;
 }
@@ -166,28 +169,31 @@ void feed_prepared(ReplyReader& r, std::string_view bytes, std::size_t min_free,
 
 std::string mixed_input() {
   std::string s;
-  s += "250-version=0.4.8.9\r\n250 OK\r\n";                                    // 0
-  s += "650 BW 1024 2048\r\n";                                                 // 1
+  s += "250-version=0.4.8.9\r\n250 OK\r\n";                                        // 0
+  s += "650 BW 1024 2048\r\n";                                                     // 1
   s += "250+config-text=\r\nControlPort 9051\r\n..dotted\r\n\r\n.\r\n250 OK\r\n";  // 2
   s += "650+NS\r\nr relay1 AAAA BBBB 2024-01-15 12:34:56 192.0.2.1 9001 0\r\n"
-       "s Fast Running\r\n.\r\n650 OK\r\n";                                  // 3
-  s += "552 Unrecognized key \"foo\"\r\n";                                     // 4
-  s += "250+a=\r\n.\r\n250+b=\r\nx\r\n..\r\n.\r\n250 OK\r\n";                   // 5
-  s += "650-CONF_CHANGED\r\n650-SocksPort=9050\r\n650 OK\r\n";                  // 6
-  s += "250 bin:"s + "\xff\x80"s + '\0' + "\x01 end\r\n"s;                       // 7
-  s += "250 \r\n";                                                             // 8
+       "s Fast Running\r\n.\r\n650 OK\r\n";                     // 3
+  s += "552 Unrecognized key \"foo\"\r\n";                      // 4
+  s += "250+a=\r\n.\r\n250+b=\r\nx\r\n..\r\n.\r\n250 OK\r\n";   // 5
+  s += "650-CONF_CHANGED\r\n650-SocksPort=9050\r\n650 OK\r\n";  // 6
+  s += "250 bin:"s + "\xff\x80"s + '\0' + "\x01 end\r\n"s;      // 7
+  s += "250 \r\n";                                              // 8
   return s;
 }
 
 std::vector<ReplySnap> mixed_expected() {
   std::vector<ReplySnap> v;
-  v.push_back({250, {L(250, '-', "version=0.4.8.9"), L(250, ' ', "OK")},
-               "250-version=0.4.8.9\r\n250 OK\r\n", 0});
-  v.push_back({650, {L(650, ' ', "BW 1024 2048")}, "650 BW 1024 2048\r\n", 0});
   v.push_back({250,
-               {L(250, '+', "config-text=", "ControlPort 9051\r\n..dotted\r\n\r\n"),
-                L(250, ' ', "OK")},
-               "250+config-text=\r\nControlPort 9051\r\n..dotted\r\n\r\n.\r\n250 OK\r\n", 0});
+               {L(250, '-', "version=0.4.8.9"), L(250, ' ', "OK")},
+               "250-version=0.4.8.9\r\n250 OK\r\n",
+               0});
+  v.push_back({650, {L(650, ' ', "BW 1024 2048")}, "650 BW 1024 2048\r\n", 0});
+  v.push_back(
+      {250,
+       {L(250, '+', "config-text=", "ControlPort 9051\r\n..dotted\r\n\r\n"), L(250, ' ', "OK")},
+       "250+config-text=\r\nControlPort 9051\r\n..dotted\r\n\r\n.\r\n250 OK\r\n",
+       0});
   v.push_back({650,
                {L(650, '+', "NS",
                   "r relay1 AAAA BBBB 2024-01-15 12:34:56 192.0.2.1 9001 0\r\n"
@@ -196,13 +202,16 @@ std::vector<ReplySnap> mixed_expected() {
                "650+NS\r\nr relay1 AAAA BBBB 2024-01-15 12:34:56 192.0.2.1 9001 0\r\n"
                "s Fast Running\r\n.\r\n650 OK\r\n",
                0});
-  v.push_back({552, {L(552, ' ', "Unrecognized key \"foo\"")},
-               "552 Unrecognized key \"foo\"\r\n", 0});
-  v.push_back({250, {L(250, '+', "a=", ""), L(250, '+', "b=", "x\r\n..\r\n"), L(250, ' ', "OK")},
-               "250+a=\r\n.\r\n250+b=\r\nx\r\n..\r\n.\r\n250 OK\r\n", 0});
+  v.push_back(
+      {552, {L(552, ' ', "Unrecognized key \"foo\"")}, "552 Unrecognized key \"foo\"\r\n", 0});
+  v.push_back({250,
+               {L(250, '+', "a=", ""), L(250, '+', "b=", "x\r\n..\r\n"), L(250, ' ', "OK")},
+               "250+a=\r\n.\r\n250+b=\r\nx\r\n..\r\n.\r\n250 OK\r\n",
+               0});
   v.push_back({650,
                {L(650, '-', "CONF_CHANGED"), L(650, '-', "SocksPort=9050"), L(650, ' ', "OK")},
-               "650-CONF_CHANGED\r\n650-SocksPort=9050\r\n650 OK\r\n", 0});
+               "650-CONF_CHANGED\r\n650-SocksPort=9050\r\n650 OK\r\n",
+               0});
   const std::string bin = "bin:"s + "\xff\x80"s + '\0' + "\x01 end"s;
   v.push_back({250, {L(250, ' ', bin)}, "250 " + bin + "\r\n", 0});
   v.push_back({250, {L(250, ' ', "")}, "250 \r\n", 0});
@@ -250,8 +259,7 @@ TEST(ReplyReaderFraming, NothingFedNeedsMore) {
 }
 
 TEST(ReplyReaderFraming, MultiLineReply) {
-  const std::string in =
-      "250-version=0.4.8.9\r\n250-config-file=/etc/tor/torrc\r\n250 OK\r\n";
+  const std::string in = "250-version=0.4.8.9\r\n250-config-file=/etc/tor/torrc\r\n250 OK\r\n";
   Drained d = parse_whole(in);
   ASSERT_EQ(d.replies.size(), 1u);
   EXPECT_EQ(d.last, Next::need_more);
@@ -298,8 +306,8 @@ TEST(ReplyReaderFraming, DataBlockIsRawAndStillStuffed) {
 TEST(ReplyReaderFraming, EmptyDataBlock) {
   Drained d = parse_whole("250+k=\r\n.\r\n250 OK\r\n");
   ASSERT_EQ(d.replies.size(), 1u);
-  const ReplySnap want{250, {L(250, '+', "k=", ""), L(250, ' ', "OK")},
-                       "250+k=\r\n.\r\n250 OK\r\n", 0};
+  const ReplySnap want{
+      250, {L(250, '+', "k=", ""), L(250, ' ', "OK")}, "250+k=\r\n.\r\n250 OK\r\n", 0};
   EXPECT_EQ(d.replies[0], want);
 }
 
@@ -377,7 +385,9 @@ TEST(ReplyReaderFraming, AsyncMultiLineAndDataBlock) {
   Drained d = parse_whole(conf + ns);
   ASSERT_EQ(d.replies.size(), 2u);
   const ReplySnap want_conf{
-      650, {L(650, '-', "CONF_CHANGED"), L(650, '-', "SocksPort=9050"), L(650, ' ', "OK")}, conf,
+      650,
+      {L(650, '-', "CONF_CHANGED"), L(650, '-', "SocksPort=9050"), L(650, ' ', "OK")},
+      conf,
       0};
   const ReplySnap want_ns{650,
                           {L(650, '+', "NS",
@@ -443,8 +453,8 @@ TEST(ReplyReaderFraming, EightBitAndNulKeptVerbatim) {
   const std::string in = "250-" + text + "\r\n250+k=\r\n" + block + ".\r\n250 " + text + "\r\n";
   Drained d = parse_whole(in);
   ASSERT_EQ(d.replies.size(), 1u);
-  const ReplySnap want{250, {L(250, '-', text), L(250, '+', "k=", block), L(250, ' ', text)}, in,
-                       0};
+  const ReplySnap want{
+      250, {L(250, '-', text), L(250, '+', "k=", block), L(250, ' ', text)}, in, 0};
   EXPECT_EQ(d.replies[0], want);
 }
 
@@ -513,8 +523,8 @@ TEST(ReplyReaderFraming, BareLfAcceptedWhenAllowed) {
   EXPECT_EQ(d.last, Next::need_more);
   ASSERT_EQ(d.replies.size(), 2u);
   const std::string first = "250-a\n250+k=\nx\n..y\r\n\n.\n250 OK\n";
-  const ReplySnap want0{250, {L(250, '-', "a"), L(250, '+', "k=", "x\n..y\r\n\n"), L(250, ' ', "OK")},
-                        first, 0};
+  const ReplySnap want0{
+      250, {L(250, '-', "a"), L(250, '+', "k=", "x\n..y\r\n\n"), L(250, ' ', "OK")}, first, 0};
   const ReplySnap want1{650, {L(650, ' ', "BW 1 2")}, "650 BW 1 2\r\n", first.size()};
   EXPECT_EQ(d.replies[0], want0);
   EXPECT_EQ(d.replies[1], want1);
@@ -607,7 +617,8 @@ TEST(ReplyReaderIncremental, EveryPrefixNeedsMoreAndYieldsOnlyCompleteReplies) {
       if (w.offset + w.raw.size() <= n) ++complete;
     ASSERT_EQ(d.replies.size(), complete) << "prefix " << n;
     for (std::size_t i = 0; i < complete; ++i) ASSERT_EQ(d.replies[i], want[i]) << "prefix " << n;
-    const std::uint64_t done = complete ? want[complete - 1].offset + want[complete - 1].raw.size() : 0;
+    const std::uint64_t done =
+        complete ? want[complete - 1].offset + want[complete - 1].raw.size() : 0;
     EXPECT_EQ(r.mid_reply(), n > done) << "prefix " << n;
     EXPECT_EQ(r.stream_offset(), done) << "prefix " << n;
   }
@@ -838,13 +849,15 @@ TEST(ReplyReaderErrors, StatusCodeChangedMidReply) {
   expect_error({"async inside sync", "250-a\r\n650 BW 1 2\r\n", Errc::status_mismatch, 7});
   expect_error({"after data block", "250+k=\r\nx\r\n.\r\n251 OK\r\n", Errc::status_mismatch, 14});
   expect_error({"third line", "650-a\r\n650-b\r\n250 OK\r\n", Errc::status_mismatch, 14});
-  expect_error({"after a good reply", "250 OK\r\n552-a\r\n553 b\r\n", Errc::status_mismatch, 15, 1});
+  expect_error(
+      {"after a good reply", "250 OK\r\n552-a\r\n553 b\r\n", Errc::status_mismatch, 15, 1});
 }
 
 TEST(ReplyReaderErrors, BadDataBlockTerminator) {
   // A line starting ".\r" can only be the terminator ".\r\n" (tor stuffs any
   // other line starting with '.'); anything but LF after it is malformed.
-  expect_error({"dot CR letter", "250+k=\r\nabc\r\n.\rX\r\n.\r\n250 OK\r\n", Errc::bad_data_block, 15});
+  expect_error(
+      {"dot CR letter", "250+k=\r\nabc\r\n.\rX\r\n.\r\n250 OK\r\n", Errc::bad_data_block, 15});
   expect_error({"first data line", "250+k=\r\n.\rX\r\n.\r\n250 OK\r\n", Errc::bad_data_block, 10});
 }
 
@@ -863,8 +876,8 @@ TEST(ReplyReaderErrors, LineTooLong) {
   }
   // 33 bytes: the byte past the limit is the error.
   const std::string over = "250-" + std::string(27, 'x') + "\r\n";
-  expect_error({"one byte over", head + over + "250 OK\r\n", Errc::line_too_long,
-                head.size() + 32, 0, opts});
+  expect_error({"one byte over", head + over + "250 OK\r\n", Errc::line_too_long, head.size() + 32,
+                0, opts});
   // The LF has not arrived: the reader must not wait for it.
   expect_error({"no LF yet", head + "250-" + std::string(200, 'y'), Errc::line_too_long,
                 head.size() + 32, 0, opts});
@@ -904,7 +917,7 @@ TEST(ReplyReaderErrors, ReplyTooLarge) {
   opts.max_reply = 64;
   // Exactly 64 bytes: accepted.
   const std::string l1 = "250-" + std::string(20, 'a') + "\r\n";  // 26
-  const std::string end = "250 OK\r\n";                          // 8
+  const std::string end = "250 OK\r\n";                           // 8
   const std::string exact = l1 + "250-" + std::string(24, 'b') + "\r\n" + end;
   ASSERT_EQ(exact.size(), 64u);
   {
@@ -917,6 +930,56 @@ TEST(ReplyReaderErrors, ReplyTooLarge) {
   ASSERT_EQ(over.size(), 65u);
   expect_error({"one byte over", over, Errc::reply_too_large, 64, 0, opts});
   expect_error({"after a good reply", exact + over, Errc::reply_too_large, 64 + 64, 1, opts});
+}
+
+TEST(ReplyReaderErrors, LimitErrorDoesNotDependOnReadSplits) {
+  // A line that breaks both limits: the reply limit's position (1024) comes
+  // before the line limit's (1012 + 64), so reply_too_large it is, whether
+  // the LF is already buffered or not. It used to be line_too_long for a
+  // whole-buffer feed and reply_too_large for small reads.
+  ParserOptions opts;
+  opts.max_line = 64;
+  opts.max_reply = 1024;
+  std::string in;
+  while (in.size() < 1000) in += "250-" + std::string(40, 'a') + "\r\n";
+  ASSERT_EQ(in.size(), 1012u);
+  in += "250-" + std::string(80, 'b') + "\r\n250 OK\r\n";
+  expect_error({"reply limit first", in, Errc::reply_too_large, 1024, 0, opts});
+  // And the other way round: the line limit comes first.
+  opts.max_reply = 1100;
+  expect_error({"line limit first", in, Errc::line_too_long, 1012 + 64, 0, opts});
+  // A tie goes to max_reply, however the stream is split.
+  opts.max_reply = 1076;
+  expect_error({"tie", in, Errc::reply_too_large, 1076, 0, opts});
+}
+
+TEST(ReplyReaderErrors, ErrorsDeepInARunOfDataLines) {
+  // Runs of ordinary data lines are skipped in bulk (16 bytes at a time);
+  // an error inside one must be found at the same offset as line by line.
+  const std::string head = "250+ns/all=\r\n";
+  std::string run;
+  for (int i = 0; i < 40; ++i) run += "w Bandwidth=" + std::to_string(1000 + i) + " x\r\n";
+  const std::string tail = "p reject 1-65535\r\n.\r\n250 OK\r\n";
+  {
+    const std::string in = head + run + "s Fast Valid\n" + run + tail;
+    expect_error({"bare LF", in, Errc::bare_lf, head.size() + run.size() + 12});
+  }
+  {
+    ParserOptions opts;
+    opts.max_line = 64;
+    const std::string in = head + run + "v " + std::string(100, 'v') + "\r\n" + run + tail;
+    expect_error({"long line", in, Errc::line_too_long, head.size() + run.size() + 64, 0, opts});
+  }
+  {
+    ParserOptions opts;
+    opts.max_reply = 500;
+    const std::string in = head + run + run + tail;
+    expect_error({"reply limit", in, Errc::reply_too_large, 500, 0, opts});
+  }
+  // And the same text without errors is framed whole.
+  const Drained d = parse_whole(head + run + "..dot\r\n\r\n" + run + tail);
+  ASSERT_EQ(d.replies.size(), 1u);
+  EXPECT_EQ(d.replies[0].lines[0].data, run + "..dot\r\n\r\n" + run + "p reject 1-65535\r\n");
 }
 
 TEST(ReplyReaderErrors, ReplyTooLargeBeforeItCompletes) {

@@ -28,11 +28,12 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "parser/guarded_buffer.hpp"
-#include "torcon/reply_reader.hpp"
 #include "parser/test_printers.hpp"
+#include "torcon/reply_reader.hpp"
 
 namespace torcon {
 namespace {
@@ -114,8 +115,8 @@ std::array<std::uint8_t, 16> ipv6(const char* text) {
 }
 
 const std::vector<std::string> kFlagNames = {
-    "Authority", "BadExit", "Exit",    "Fast",      "Guard", "HSDir",   "MiddleOnly", "Named",
-    "NoEdConsensus", "Running", "Stable", "StaleDesc", "Sybil", "Unnamed", "V2Dir",     "Valid"};
+    "Authority",     "BadExit", "Exit",   "Fast",      "Guard", "HSDir",   "MiddleOnly", "Named",
+    "NoEdConsensus", "Running", "Stable", "StaleDesc", "Sybil", "Unnamed", "V2Dir",      "Valid"};
 
 // ---------------------------------------------------------------------------
 // Test data.
@@ -165,13 +166,13 @@ void expect_entry1(const RouterStatus& s) {
   ASSERT_TRUE(s.has_ipv6);
   EXPECT_EQ(s.ipv6.addr, ipv6("2001:db8::1"));
   EXPECT_EQ(s.ipv6.port, 9001);
-  for (RouterFlag f : {RouterFlag::Exit, RouterFlag::Fast, RouterFlag::Guard, RouterFlag::HSDir,
-                       RouterFlag::Running, RouterFlag::Stable, RouterFlag::V2Dir,
-                       RouterFlag::Valid})
+  for (RouterFlag f :
+       {RouterFlag::Exit, RouterFlag::Fast, RouterFlag::Guard, RouterFlag::HSDir,
+        RouterFlag::Running, RouterFlag::Stable, RouterFlag::V2Dir, RouterFlag::Valid})
     EXPECT_TRUE(s.flags.has(f)) << to_string(f);
-  for (RouterFlag f : {RouterFlag::Authority, RouterFlag::BadExit, RouterFlag::MiddleOnly,
-                       RouterFlag::Named, RouterFlag::NoEdConsensus, RouterFlag::StaleDesc,
-                       RouterFlag::Sybil, RouterFlag::Unnamed})
+  for (RouterFlag f :
+       {RouterFlag::Authority, RouterFlag::BadExit, RouterFlag::MiddleOnly, RouterFlag::Named,
+        RouterFlag::NoEdConsensus, RouterFlag::StaleDesc, RouterFlag::Sybil, RouterFlag::Unnamed})
     EXPECT_FALSE(s.flags.has(f)) << to_string(f);
   EXPECT_EQ(s.flags_text, "Exit Fast FutureFlag Guard HSDir Running Stable V2Dir Valid");
   EXPECT_EQ(s.version, "Tor 0.4.8.9");
@@ -323,6 +324,61 @@ TEST(RouterStatusReader, FieldsResetBetweenEntries) {
   EXPECT_FALSE(s.flags.has(RouterFlag::Exit));
 }
 
+const std::string kRLine =
+    "r good AAECAwQFBgcICQoLDA0ODxAREhM AAECAwQFBgcICQoLDA0ODxAREhM 2024-01-15 12:34:56 "
+    "192.0.2.1 9001 0";
+
+TEST(RouterStatusReader, BareKeywordLinesGiveLocatedEmptyViews) {
+  // "s", "v", "pr" and "p" with nothing after them: empty views that still
+  // point at the line's end (they used to be null).
+  const std::string text = kRLine + "\ns\nv\npr\np\n";
+  RouterStatusReader r(text);
+  RouterStatus s;
+  ASSERT_TRUE(r.next(s)) << r.error().message;
+  const std::size_t at = kRLine.size() + 1;
+  const std::pair<std::string_view, std::size_t> views[] = {
+      {s.flags_text, at + 1}, {s.version, at + 3}, {s.protocols, at + 6}, {s.policy, at + 8}};
+  for (const auto& [v, off] : views) {
+    EXPECT_TRUE(v.empty());
+    ASSERT_NE(v.data(), nullptr);
+    EXPECT_EQ(v.data(), text.data() + off);
+  }
+  EXPECT_EQ(s.flags.bits(), 0u);
+}
+
+TEST(RouterStatusReader, RepeatedSLineReplacesFlags) {
+  // The last "s" line wins for both flags and flags_text.
+  const std::string text = kRLine + "\ns Exit Fast Guard\ns Running Valid\n";
+  RouterStatusReader r(text);
+  RouterStatus s;
+  ASSERT_TRUE(r.next(s)) << r.error().message;
+  EXPECT_EQ(s.flags_text, "Running Valid");
+  RouterFlags want;
+  want.set(RouterFlag::Running);
+  want.set(RouterFlag::Valid);
+  EXPECT_EQ(s.flags, want);
+}
+
+TEST(RouterStatusReader, EntryDropsExactlyOneLineEnding) {
+  // Line views drop one LF and then one CR; entry must end where the last
+  // line's view does, keeping a stray CR that is part of the text.
+  for (const std::string end : {"\r\r\n", "\r\r", "\n\n", "\r\n"}) {
+    SCOPED_TRACE(testing::PrintToString(end));
+    const std::string text = kRLine + "\np accept 80" + end;
+    RouterStatusReader r(text);
+    RouterStatus s;
+    ASSERT_TRUE(r.next(s)) << r.error().message;
+    EXPECT_EQ(s.policy.data() + s.policy.size(), s.entry.data() + s.entry.size());
+    EXPECT_EQ(s.entry.data(), text.data());
+  }
+  const std::string text = kRLine + "\np accept 80\r\r\n";
+  RouterStatusReader r(text);
+  RouterStatus s;
+  ASSERT_TRUE(r.next(s));
+  EXPECT_EQ(s.policy, "accept 80\r");
+  EXPECT_EQ(s.entry, text.substr(0, text.size() - 2));
+}
+
 TEST(RouterStatusReader, MinimalEntryAndNineteenCharNickname) {
   // A relay with no flags: tor writes the "s" line as a bare "s".
   const std::string nick = "abcdefghijABCDEFGH9";
@@ -350,7 +406,8 @@ TEST(RouterStatusReader, RandomEntriesRoundTrip) {
     for (auto& b : id) b = static_cast<std::uint8_t>(rng());
     for (auto& b : dg) b = static_cast<std::uint8_t>(rng());
     std::string nick;
-    for (std::size_t i = 0, n = 1 + rng() % 19; i < n; ++i) nick += nick_chars[rng() % nick_chars.size()];
+    for (std::size_t i = 0, n = 1 + rng() % 19; i < n; ++i)
+      nick += nick_chars[rng() % nick_chars.size()];
     const std::int64_t year = 1970 + static_cast<std::int64_t>(rng() % 131);
     const unsigned month = 1 + rng() % 12;
     static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -382,8 +439,8 @@ TEST(RouterStatusReader, RandomEntriesRoundTrip) {
     const std::uint64_t bw = rng() % 10000000;
 
     const std::vector<std::string> lines = {
-        "r " + nick + " " + b64_nopad(id) + " " + b64_nopad(dg) + " " + when + " " + ip_text +
-            " " + std::to_string(orp) + " " + std::to_string(dirp),
+        "r " + nick + " " + b64_nopad(id) + " " + b64_nopad(dg) + " " + when + " " + ip_text + " " +
+            std::to_string(orp) + " " + std::to_string(dirp),
         "s " + flag_line,
         "w Bandwidth=" + std::to_string(bw),
     };
@@ -441,7 +498,8 @@ const std::vector<BadCase>& bad_cases() {
         "s Fast"},
        0},
       {"identity too long",
-       {r_line("n", "AAECAwQFBgcICQoLDA0ODxAREhMA", kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0"),
+       {r_line("n", "AAECAwQFBgcICQoLDA0ODxAREhMA", kId, "2024-01-15 12:34:56", "1.2.3.4", "1",
+               "0"),
         "s Fast"},
        0},
       {"bad base64 digest",
@@ -453,43 +511,59 @@ const std::vector<BadCase>& bad_cases() {
         "s Fast"},
        0},
       {"nickname with a dash",
-       {r_line("bad-name", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("bad-name", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
       {"IPv4 octet over 255",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "256.1.2.3", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "256.1.2.3", "1", "0"), "s Fast"},
+       0},
       {"IPv4 with three parts",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3", "1", "0"), "s Fast"},
+       0},
       {"IPv4 with five parts",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4.5", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4.5", "1", "0"), "s Fast"},
+       0},
       {"IPv4 not numeric",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "a.b.c.d", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "a.b.c.d", "1", "0"), "s Fast"},
+       0},
       {"ORPort over 65535",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "65536", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "65536", "0"), "s Fast"},
+       0},
       {"DirPort over 65535",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "9001", "99999"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "9001", "99999"), "s Fast"},
+       0},
       {"ORPort not numeric",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "port", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "port", "0"), "s Fast"},
+       0},
       {"missing DirPort",
-       {"r n " + kId + " " + kId + " 2024-01-15 12:34:56 1.2.3.4 9001", "s Fast"}, 0},
+       {"r n " + kId + " " + kId + " 2024-01-15 12:34:56 1.2.3.4 9001", "s Fast"},
+       0},
       {"missing everything after the nickname", {"r n", "s Fast"}, 0},
       {"missing time of day",
-       {"r n " + kId + " " + kId + " 2024-01-15 1.2.3.4 9001 0", "s Fast"}, 0},
+       {"r n " + kId + " " + kId + " 2024-01-15 1.2.3.4 9001 0", "s Fast"},
+       0},
       {"ISO date with T",
-       {r_line("n", kId, kId, "2024-01-15T12:34:56", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15T12:34:56", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
       {"month 13",
-       {r_line("n", kId, kId, "2024-13-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast"}, 0},
-      {"hour 24",
-       {r_line("n", kId, kId, "2024-01-15 24:00:00", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-13-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
+      {"hour 24", {r_line("n", kId, kId, "2024-01-15 24:00:00", "1.2.3.4", "1", "0"), "s Fast"}, 0},
       {"February 30th",
-       {r_line("n", kId, kId, "2024-02-30 00:00:00", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-02-30 00:00:00", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
       {"February 29th of a common year",
-       {r_line("n", kId, kId, "2023-02-29 12:00:00", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2023-02-29 12:00:00", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
       {"April 31st",
-       {r_line("n", kId, kId, "2024-04-31 12:00:00", "1.2.3.4", "1", "0"), "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-04-31 12:00:00", "1.2.3.4", "1", "0"), "s Fast"},
+       0},
       {"extra field after DirPort",
-       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0") + " extra", "s Fast"}, 0},
+       {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0") + " extra", "s Fast"},
+       0},
       {"w Bandwidth overflowing 64 bits",
        {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast",
-        "w Bandwidth=18446744073709551616"}, 2},
+        "w Bandwidth=18446744073709551616"},
+       2},
   };
   return cases;
 }
@@ -527,8 +601,8 @@ TEST(RouterStatusReaderErrors, MalformedRLines) {
 }
 
 TEST(RouterStatusReader, LeapDayIsValid) {
-  const std::string text = r_line("n", kId, kId, "2024-02-29 00:00:00", "1.2.3.4", "1", "0") +
-                           "\ns Fast\n";
+  const std::string text =
+      r_line("n", kId, kId, "2024-02-29 00:00:00", "1.2.3.4", "1", "0") + "\ns Fast\n";
   RouterStatusReader r(text);
   RouterStatus s;
   ASSERT_TRUE(r.next(s)) << r.error().message;
@@ -634,7 +708,8 @@ TEST(OrAddressLines, IteratesAll) {
   OrAddressLines ol(a_lines);
   std::vector<std::string> got;
   for (std::string_view a; ol.next(a);) got.emplace_back(a);
-  EXPECT_EQ(got, (std::vector<std::string>{"[2001:db8::1]:9001", "[::1]:1", "[2001:db8::2]:65535"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"[2001:db8::1]:9001", "[::1]:1", "[2001:db8::2]:65535"}));
   OrAddressLines empty("");
   std::string_view a;
   EXPECT_FALSE(empty.next(a));
@@ -656,7 +731,8 @@ TEST(RouterFlags, NamesRoundTrip) {
 
 TEST(RouterFlags, UnknownNamesAreNotParsed) {
   RouterFlag f = RouterFlag::Valid;
-  for (std::string_view name : {"FutureFlag", "", "exit", "Exit ", "BadDirectory", "Valid2", "Vali"})
+  for (std::string_view name :
+       {"FutureFlag", "", "exit", "Exit ", "BadDirectory", "Valid2", "Vali"})
     EXPECT_FALSE(parse_router_flag(name, f)) << name;
 }
 
