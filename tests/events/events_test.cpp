@@ -523,8 +523,8 @@ TEST(StreamBw, WrittenComesFirst) {
 // ---- ADDRMAP -----------------------------------------------------------------
 
 TEST(AddrMap, Never) {
-  const AddrMapEvent& a = body<AddrMapEvent>(parse_line("ADDRMAP 10.1.2.3 example.com NEVER"));
-  EXPECT_EQ(a.address, "10.1.2.3");
+  const AddrMapEvent& a = body<AddrMapEvent>(parse_line("ADDRMAP 192.0.2.3 example.com NEVER"));
+  EXPECT_EQ(a.address, "192.0.2.3");
   EXPECT_EQ(a.new_address, "example.com");
   EXPECT_TRUE(a.never());
   EXPECT_FALSE(a.expiry.quoted);
@@ -552,8 +552,8 @@ TEST(AddrMap, QuotedExpiryAndExtendedFields) {
 }
 
 TEST(AddrMap, Malformed) {
-  expect_error(parse_line("ADDRMAP 10.1.2.3 example.com"), "ADDRMAP", "Expiry");
-  expect_error(parse_line("ADDRMAP 10.1.2.3"), "ADDRMAP", "NewAddress");
+  expect_error(parse_line("ADDRMAP 192.0.2.3 example.com"), "ADDRMAP", "Expiry");
+  expect_error(parse_line("ADDRMAP 192.0.2.3"), "ADDRMAP", "NewAddress");
   expect_error(parse_line("ADDRMAP a b \"2026-11-25 11:00:00"), "ADDRMAP", "quoted");
 }
 

@@ -764,7 +764,7 @@ TEST(Formatting, Ipv4) {
   EXPECT_EQ(format_ipv4(0x7F000001u), "127.0.0.1");
   EXPECT_EQ(format_ipv4(0), "0.0.0.0");
   EXPECT_EQ(format_ipv4(0xFFFFFFFFu), "255.255.255.255");
-  EXPECT_EQ(format_ipv4(0x0A00FF01u), "10.0.255.1");
+  EXPECT_EQ(format_ipv4(0x0B00FF01u), "11.0.255.1");
 }
 
 TEST(Formatting, IsoTime) {
