@@ -402,16 +402,8 @@ Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHa
 Controller::SubscriptionId Controller::subscribe_typed(std::string_view event, TypedEventHandler h,
                                                        MalformedEventHandler on_malformed,
                                                        StatusCallback done) {
-  return subscribe(
-      event,
-      [h = std::move(h), on_malformed = std::move(on_malformed)](const Reply& r) {
-        Event ev;
-        if (Status s = parse_event(r, ev); s)
-          h(ev);
-        else if (on_malformed)
-          on_malformed(s.error(), r);
-      },
-      std::move(done));
+  return subscribe(event, detail::typed_handler(std::move(h), std::move(on_malformed)),
+                   std::move(done));
 }
 
 bool Controller::remove_subscription(SubscriptionId id) { return events_->remove(id); }

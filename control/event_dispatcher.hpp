@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "torcon/events.hpp"
+#include "torcon/expected.hpp"
 #include "torcon/reply.hpp"
 
 namespace torcon::detail {
@@ -61,5 +63,18 @@ class EventDispatcher {
   int depth_ = 0;
   bool dirty_ = false;
 };
+
+// Wraps a typed handler: parses each event into a per-subscription Event
+// that is reused (parse_event overwrites it fully; dispatch never nests, as
+// events only arrive from reads, so one Event per subscription suffices).
+inline EventDispatcher::Handler typed_handler(std::function<void(const Event&)> h,
+                                              std::function<void(const Error&, const Reply&)> bad) {
+  return [h = std::move(h), bad = std::move(bad), ev = Event{}](const Reply& r) mutable {
+    if (Status s = parse_event(r, ev); s)
+      h(ev);
+    else if (bad)
+      bad(s.error(), r);
+  };
+}
 
 }  // namespace torcon::detail
