@@ -7,6 +7,10 @@
 //   BM_FramingNoCopy/<input>    ReplyReader, the copy into its buffer untimed
 //   BM_NsAllToRouters           framing + RouterStatusReader over every entry
 //   BM_RouterStatusOnly         RouterStatusReader over the data block alone
+//   BM_NsAllToRouterEntries     framing + RouterEntryReader (lazy) over every entry
+//   BM_NsAllToRouterEntriesIdentityFlags  ... and identity() + flags() of each
+//   BM_NsAllToRouterEntriesToStatus       ... and to_status() of each (eager)
+//   BM_RouterEntriesOnly        RouterEntryReader over the data block alone
 //   BM_EventsToArgs             framing + ArgReader over every event
 //
 // After the table, main() prints the framing/memchr throughput ratio per input
@@ -30,6 +34,7 @@
 #include "torcon/keyword_args.hpp"
 #include "torcon/reply.hpp"
 #include "torcon/reply_reader.hpp"
+#include "torcon/router_entry.hpp"
 #include "torcon/router_status.hpp"
 #include "traffic_gen.hpp"
 
@@ -207,6 +212,66 @@ void BM_RouterStatusOnly(benchmark::State& state) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
 }
 
+// What each lazy benchmark does with every entry.
+enum class Touch { none, identity_flags, to_status };
+
+template <Touch touch>
+std::size_t lazy_routers(const Reply& r) {
+  std::size_t routers = 0;
+  for (const torcon::ReplyLine& l : r.lines) {
+    if (l.sep != torcon::Sep::data) continue;
+    torcon::RouterEntryReader rs(l.data);
+    torcon::RouterEntry e;
+    while (rs.next(e)) {
+      if constexpr (touch == Touch::none) {
+        benchmark::DoNotOptimize(e);
+      } else if constexpr (touch == Touch::identity_flags) {
+        benchmark::DoNotOptimize(e.identity());
+        benchmark::DoNotOptimize(e.flags());
+      } else {
+        torcon::RouterStatus st;
+        torcon::Error err;
+        if (!e.decode(st, err)) return 0;
+        benchmark::DoNotOptimize(st);
+      }
+      ++routers;
+    }
+    if (rs.error().code != torcon::Errc::ok) return 0;
+  }
+  return routers;
+}
+
+template <Touch touch>
+void BM_NsAllToRouterEntriesT(benchmark::State& state) {
+  const std::string& in = ns_all();
+  ReplyReader rd;
+  std::size_t routers = 0;
+  for (auto _ : state) {
+    std::size_t n = 0;
+    if (!frame_chunked(rd, in, [&](const Reply& r) { n += lazy_routers<touch>(r); }))
+      return report_error(state, rd);
+    routers = n;
+  }
+  if (routers != torcon::gen::NsAllOptions{}.routers) state.SkipWithError("router count is off");
+  state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
+  state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
+}
+void BM_NsAllToRouterEntries(benchmark::State& s) { BM_NsAllToRouterEntriesT<Touch::none>(s); }
+void BM_NsAllToRouterEntriesIdentityFlags(benchmark::State& s) {
+  BM_NsAllToRouterEntriesT<Touch::identity_flags>(s);
+}
+void BM_NsAllToRouterEntriesToStatus(benchmark::State& s) {
+  BM_NsAllToRouterEntriesT<Touch::to_status>(s);
+}
+
+void BM_RouterEntriesOnly(benchmark::State& state) {
+  const Reply r = ns_all_reply().view();
+  std::size_t routers = 0;
+  for (auto _ : state) routers = lazy_routers<Touch::none>(r);
+  if (routers != torcon::gen::NsAllOptions{}.routers) state.SkipWithError("router count is off");
+  state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
+}
+
 void BM_EventsToArgs(benchmark::State& state) {
   const std::string& in = events();
   ReplyReader rd;
@@ -247,6 +312,10 @@ BENCHMARK_CAPTURE(BM_FramingNoCopy, ns_all, &ns_all);
 BENCHMARK_CAPTURE(BM_FramingNoCopy, events, &events);
 BENCHMARK(BM_NsAllToRouters)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouterStatusOnly)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NsAllToRouterEntries)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NsAllToRouterEntriesIdentityFlags)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NsAllToRouterEntriesToStatus)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RouterEntriesOnly)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EventsToArgs)->Unit(benchmark::kMillisecond);
 
 // Passes everything to the reporter --benchmark_format chose, keeping each
@@ -311,10 +380,14 @@ int main(int argc, char** argv) {
                    memchr_ns / nocopy_ns);
     std::fprintf(stderr, "]  target >= 0.25: %s\n", ratio >= 0.25 ? "met" : "MISSED");
   }
-  if (const double job_ns = rep.ns("BM_NsAllToRouters"); job_ns > 0) {
-    std::fprintf(stderr, "ns/all -> %zu routers: %.3f ms per run  target <= 1 ms: %s\n",
-                 torcon::gen::NsAllOptions{}.routers, job_ns / 1e6,
-                 job_ns <= 1e6 ? "met" : "MISSED");
+  for (const char* name :
+       {"BM_NsAllToRouters", "BM_NsAllToRouterEntries", "BM_NsAllToRouterEntriesIdentityFlags",
+        "BM_NsAllToRouterEntriesToStatus"}) {
+    if (const double job_ns = rep.ns(name); job_ns > 0) {
+      std::fprintf(stderr, "ns/all -> %zu routers (%s): %.3f ms per run  target <= 1 ms: %s\n",
+                   torcon::gen::NsAllOptions{}.routers, name, job_ns / 1e6,
+                   job_ns <= 1e6 ? "met" : "MISSED");
+    }
   }
   return 0;
 }

@@ -1,0 +1,444 @@
+#include "torcon/router_entry.hpp"
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "router_status_detail.hpp"
+
+namespace torcon {
+
+using namespace rs_detail;
+
+namespace {
+
+// Set bits of x. SWAR: x86-64 without -mpopcnt makes __builtin_popcountll a
+// libgcc call.
+inline std::uint32_t bit_count(std::uint64_t x) {
+  x -= x >> 1 & 0x5555555555555555u;
+  x = (x & 0x3333333333333333u) + (x >> 2 & 0x3333333333333333u);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  return std::uint32_t(x * 0x0101010101010101u >> 56);
+}
+
+// The space after a valid nickname at p (1-19 alphanumerics, then ' ', before
+// the line end e), found with two 16-byte SSE2 range checks instead of a
+// byte loop whose exit mispredicts. Null when it cannot tell (fewer than 32
+// readable bytes) or the nickname is not valid: the byte loop then decides.
+inline const char* nick_end_fast([[maybe_unused]] const char* p, [[maybe_unused]] const char* e,
+                                 [[maybe_unused]] const char* text_end) {
+#if defined(__SSE2__)
+  if (text_end - p < 32) return nullptr;
+  const auto alnum = [](const char* q) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    // Signed compares: bytes >= 0x80 are negative and match no range.
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));  // letters to lower case
+    const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
+                                        _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+    return unsigned(_mm_movemask_epi8(_mm_or_si128(digit, alpha)));
+  };
+  const std::uint32_t m = alnum(p) | alnum(p + 16) << 16;
+  const unsigned len = unsigned(__builtin_ctz(~m | 0x80000000u));
+  if (len == 0 || len > 19 || e - p <= std::ptrdiff_t(len) || p[len] != ' ') return nullptr;
+  return p + len;
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace
+
+RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
+  if (text.size() >= RouterEntry::kNone) fail(0, "text too large for 32-bit offsets");
+}
+
+// The LFs of the next chunk (kChunk bytes) into lf_buf_. Whole 64-byte blocks:
+// four SSE2 compares against '\n' and movemasks give a 64-bit mask, whose set
+// bits are written out 8 at a time without a branch per bit (a block of
+// router status text holds 0-3 LFs; more loop again). The rest byte by byte,
+// so nothing past the text is read. Chunks without any LF are skipped.
+std::size_t RouterEntryReader::refill() {
+  const char* const base = text_.data();
+  const std::size_t n = text_.size();
+  while (scan_ < n) {
+    const std::size_t stop = n - scan_ > kChunk ? scan_ + kChunk : n;
+    std::uint32_t cnt = 0;
+    std::size_t q = scan_;
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n');
+    for (; stop - q >= 64; q += 64) {
+      const auto m = [&](int k) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + q + 16 * k));
+        return std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl))));
+      };
+      std::uint64_t mask = m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
+      const auto at = std::uint32_t(q);
+      const auto c = bit_count(mask);
+      std::uint32_t* out = lf_buf_ + cnt;
+      cnt += c;
+      // ctz of a zero mask is undefined: the top bit stands in (the slot is
+      // beyond cnt and will be overwritten or never read).
+      while (true) {
+        for (int k = 0; k < 4; ++k) {
+          *out++ = at + std::uint32_t(__builtin_ctzll(mask | std::uint64_t(1) << 63));
+          mask &= mask - 1;
+        }
+        if (!mask) break;
+      }
+    }
+#endif
+    for (; q < stop; ++q)
+      if (base[q] == '\n') lf_buf_[cnt++] = std::uint32_t(q);
+    scan_ = stop;
+    if (cnt) {
+      lf_count_ = cnt;
+      lf_idx_ = 1;
+      return lf_buf_[0];
+    }
+  }
+  lf_idx_ = lf_count_ = 0;
+  return n;
+}
+
+bool RouterEntryReader::fail(std::size_t off, const char* what) {
+  error_ = Error(Errc::bad_router_status, what, off);
+  pos_ = text_.size();
+  pend_ = false;
+  return false;
+}
+
+bool RouterEntryReader::next(RouterEntry& out) {
+  if (error_.code != Errc::ok) return false;
+  const char* const base = text_.data();
+  const std::size_t n = text_.size();
+  bool have_r = false;
+  std::size_t entry_end = 0;
+  out.base_ = base;
+  out.text_len_ = std::uint32_t(n);
+  // The scan position in locals for the loop (the stores to `out` could
+  // alias the members); every return path stores them back.
+  std::size_t pos = pos_;
+  std::uint32_t idx = lf_idx_, cnt = lf_count_;
+  struct Save {
+    RouterEntryReader& r;
+    std::size_t& pos;
+    std::uint32_t& idx;
+    ~Save() {
+      if (r.error_.code != Errc::ok) return;  // fail() set the final state
+      r.pos_ = pos;
+      r.lf_idx_ = idx;
+    }
+  } save{*this, pos, idx};
+  while (pos < n) {
+    const std::size_t line_start = pos;
+    std::size_t lf;
+    if (pend_) {
+      lf = pend_lf_;
+      pend_ = false;
+    } else if (idx < cnt) [[likely]] {
+      lf = lf_buf_[idx++];
+    } else {
+      lf = refill();
+      idx = lf_idx_;
+      cnt = lf_count_;
+    }
+    const std::size_t next_pos = lf < n ? lf + 1 : n;
+    const char* lp = base + line_start;
+    std::size_t len = lf - line_start;
+    if (len && lp[len - 1] == '\r') --len;
+    if (len && lp[0] == '.') ++lp, --len;  // dot-stuffing
+    if (len == 0) {
+      pos = next_pos;
+      continue;
+    }
+    const char k0 = lp[0];
+    const bool kw1 = len == 1 || lp[1] == ' ';
+    const std::uint32_t lo = std::uint32_t(lp - base);
+    const std::uint32_t le = std::uint32_t(lo + len);
+    if (kw1 && k0 == 'r') {
+      if (have_r) {  // the next entry starts here: keep its LF for the next call
+        pend_ = true;
+        pend_lf_ = lf;
+        break;
+      }
+      have_r = true;
+      out.entry_off_ = std::uint32_t(line_start);
+      out.r_line_ = std::uint32_t(line_start);
+      out.r_ = {len > 1 ? lo + 2 : le, le};
+      out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.w_ = {};
+      out.multi_w_ = false;
+      // Nickname and identity, decoded here: the rest of the line waits.
+      const char* const e = base + le;
+      const char* const p = base + out.r_.off;
+      const char* nick_end = nick_end_fast(p, e, base + n);
+      if (!nick_end) {
+        nick_end = p;
+        const char* const nick_max = e - p > 19 ? p + 19 : e;
+        while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
+        if (nick_end == p || nick_end == e || *nick_end != ' ') {
+          // Not "nick SP": RouterStatusReader rejects such a line too.
+          const std::size_t sp = std::string_view(p, std::size_t(e - p)).find(' ');
+          const std::size_t nl = sp == std::string_view::npos ? std::size_t(e - p) : sp;
+          return fail(line_start, nl == 0 || nl > 19 ? "nickname must be 1-19 characters"
+                                  : sp == std::string_view::npos
+                                      ? "r line needs 7 or 8 fields, has 1"
+                                      : "nickname has a non-alphanumeric byte");
+        }
+      }
+      out.nick_off_ = out.r_.off;
+      out.nick_len_ = std::uint8_t(nick_end - p);
+      const char* const f = nick_end + 1;
+      bool ok;
+      if (e - f > 27 && f[27] == ' ') {
+        ok = decode27(f, out.identity_.data());
+      } else {
+        const void* sp = std::memchr(f, ' ', std::size_t(e - f));
+        const char* fe = sp ? static_cast<const char*>(sp) : e;
+        ok = decode_digest_fast({f, std::size_t(fe - f)}, out.identity_);
+      }
+      if (!ok) return fail(line_start, "identity is not 27 base64 characters");
+      pos = entry_end = next_pos;
+      continue;
+    }
+    if (!have_r) return fail(line_start, "line before any r line");
+    const RouterEntry::Span rest{len > 1 ? lo + 2 : le, le};
+    if (kw1) {
+      switch (k0) {
+        case 's': out.s_ = rest; break;
+        case 'a':
+          if (out.a_.off == RouterEntry::kNone) {
+            out.a_.off = lo;
+            out.a_first_ = rest;
+          }
+          out.a_.end = le;
+          break;
+        case 'w':
+          out.multi_w_ = out.w_.off != RouterEntry::kNone;
+          out.w_ = rest;
+          out.w_line_ = std::uint32_t(line_start);
+          break;
+        case 'v': out.v_ = rest; break;
+        case 'p': out.p_ = rest; break;
+        default: break;
+      }
+    } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
+      out.pr_ = {len > 2 ? lo + 3 : le, le};
+    }
+    pos = entry_end = next_pos;
+  }
+  if (!have_r) return false;
+  // Drop the last line's ending as RouterStatusReader does (one LF, then one CR).
+  std::size_t e = entry_end;
+  if (e > out.entry_off_ && base[e - 1] == '\n') --e;
+  if (e > out.entry_off_ && base[e - 1] == '\r') --e;
+  out.entry_len_ = std::uint32_t(e - out.entry_off_);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// On-demand decoding.
+
+namespace {
+
+// The known flags by a perfect hash of (length, first two bytes): the slot's
+// name is compared with a masked 16-byte compare, and its bit OR-ed in
+// without a branch. Empty slots have length 0 and never match.
+struct FlagSlot {
+  char name[16] = {};
+  std::uint8_t len = 0;
+  std::uint32_t bit = 0;
+};
+constexpr unsigned flag_hash(std::size_t len, unsigned char c0, unsigned char c1) {
+  return unsigned(len * 17 + c0 + (unsigned(c1) << 3)) & 31;
+}
+struct FlagTable {
+  FlagSlot slot[32];
+  constexpr FlagTable() : slot() {
+    for (unsigned i = 0; i < unsigned(RouterFlag::kCount); ++i) {
+      const std::string_view name = to_string_constexpr(RouterFlag(i));
+      FlagSlot& s = slot[flag_hash(name.size(), std::uint8_t(name[0]), std::uint8_t(name[1]))];
+      for (std::size_t k = 0; k < name.size(); ++k) s.name[k] = name[k];
+      s.len = std::uint8_t(name.size());
+      s.bit = 1u << i;
+    }
+  }
+  static constexpr std::string_view to_string_constexpr(RouterFlag f) {
+    constexpr std::string_view kNames[] = {"Authority",     "BadExit", "Exit",       "Fast",
+                                           "Guard",         "HSDir",   "MiddleOnly", "Named",
+                                           "NoEdConsensus", "Running", "Stable",     "StaleDesc",
+                                           "Sybil",         "Unnamed", "V2Dir",      "Valid"};
+    return kNames[unsigned(f)];
+  }
+};
+constexpr FlagTable kFlagTable;
+// The hash is collision-free: every flag landed in its own slot.
+constexpr bool flag_table_complete() {
+  unsigned n = 0;
+  for (const FlagSlot& s : kFlagTable.slot) n += s.len != 0;
+  return n == unsigned(RouterFlag::kCount);
+}
+static_assert(flag_table_complete());
+
+}  // namespace
+
+RouterFlags RouterEntry::flags() const noexcept {
+  RouterFlags fl;
+  if (s_.off == kNone) return fl;
+  const char* const b = base_ + s_.off;
+  const std::size_t len = s_.end - s_.off;
+#if defined(__SSE2__)
+  // Spaces of the whole line from one 128-byte load (every token's 16-byte
+  // compare stays inside it); longer lines, or too near the end of the text,
+  // take the byte loop below.
+  if (len <= 112 && text_len_ - s_.off >= 128) {
+    const __m128i sp = _mm_set1_epi8(' ');
+    const auto m = [&](int k) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * k));
+      return std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp))));
+    };
+    std::uint64_t lo = m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
+    std::uint64_t hi = m(4) | m(5) << 16 | m(6) << 32 | m(7) << 48;
+    // Only spaces inside the line, plus one standing for its end.
+    if (len < 64) {
+      lo = (lo & ((std::uint64_t(1) << len) - 1)) | std::uint64_t(1) << len;
+      hi = 0;
+    } else {
+      hi = (hi & ((std::uint64_t(1) << (len - 64)) - 1)) | std::uint64_t(1) << (len - 64);
+    }
+    std::uint32_t bits = 0;
+    std::size_t start = 0;
+    const auto token = [&](std::size_t end) {
+      const char* t = b + start;
+      const std::size_t tl = end - start;
+      start = end + 1;
+      if (tl - 1 > 12) return;  // empty, or longer than any known flag
+      const FlagSlot& s = kFlagTable.slot[flag_hash(tl, std::uint8_t(t[0]), std::uint8_t(t[1]))];
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t));
+      const __m128i want = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.name));
+      const unsigned eq = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)));
+      const unsigned need = (1u << tl) - 1;
+      const bool ok = (eq & need) == need && s.len == tl;
+      bits |= s.bit & (0u - unsigned(ok));
+    };
+    for (; lo; lo &= lo - 1) token(std::size_t(__builtin_ctzll(lo)));
+    for (; hi; hi &= hi - 1) token(64 + std::size_t(__builtin_ctzll(hi)));
+    for (; bits; bits &= bits - 1) fl.set(RouterFlag(__builtin_ctz(bits)));
+    return fl;
+  }
+#endif
+  for_each_token(b, b + len, [&](const char* t, std::size_t tl) {
+    RouterFlag f;
+    if (flag_fast(t, tl, f)) fl.set(f);
+  });
+  return fl;
+}
+
+std::optional<Ipv6OrAddress> RouterEntry::ipv6() const {
+  if (a_first_.off == kNone) return std::nullopt;
+  Ipv6OrAddress addr;
+  if (!parse_or_address6_fast(view(a_first_), addr)) return std::nullopt;
+  return addr;
+}
+
+bool RouterEntry::decode_r(RouterStatus& out, Error& err) const {
+  if (parse_r_fixed(base_ + r_.off, base_ + r_.end, out)) return true;
+  out = RouterStatus{};
+  std::string why;
+  if (parse_r_general(view(r_), out, why)) return true;
+  err = Error(Errc::bad_router_status, std::move(why), r_line_);
+  return false;
+}
+
+namespace {
+
+// One w line into `out`, as RouterStatusReader does it.
+bool w_line(std::string_view rest, std::size_t line_start, RouterStatus& out, Error& err) {
+  if (parse_w_bandwidth_only(rest, out)) return true;
+  std::string why;
+  if (parse_w(rest, out, why)) return true;
+  err = Error(Errc::bad_router_status, std::move(why), line_start);
+  return false;
+}
+
+}  // namespace
+
+bool RouterEntry::decode_w(RouterStatus& out, Error& err) const {
+  if (w_.off == kNone) return true;
+  if (!multi_w_) return w_line(view(w_), w_line_, out, err);
+  // Rare: several w lines, each applied in turn. Walk the entry's lines again.
+  const char* p = base_ + entry_off_;
+  const char* const end = base_ + entry_off_ + entry_len_;
+  while (p < end) {
+    const void* q = std::memchr(p, '\n', std::size_t(end - p));
+    const char* lf = q ? static_cast<const char*>(q) : end;
+    const char* lp = p;
+    std::size_t len = std::size_t(lf - p);
+    if (len && lp[len - 1] == '\r') --len;
+    if (len && lp[0] == '.') ++lp, --len;
+    if (len && lp[0] == 'w' && (len == 1 || lp[1] == ' ')) {
+      const std::string_view rest =
+          len > 1 ? std::string_view(lp + 2, len - 2) : std::string_view(lp + len, 0);
+      if (!w_line(rest, std::size_t(p - base_), out, err)) return false;
+    }
+    p = lf + 1;
+  }
+  return true;
+}
+
+namespace {
+using Digest = std::array<std::uint8_t, 20>;
+}  // namespace
+
+#define TORCON_R_FIELD(type, name)           \
+  Expected<type> RouterEntry::name() const { \
+    RouterStatus st;                         \
+    Error err;                               \
+    if (!decode_r(st, err)) return err;      \
+    return st.name;                          \
+  }
+TORCON_R_FIELD(Digest, digest)
+TORCON_R_FIELD(std::int64_t, published)
+TORCON_R_FIELD(std::uint32_t, ipv4)
+TORCON_R_FIELD(std::uint16_t, or_port)
+TORCON_R_FIELD(std::uint16_t, dir_port)
+#undef TORCON_R_FIELD
+
+Expected<RouterBandwidth> RouterEntry::bandwidth() const {
+  RouterStatus st;
+  Error err;
+  if (!decode_w(st, err)) return err;
+  return RouterBandwidth{st.has_bandwidth, st.has_measured, st.unmeasured, st.bandwidth,
+                         st.measured};
+}
+
+bool RouterEntry::decode(RouterStatus& out, Error& err) const {
+  out = RouterStatus{};
+  if (!decode_r(out, err)) return false;
+  if (!decode_w(out, err)) return false;
+  if (a_.off != kNone) {
+    out.a_lines = view(a_);
+    Ipv6OrAddress addr;
+    if (parse_or_address6_fast(view(a_first_), addr)) {
+      out.ipv6 = addr;
+      out.has_ipv6 = true;
+    }
+  }
+  out.flags_text = flags_text();
+  out.flags = flags();
+  out.version = version();
+  out.protocols = protocols();
+  out.policy = policy();
+  out.entry = entry();
+  return true;
+}
+
+Expected<RouterStatus> RouterEntry::to_status() const {
+  RouterStatus st;
+  Error err;
+  if (!decode(st, err)) return err;
+  return st;
+}
+
+}  // namespace torcon

@@ -1,0 +1,469 @@
+// router_entry.hpp: the lazy RouterEntryReader against the eager
+// RouterStatusReader. Every accessor and to_status() must give what the eager
+// reader gives for the same text; errors must carry the same offset, found
+// either by the pass (nickname, identity, a line before any r line) or when
+// the field is decoded (the rest of the r line, w lines).
+
+#include "torcon/router_entry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parser/guarded_buffer.hpp"
+#include "parser/test_printers.hpp"
+#include "torcon/reply_reader.hpp"
+#include "torcon/router_status.hpp"
+#include "traffic_gen.hpp"
+
+namespace torcon {
+namespace {
+
+std::string lf_text(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+// Dot-stuffed CRLF lines, as a data block holds them.
+std::string data_block(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) {
+    if (!l.empty() && l[0] == '.') out += '.';
+    out += l + "\r\n";
+  }
+  return out;
+}
+
+// Same entries as router_status_test.cpp.
+const std::vector<std::string> kEntry1 = {
+    "r seele +/8AECAwQFBgcICQoLDA0ODw/v8 AAECAwQFBgcICQoLDA0ODxAREhM 2024-01-15 12:34:56 "
+    "192.0.2.10 9001 0",
+    "a [2001:db8::1]:9001",
+    "a [2001:db8:0:1::abcd]:443",
+    "s Exit Fast FutureFlag Guard HSDir Running Stable V2Dir Valid",
+    "v Tor 0.4.8.9",
+    "pr Conflux=1 Cons=1-2 Desc=1-2 DirCache=2 FlowCtrl=1-2 HSDir=2 HSIntro=4-5 HSRend=1-2 "
+    "Link=1-5 LinkAuth=1,3 Microdesc=1-2 Padding=2 Relay=1-4",
+    "w Bandwidth=1234 Measured=2000",
+    "p accept 80,443",
+    "m 13,14,15 sha256=q2hK8kcVbBW9RWbSk0hJnBsVGgy5zz8tcYh2i9D0aKM",
+    "zz unknown-keyword line from a future tor",
+};
+
+const std::vector<std::string> kEntry2 = {
+    "r Unmeasured ejyV6NEgT2uwwuT2qBk7XX+Ro8U //79/Pv6+fj39vX08/Lx8O/u7ew 2000-02-29 23:59:59 "
+    "255.255.255.254 65535 80",
+    "s Running Valid",
+    "w Bandwidth=20 Unmeasured=1 FutureWeight=3",
+    "p reject 1-65535",
+};
+
+// Microdescriptor-form r line (no digest), repeated s and w lines, bare
+// keywords, an odd dot-stuffed line, an IPv4-tailed a line.
+const std::vector<std::string> kEntry3 = {
+    "r micro AAECAwQFBgcICQoLDA0ODxAREhM= 2024-02-29 00:00:00 10.0.0.1 443 9030",
+    ".odd line",
+    "a [::ffff:192.0.2.1]:1",
+    "s Exit",
+    "w Measured=5",
+    "s Fast Guard",
+    "w Bandwidth=7",
+    "v",
+    "pr",
+    "p",
+};
+
+std::vector<std::string> all_entries() {
+  std::vector<std::string> v = kEntry1;
+  v.insert(v.end(), kEntry2.begin(), kEntry2.end());
+  v.insert(v.end(), kEntry3.begin(), kEntry3.end());
+  return v;
+}
+
+bool same_view(std::string_view a, std::string_view b) {
+  return a.data() == b.data() && a.size() == b.size();
+}
+
+// Every field of two RouterStatus values; views must be the same bytes of
+// the same text (so a null view differs from an empty located one).
+void expect_same_status(const RouterStatus& a, const RouterStatus& b) {
+  EXPECT_EQ(a.identity, b.identity);
+  EXPECT_EQ(a.digest, b.digest);
+  EXPECT_EQ(a.published, b.published);
+  EXPECT_EQ(a.ipv4, b.ipv4);
+  EXPECT_EQ(a.or_port, b.or_port);
+  EXPECT_EQ(a.dir_port, b.dir_port);
+  EXPECT_EQ(a.flags, b.flags);
+  EXPECT_EQ(a.nickname(), b.nickname());
+  EXPECT_EQ(a.has_ipv6, b.has_ipv6);
+  EXPECT_EQ(a.ipv6.addr, b.ipv6.addr);
+  EXPECT_EQ(a.ipv6.port, b.ipv6.port);
+  EXPECT_EQ(a.has_bandwidth, b.has_bandwidth);
+  EXPECT_EQ(a.has_measured, b.has_measured);
+  EXPECT_EQ(a.unmeasured, b.unmeasured);
+  EXPECT_EQ(a.bandwidth, b.bandwidth);
+  EXPECT_EQ(a.measured, b.measured);
+  EXPECT_TRUE(same_view(a.a_lines, b.a_lines));
+  EXPECT_TRUE(same_view(a.flags_text, b.flags_text));
+  EXPECT_TRUE(same_view(a.version, b.version));
+  EXPECT_TRUE(same_view(a.protocols, b.protocols));
+  EXPECT_TRUE(same_view(a.policy, b.policy));
+  EXPECT_TRUE(same_view(a.entry, b.entry));
+}
+
+// Each accessor of `e` against the eager reader's `s`, then to_status().
+void expect_entry_matches(std::string_view text, const RouterEntry& e, const RouterStatus& s) {
+  EXPECT_EQ(e.nickname(), s.nickname());
+  EXPECT_EQ(e.identity(), s.identity);
+  EXPECT_TRUE(same_view(e.entry(), s.entry));
+  EXPECT_EQ(text.data() + e.offset(), s.entry.data());
+  EXPECT_TRUE(same_view(e.flags_text(), s.flags_text));
+  EXPECT_TRUE(same_view(e.version(), s.version));
+  EXPECT_TRUE(same_view(e.protocols(), s.protocols));
+  EXPECT_TRUE(same_view(e.policy(), s.policy));
+  EXPECT_TRUE(same_view(e.a_lines(), s.a_lines));
+  EXPECT_EQ(e.flags(), s.flags);
+  const auto v6 = e.ipv6();
+  EXPECT_EQ(v6.has_value(), s.has_ipv6);
+  if (v6) {
+    EXPECT_EQ(v6->addr, s.ipv6.addr);
+    EXPECT_EQ(v6->port, s.ipv6.port);
+  }
+  ASSERT_TRUE(e.digest().ok());
+  EXPECT_EQ(*e.digest(), s.digest);
+  ASSERT_TRUE(e.published().ok());
+  EXPECT_EQ(*e.published(), s.published);
+  ASSERT_TRUE(e.ipv4().ok());
+  EXPECT_EQ(*e.ipv4(), s.ipv4);
+  ASSERT_TRUE(e.or_port().ok());
+  EXPECT_EQ(*e.or_port(), s.or_port);
+  ASSERT_TRUE(e.dir_port().ok());
+  EXPECT_EQ(*e.dir_port(), s.dir_port);
+  const auto bw = e.bandwidth();
+  ASSERT_TRUE(bw.ok()) << bw.error().message;
+  EXPECT_EQ(*bw, (RouterBandwidth{s.has_bandwidth, s.has_measured, s.unmeasured, s.bandwidth,
+                                  s.measured}));
+  const auto st = e.to_status();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  expect_same_status(*st, s);
+}
+
+// Both readers over `text`: same entries, and an eager error shows up in the
+// lazy reader with the same offset, from the pass or from decode().
+// Returns the number of entries both accepted.
+std::size_t differential(std::string_view text) {
+  RouterStatusReader eager(text);
+  RouterEntryReader lazy(text);
+  RouterStatus s;
+  RouterEntry e;
+  std::size_t n = 0;
+  while (eager.next(s)) {
+    EXPECT_TRUE(lazy.next(e)) << lazy.error().message;
+    if (::testing::Test::HasFailure()) return n;
+    expect_entry_matches(text, e, s);
+    ++n;
+  }
+  if (eager.error().code == Errc::ok) {
+    EXPECT_FALSE(lazy.next(e));
+    EXPECT_EQ(lazy.error().code, Errc::ok) << lazy.error().message;
+    return n;
+  }
+  // Eager stopped with an error at eager.error().offset.
+  if (lazy.next(e)) {
+    RouterStatus tmp;
+    Error err;
+    EXPECT_FALSE(e.decode(tmp, err))
+        << "lazy accepted what eager rejected: " << eager.error().message;
+    EXPECT_EQ(err.code, Errc::bad_router_status);
+    EXPECT_EQ(err.offset, eager.error().offset) << err.message << " / " << eager.error().message;
+  } else {
+    EXPECT_EQ(lazy.error().code, Errc::bad_router_status);
+    EXPECT_EQ(lazy.error().offset, eager.error().offset)
+        << lazy.error().message << " / " << eager.error().message;
+  }
+  return n;
+}
+
+TEST(RouterEntryReader, RealisticEntriesLfAndDataBlock) {
+  for (const std::string& text : {lf_text(all_entries()), data_block(all_entries())}) {
+    EXPECT_EQ(differential(text), 3u);
+    RouterEntryReader r(text);
+    RouterEntry e;
+    ASSERT_TRUE(r.next(e));
+    EXPECT_EQ(e.nickname(), "seele");
+    EXPECT_EQ(e.offset(), 0u);
+    EXPECT_EQ(fingerprint_hex(e.identity()), "FBFF00102030405060708090A0B0C0D0E0F0FEFF");
+    EXPECT_TRUE(e.flags().has(RouterFlag::Guard));
+    EXPECT_FALSE(e.flags().has(RouterFlag::Authority));
+    EXPECT_EQ(e.flags_text(), "Exit Fast FutureFlag Guard HSDir Running Stable V2Dir Valid");
+    EXPECT_EQ(*e.published(), 1705322096);
+    EXPECT_EQ(*e.ipv4(), 0xC000020Au);
+    EXPECT_EQ(e.bandwidth()->measured, 2000u);
+    ASSERT_TRUE(e.ipv6().has_value());
+    EXPECT_EQ(e.ipv6()->port, 9001);
+    ASSERT_TRUE(r.next(e));
+    EXPECT_EQ(e.nickname(), "Unmeasured");
+    EXPECT_TRUE(e.bandwidth()->unmeasured);
+    EXPECT_FALSE(e.ipv6().has_value());
+    EXPECT_EQ(e.version().data(), nullptr);
+    ASSERT_TRUE(r.next(e));
+    EXPECT_EQ(e.nickname(), "micro");
+    EXPECT_EQ(*e.digest(), (std::array<std::uint8_t, 20>{}));
+    // Two w lines: the second's Bandwidth, the first's Measured.
+    EXPECT_EQ(*e.bandwidth(), (RouterBandwidth{true, true, false, 7, 5}));
+    EXPECT_EQ(e.flags_text(), "Fast Guard");
+    EXPECT_TRUE(e.version().empty());
+    EXPECT_NE(e.version().data(), nullptr);
+    EXPECT_FALSE(r.next(e));
+    EXPECT_EQ(r.error().code, Errc::ok);
+  }
+}
+
+TEST(RouterEntryReader, EmptyAndBlankInput) {
+  for (std::string_view t : {"", "\n", "\r\n\r\n", "."}) {
+    RouterEntryReader r(t);
+    RouterEntry e;
+    EXPECT_FALSE(r.next(e));
+    EXPECT_EQ(r.error().code, Errc::ok);
+    differential(t);
+  }
+}
+
+TEST(RouterEntryReader, LastLineWithoutNewlineAndOddEndings) {
+  for (const std::string end : {"", "\r", "\r\r\n", "\n\n", "\r\n"}) {
+    std::string text = lf_text(kEntry2);
+    text.pop_back();
+    text += end;
+    SCOPED_TRACE(testing::PrintToString(end));
+    EXPECT_EQ(differential(text), 1u);
+  }
+}
+
+const std::string kGoodR =
+    "r good AAECAwQFBgcICQoLDA0ODxAREhM AAECAwQFBgcICQoLDA0ODxAREhM 2024-01-15 12:34:56 "
+    "192.0.2.1 9001 0";
+const std::string kId = "AAECAwQFBgcICQoLDA0ODxAREhM";
+
+struct BadCase {
+  const char* what;
+  std::string line;  // the bad entry's offending line (its r line unless noted)
+  bool pass;         // found by the pass (else on decode)
+  bool w = false;    // the bad line is a w line after a good r line
+};
+
+TEST(RouterEntryReaderErrors, OffsetsFromThePassOrTheDecode) {
+  const std::string when = " 2024-01-15 12:34:56 1.2.3.4 9001 0";
+  const BadCase cases[] = {
+      {"bad base64 identity", "r n !!!!AwQFBgcICQoLDA0ODxAREhM " + kId + when, true},
+      {"identity too short", "r n AAECAwQFBgcICQoLDA0ODxAREh " + kId + when, true},
+      {"identity too long", "r n AAECAwQFBgcICQoLDA0ODxAREhMA " + kId + when, true},
+      {"nickname of 20 characters", "r abcdefghijABCDEFGHIJ " + kId + " " + kId + when, true},
+      {"nickname with a dash", "r bad-name " + kId + " " + kId + when, true},
+      {"empty nickname", "r  " + kId + " " + kId + when, true},
+      {"bare r line", "r", true},
+      {"r and nickname only", "r n", true},
+      {"bad base64 digest", "r n " + kId + " AAECAwQFBgcICQoLDA0ODxARE*M" + when, false},
+      {"IPv4 octet over 255", "r n " + kId + " " + kId + " 2024-01-15 12:34:56 256.1.2.3 1 0",
+       false},
+      {"ORPort over 65535", "r n " + kId + " " + kId + " 2024-01-15 12:34:56 1.2.3.4 65536 0",
+       false},
+      {"missing DirPort", "r n " + kId + " " + kId + " 2024-01-15 12:34:56 1.2.3.4 9001", false},
+      {"February 30th", "r n " + kId + " " + kId + " 2024-02-30 00:00:00 1.2.3.4 1 0", false},
+      {"extra field", "r n " + kId + " " + kId + when + " extra", false},
+      {"w Bandwidth not numeric", "w Bandwidth=lots", false, true},
+      {"w Bandwidth overflowing 64 bits", "w Bandwidth=18446744073709551616", false, true},
+      {"w Measured not numeric", "w Bandwidth=1 Measured=x", false, true},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.what);
+    for (int crlf = 0; crlf < 2; ++crlf) {
+      std::vector<std::string> lines = {kGoodR, "s Running"};
+      if (c.w) lines.push_back("r w " + kId + " " + kId + when);
+      const std::size_t bad = lines.size();
+      lines.push_back(c.line);
+      lines.push_back("s Fast");
+      lines.push_back(kGoodR);  // an entry after the bad one
+      const std::string text = crlf ? data_block(lines) : lf_text(lines);
+      std::size_t start = 0;
+      for (std::size_t i = 0; i < bad; ++i) start += lines[i].size() + (crlf ? 2 : 1);
+
+      differential(text);  // same offset as the eager reader, wherever found
+
+      RouterEntryReader r(text);
+      RouterEntry e;
+      ASSERT_TRUE(r.next(e)) << r.error().message;
+      EXPECT_EQ(e.nickname(), "good");
+      if (c.pass) {
+        EXPECT_FALSE(r.next(e));
+        EXPECT_EQ(r.error().code, Errc::bad_router_status);
+        EXPECT_EQ(r.error().offset, start) << r.error().message;
+        EXPECT_FALSE(r.next(e)) << "stays stopped";
+        continue;
+      }
+      ASSERT_TRUE(r.next(e)) << r.error().message;
+      const auto st = e.to_status();
+      ASSERT_FALSE(st.ok());
+      EXPECT_EQ(st.error().code, Errc::bad_router_status);
+      EXPECT_EQ(st.error().offset, start) << st.error().message;
+      if (c.w) {
+        EXPECT_TRUE(e.published().ok());
+        EXPECT_EQ(e.bandwidth().error().offset, start);
+      } else {
+        EXPECT_EQ(e.published().error().offset, start);
+        EXPECT_EQ(e.bandwidth().ok(), true);
+        EXPECT_EQ(e.identity().size(), 20u);
+      }
+      // The reader goes on: the next entry is fine.
+      ASSERT_TRUE(r.next(e)) << r.error().message;
+      EXPECT_EQ(e.nickname(), "good");
+      EXPECT_TRUE(e.to_status().ok());
+      EXPECT_FALSE(r.next(e));
+      EXPECT_EQ(r.error().code, Errc::ok);
+    }
+  }
+}
+
+TEST(RouterEntryReaderErrors, LineBeforeTheRLine) {
+  const std::string text = "s Fast Running\n" + kGoodR + "\n";
+  RouterEntryReader r(text);
+  RouterEntry e;
+  EXPECT_FALSE(r.next(e));
+  EXPECT_EQ(r.error().code, Errc::bad_router_status);
+  EXPECT_EQ(r.error().offset, 0u);
+  differential(text);
+}
+
+TEST(RouterEntryReaderGuardPage, TruncatedInputsDoNotOverRead) {
+  const std::string lf = lf_text(all_entries());
+  const std::string crlf = data_block(all_entries());
+  test::GuardedBuffer g;
+  for (const std::string* full : {&lf, &crlf}) {
+    ASSERT_LE(full->size(), g.capacity());
+    for (std::size_t n = 0; n <= full->size(); ++n) {
+      const std::string_view in = g.place(std::string_view(*full).substr(0, n));
+      RouterEntryReader r(in);
+      RouterEntry e;
+      int count = 0;
+      while (r.next(e)) {
+        ASSERT_LT(++count, 10);
+        for (std::string_view v : {e.entry(), e.nickname(), e.flags_text(), e.version(),
+                                   e.protocols(), e.policy(), e.a_lines()})
+          ASSERT_TRUE(test::within(v, in)) << "prefix " << n;
+        // Every decoder runs on the guarded bytes.
+        (void)e.flags();
+        (void)e.ipv6();
+        (void)e.digest();
+        (void)e.bandwidth();
+        (void)e.to_status();
+        OrAddressLines ol(e.a_lines());
+        std::string_view a;
+        while (ol.next(a)) ASSERT_TRUE(test::within(a, in));
+      }
+      EXPECT_LE(r.error().offset, in.size());
+      differential(in);
+    }
+  }
+}
+
+TEST(RouterEntryReaderGuardPage, LongTextEndingAtTheGuard) {
+  // Texts of a page: the SIMD paths (64-byte blocks, 32-byte nickname
+  // check) run right up to the guard.
+  test::GuardedBuffer g;
+  std::string text;
+  while (text.size() + 300 < g.capacity()) text += lf_text(kEntry2);
+  for (std::size_t cut = 0; cut < 200; ++cut) {
+    const std::string_view in = g.place(std::string_view(text).substr(0, text.size() - cut));
+    differential(in);
+  }
+}
+
+TEST(RouterEntryReader, RandomMutationsAgreeWithTheEagerReader) {
+  std::mt19937_64 rng(0x1a2e27ull);
+  const std::string bases[] = {lf_text(all_entries()), data_block(all_entries())};
+  const char alphabet[] = " \n\r.rasvwp=0123456789x[]:\xff\t";
+  for (int iter = 0; iter < 4000; ++iter) {
+    std::string t = bases[iter % 2];
+    const int muts = 1 + int(rng() % 4);
+    for (int m = 0; m < muts; ++m) {
+      const std::size_t at = rng() % t.size();
+      switch (rng() % 3) {
+        case 0: t[at] = alphabet[rng() % (sizeof alphabet - 1)]; break;
+        case 1: t.erase(at, 1 + rng() % 3); break;
+        default: t.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]); break;
+      }
+      if (t.empty()) t = "r";
+    }
+    SCOPED_TRACE(testing::PrintToString(t));
+    differential(t);
+    if (HasFailure()) return;
+  }
+}
+
+TEST(RouterEntryReader, FlagsAndLookalikes) {
+  // Known flags, near misses and odd spacing, decoded by the SIMD path (a
+  // long line follows) and by the byte loop (the s line ends the text).
+  const std::vector<std::string> words = {"Authority",
+                                          "BadExit",
+                                          "Exit",
+                                          "Fast",
+                                          "Guard",
+                                          "HSDir",
+                                          "MiddleOnly",
+                                          "Named",
+                                          "NoEdConsensus",
+                                          "Running",
+                                          "Stable",
+                                          "StaleDesc",
+                                          "Sybil",
+                                          "Unnamed",
+                                          "V2Dir",
+                                          "Valid",
+                                          "exit",
+                                          "Exit2",
+                                          "Fas",
+                                          "Runningx",
+                                          "MiddleOnlyX",
+                                          "NoEdConsensu",
+                                          "NoEdConsensusX",
+                                          "V2dir",
+                                          "StaleDesk",
+                                          "",
+                                          "Stable\t",
+                                          "Guard\xff",
+                                          "A",
+                                          "FutureFlagWithAVeryLongName"};
+  std::mt19937_64 rng(77);
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string line = "s";
+    for (std::size_t k = 0, n = rng() % 20; k < n; ++k) line += " " + words[rng() % words.size()];
+    const std::string pad = iter % 2 ? "\nzz " + std::string(200, 'x') + "\n" : "";
+    const std::string text = kGoodR + "\n" + line + pad;
+    SCOPED_TRACE(line);
+    EXPECT_EQ(differential(text), 1u);
+    if (HasFailure()) return;
+  }
+}
+
+// The whole generated network, several seeds: the data block exactly as
+// ReplyReader frames it.
+TEST(RouterEntryReader, GeneratedNetworksAgreeWithTheEagerReader) {
+  for (std::uint64_t seed : {1u, 2u, 3u, 7u, 42u}) {
+    SCOPED_TRACE(seed);
+    const std::string wire = gen::ns_all_reply({.routers = 8000, .seed = seed});
+    ReplyReader rd;
+    rd.feed(wire);
+    Reply rep;
+    ASSERT_EQ(rd.next(rep), ReplyReader::Next::reply) << rd.error().message;
+    ASSERT_FALSE(rep.lines.empty());
+    ASSERT_EQ(rep.lines[0].sep, Sep::data);
+    EXPECT_EQ(differential(rep.lines[0].data), 8000u);
+  }
+}
+
+}  // namespace
+}  // namespace torcon
