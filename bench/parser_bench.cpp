@@ -5,9 +5,12 @@
 //   BM_Framing/<input>          ReplyReader, 64 KiB prepare()/memcpy/commit() reads
 //   BM_FramingFeedOnce/<input>  ReplyReader, one feed() of the whole input
 //   BM_FramingNoCopy/<input>    ReplyReader, the copy into its buffer untimed
+//   BM_FramingRecordLines/<input>  BM_Framing with ParserOptions::record_data_lines
 //   BM_NsAllToRouters           framing + RouterStatusReader over every entry
 //   BM_RouterStatusOnly         RouterStatusReader over the data block alone
-//   BM_NsAllToRouterEntries     framing + RouterEntryReader (lazy) over every entry
+//   BM_NsAllToRouterEntries     framing (recording data line ends) + RouterEntryReader
+//                               (lazy, given those line ends) over every entry
+//   BM_NsAllToRouterEntriesNoIndex  ... framing without the line ends, the reader scans
 //   BM_NsAllToRouterEntriesIdentityFlags  ... and identity() + flags() of each
 //   BM_NsAllToRouterEntriesToStatus       ... and to_status() of each (eager)
 //   BM_RouterEntriesOnly        RouterEntryReader over the data block alone
@@ -97,9 +100,10 @@ void BM_MemchrLines(benchmark::State& state, Input input) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * lines));
 }
 
-void BM_Framing(benchmark::State& state, Input input) {
+void BM_FramingT(benchmark::State& state, Input input, bool record) {
   const std::string& in = input();
-  ReplyReader rd;  // reused: its buffer is warm, as on a long-lived connection
+  // Reused: its buffer is warm, as on a long-lived connection.
+  ReplyReader rd(torcon::ParserOptions{.record_data_lines = record});
   std::size_t replies = 0;
   for (auto _ : state) {
     std::size_t n = 0;
@@ -112,6 +116,10 @@ void BM_Framing(benchmark::State& state, Input input) {
   }
   state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
   state.SetItemsProcessed(std::int64_t(state.iterations() * replies));
+}
+void BM_Framing(benchmark::State& state, Input input) { BM_FramingT(state, input, false); }
+void BM_FramingRecordLines(benchmark::State& state, Input input) {
+  BM_FramingT(state, input, true);
 }
 
 // Drains every reply the reader holds; false on error.
@@ -220,7 +228,7 @@ std::size_t lazy_routers(const Reply& r) {
   std::size_t routers = 0;
   for (const torcon::ReplyLine& l : r.lines) {
     if (l.sep != torcon::Sep::data) continue;
-    torcon::RouterEntryReader rs(l.data);
+    torcon::RouterEntryReader rs(l.data, l.data_line_ends);  // empty: it scans
     torcon::RouterEntry e;
     while (rs.next(e)) {
       if constexpr (touch == Touch::none) {
@@ -241,10 +249,10 @@ std::size_t lazy_routers(const Reply& r) {
   return routers;
 }
 
-template <Touch touch>
+template <Touch touch, bool record = true>
 void BM_NsAllToRouterEntriesT(benchmark::State& state) {
   const std::string& in = ns_all();
-  ReplyReader rd;
+  ReplyReader rd(torcon::ParserOptions{.record_data_lines = record});
   std::size_t routers = 0;
   for (auto _ : state) {
     std::size_t n = 0;
@@ -257,6 +265,9 @@ void BM_NsAllToRouterEntriesT(benchmark::State& state) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
 }
 void BM_NsAllToRouterEntries(benchmark::State& s) { BM_NsAllToRouterEntriesT<Touch::none>(s); }
+void BM_NsAllToRouterEntriesNoIndex(benchmark::State& s) {
+  BM_NsAllToRouterEntriesT<Touch::none, false>(s);
+}
 void BM_NsAllToRouterEntriesIdentityFlags(benchmark::State& s) {
   BM_NsAllToRouterEntriesT<Touch::identity_flags>(s);
 }
@@ -310,9 +321,11 @@ BENCHMARK_CAPTURE(BM_FramingFeedOnce, ns_all, &ns_all);
 BENCHMARK_CAPTURE(BM_FramingFeedOnce, events, &events);
 BENCHMARK_CAPTURE(BM_FramingNoCopy, ns_all, &ns_all);
 BENCHMARK_CAPTURE(BM_FramingNoCopy, events, &events);
+BENCHMARK_CAPTURE(BM_FramingRecordLines, ns_all, &ns_all);
 BENCHMARK(BM_NsAllToRouters)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouterStatusOnly)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntries)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NsAllToRouterEntriesNoIndex)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntriesIdentityFlags)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntriesToStatus)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouterEntriesOnly)->Unit(benchmark::kMicrosecond);
@@ -381,8 +394,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "]  target >= 0.25: %s\n", ratio >= 0.25 ? "met" : "MISSED");
   }
   for (const char* name :
-       {"BM_NsAllToRouters", "BM_NsAllToRouterEntries", "BM_NsAllToRouterEntriesIdentityFlags",
-        "BM_NsAllToRouterEntriesToStatus"}) {
+       {"BM_NsAllToRouters", "BM_NsAllToRouterEntries", "BM_NsAllToRouterEntriesNoIndex",
+        "BM_NsAllToRouterEntriesIdentityFlags", "BM_NsAllToRouterEntriesToStatus"}) {
     if (const double job_ns = rep.ns(name); job_ns > 0) {
       std::fprintf(stderr, "ns/all -> %zu routers (%s): %.3f ms per run  target <= 1 ms: %s\n",
                    torcon::gen::NsAllOptions{}.routers, name, job_ns / 1e6,

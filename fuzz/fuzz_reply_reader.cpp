@@ -14,7 +14,8 @@
 //    (status codes, separators, line texts, data blocks, CRLF rules, limits);
 //  * the outcome (replies, then error code and offset, or the buffered state)
 //    does not depend on how the stream was split;
-//  * an error is final, and its offset lies inside the input.
+//  * an error is final, and its offset lies inside the input;
+//  * with record_data_lines, each data block's line ends are exactly its LFs.
 
 #include <algorithm>
 #include <cstddef>
@@ -111,8 +112,20 @@ void check_against_raw(const Reply& r, const ParserOptions& o) {
     pos = lf + 1;
 
     if (l.sep != Sep::data) {
-      FUZZ_CHECK(l.data.empty());
+      FUZZ_CHECK(l.data.empty() && l.data_line_ends.empty());
       continue;
+    }
+    // record_data_lines: exactly the block's LF offsets; else nothing.
+    if (o.record_data_lines) {
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < l.data.size(); ++i) {
+        if (l.data[i] != '\n') continue;
+        FUZZ_CHECK(k < l.data_line_ends.size() && l.data_line_ends[k] == i);
+        ++k;
+      }
+      FUZZ_CHECK(k == l.data_line_ends.size());
+    } else {
+      FUZZ_CHECK(l.data_line_ends.empty());
     }
     // Data block: lines up to one that is exactly "." (the terminator).
     const std::size_t data_start = pos;
@@ -328,14 +341,17 @@ void check_all_splits(std::string_view input, const ParserOptions& o) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   for (const bool bare_lf : {false, true}) {
+    // record_data_lines on in half the option sets: both framing paths.
     ParserOptions def;
     def.allow_bare_lf = bare_lf;
+    def.record_data_lines = bare_lf;
     check_all_splits(input, def);
 
     ParserOptions small;
     small.max_line = 64;
     small.max_reply = 1024;
     small.allow_bare_lf = bare_lf;
+    small.record_data_lines = !bare_lf;
     check_all_splits(input, small);
   }
   return 0;

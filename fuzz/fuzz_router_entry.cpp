@@ -7,11 +7,14 @@
 //  * where the eager reader stops with an error, the lazy reader reports the
 //    same offset: from the pass (next() false) or from decode() of that entry;
 //  * where the eager reader ends cleanly, so does the lazy one.
+//  * given the input's LF offsets, the lazy reader yields what it yields
+//    scanning for them itself.
 // ASan catches any read past the input (libFuzzer's buffer is exact-size).
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_check.hpp"
 #include "torcon/router_entry.hpp"
@@ -59,10 +62,35 @@ void check_same(const RouterEntry& e, const RouterStatus& s, std::string_view in
              same(t.policy, s.policy) && same(t.a_lines, s.a_lines));
 }
 
+// RouterEntryReader given the LF offsets (as ReplyReader records them) must
+// yield what it yields scanning: the same entries, the same end or error.
+void check_indexed(std::string_view in) {
+  std::vector<std::uint32_t> ends;
+  for (std::size_t i = 0; i < in.size(); ++i)
+    if (in[i] == '\n') ends.push_back(std::uint32_t(i));
+  RouterEntryReader scan(in), given(in, ends);
+  RouterEntry a, b;
+  while (true) {
+    const bool more = scan.next(a);
+    FUZZ_CHECK(given.next(b) == more);
+    if (!more) break;
+    FUZZ_CHECK(same(a.entry(), b.entry()) && a.offset() == b.offset() &&
+               same(a.nickname(), b.nickname()) && a.identity() == b.identity() &&
+               same(a.flags_text(), b.flags_text()) && same(a.version(), b.version()) &&
+               same(a.protocols(), b.protocols()) && same(a.policy(), b.policy()) &&
+               same(a.a_lines(), b.a_lines()));
+    const auto bwa = a.bandwidth(), bwb = b.bandwidth();
+    FUZZ_CHECK(bwa.ok() == bwb.ok() && (!bwa.ok() || *bwa == *bwb));
+  }
+  FUZZ_CHECK(scan.error().code == given.error().code &&
+             scan.error().offset == given.error().offset);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
+  check_indexed(in);
   RouterStatusReader eager(in);
   RouterEntryReader lazy(in);
   RouterStatus s;

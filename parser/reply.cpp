@@ -49,7 +49,8 @@ void OwnedReply::assign(const Reply& r) {
   std::vector<ReplyLine> ls;
   ls.reserve(r.lines.size());
   for (const ReplyLine& l : r.lines)
-    ls.push_back(ReplyLine{l.code, l.sep, rebase(l.text), rebase(l.data)});
+    // The line-end index stays with the reader: an owned copy drops it.
+    ls.push_back(ReplyLine{l.code, l.sep, rebase(l.text), rebase(l.data), {}});
   code = r.code;
   offset = r.offset;
   lines = std::move(ls);

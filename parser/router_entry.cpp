@@ -48,10 +48,24 @@ inline const char* nick_end_fast([[maybe_unused]] const char* p, [[maybe_unused]
 #endif
 }
 
+// How far ahead next() prefetches: ~8 lines of router status text.
+constexpr std::size_t kAhead = 2048;
+
 }  // namespace
 
 RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
   if (text.size() >= RouterEntry::kNone) fail(0, "text too large for 32-bit offsets");
+}
+
+RouterEntryReader::RouterEntryReader(std::string_view text,
+                                     std::span<const std::uint32_t> line_ends)
+    : RouterEntryReader(text) {
+  if (line_ends.empty() || error_.code != Errc::ok) return;
+  // All of the text counts as scanned: refill() then only ends the last line
+  // (one without an LF) at the text's end.
+  ext_ = line_ends.data();
+  lf_count_ = std::uint32_t(line_ends.size());
+  scan_ = text.size();
 }
 
 // The LFs of the next chunk (kChunk bytes) into lf_buf_. Whole 64-byte blocks:
@@ -60,6 +74,10 @@ RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
 // router status text holds 0-3 LFs; more loop again). The rest byte by byte,
 // so nothing past the text is read. Chunks without any LF are skipped.
 std::size_t RouterEntryReader::refill() {
+  if (ext_) {  // the given LFs are used up: the rest is one line
+    lf_idx_ = lf_count_;
+    return text_.size();
+  }
   const char* const base = text_.data();
   const std::size_t n = text_.size();
   while (scan_ < n) {
@@ -121,6 +139,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
   // alias the members); every return path stores them back.
   std::size_t pos = pos_;
   std::uint32_t idx = lf_idx_, cnt = lf_count_;
+  const std::uint32_t* const lfs = ext_ ? ext_ : lf_buf_;
   struct Save {
     RouterEntryReader& r;
     std::size_t& pos;
@@ -138,13 +157,21 @@ bool RouterEntryReader::next(RouterEntry& out) {
       lf = pend_lf_;
       pend_ = false;
     } else if (idx < cnt) [[likely]] {
-      lf = lf_buf_[idx++];
+      lf = lfs[idx++];
+      // Given offsets are not trusted: each must end a line inside the text.
+      if (ext_ && (lf < line_start || lf >= n)) [[unlikely]]
+        return fail(line_start, "line_ends do not match the text");
     } else {
       lf = refill();
       idx = lf_idx_;
       cnt = lf_count_;
     }
     const std::size_t next_pos = lf < n ? lf + 1 : n;
+    // The text is usually out of cache by now (framed as a whole before this
+    // pass): fetch a few lines ahead so the line-end loads do not stall. An
+    // address, not a pointer, as it may lie past the text (prefetches never
+    // fault).
+    __builtin_prefetch(reinterpret_cast<const void*>(std::uintptr_t(base) + line_start + kAhead));
     const char* lp = base + line_start;
     std::size_t len = lf - line_start;
     if (len && lp[len - 1] == '\r') --len;

@@ -24,6 +24,11 @@ struct ReplyLine {
   // line's CRLF up to, not including, the terminating ".\r\n". Still
   // dot-stuffed and with CRLFs; walk it with DataLines.
   std::string_view data;
+  // Sep::data with ParserOptions::record_data_lines only (else empty): the
+  // offset in `data` of every LF in it, ascending, as found while framing, so
+  // a consumer need not scan the block again (RouterEntryReader takes them).
+  // Stored in the reader; valid as long as `data` is. OwnedReply drops it.
+  std::span<const std::uint32_t> data_line_ends;
 };
 
 // Iterates the lines of a raw data block: CRLF (or bare LF) stripped and

@@ -36,6 +36,11 @@ struct ParserOptions {
   // Leniency: accept a bare LF as a line end. Tor never sends one; test
   // servers and hand-typed captures sometimes do. Off by default.
   bool allow_bare_lf = false;
+  // Record where each data-block line ends (ReplyLine::data_line_ends), found
+  // anyway while framing, so a consumer can skip its own scan. One vector,
+  // reused: no allocation in the steady state. Ignored when max_reply is
+  // 4 GiB or more (the offsets are 32-bit).
+  bool record_data_lines = false;
 };
 
 class ReplyReader {
@@ -79,6 +84,7 @@ class ReplyReader {
   // move (grow or compact) while a reply is incomplete.
   struct LineRec {
     std::size_t text_off, text_len, data_off, data_len;
+    std::size_t lfs_begin, lfs_end;  // the data block's LFs in lfs_
     int code;
     Sep sep;
   };
@@ -97,7 +103,16 @@ class ReplyReader {
   }
   bool limit_error();  // sets the error for whichever limit comes first
   // Skips a run of ordinary data lines (parser/reply_reader.rl).
+  // Record: also store the LFs skipped (a template so framing without
+  // record_data_lines pays nothing for it).
+  template <bool Record>
   const char* skip_data_lines(const char* base, const char* p, const char* pe);
+  // Appends a data LF at reply offset `lf` to lfs_ (record_ only).
+  void record_lf(std::size_t lf) {
+    if (nlfs_ == lfs_.size()) grow_lfs();
+    lfs_[nlfs_++] = std::uint32_t(lf - data_off_);
+  }
+  void grow_lfs();
   void emit(Reply& out);
 
   ParserOptions opts_;
@@ -116,7 +131,12 @@ class ReplyReader {
   bool in_data_ = false;
   bool complete_ = false;
   bool failed_ = false;
+  bool record_ = false;  // opts_.record_data_lines, when the offsets fit
   std::vector<LineRec> recs_;
+  // Data LF offsets of the current reply (relative to their block, so they
+  // survive compaction); lfs_[0, nlfs_) is in use, the vector only grows.
+  std::vector<std::uint32_t> lfs_;
+  std::size_t nlfs_ = 0;
   std::vector<ReplyLine> lines_;
   Error error_;
 };

@@ -1094,5 +1094,121 @@ TEST(ReplyReaderErrors, ResetMidReplyAndMidDataBlock) {
   EXPECT_EQ(rep.offset, 0u);
 }
 
+// ---------------------------------------------------------------------------
+// ParserOptions::record_data_lines: the LF offsets of each data block.
+
+std::vector<std::uint32_t> lf_offsets(std::string_view data) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < data.size(); ++i)
+    if (data[i] == '\n') out.push_back(std::uint32_t(i));
+  return out;
+}
+
+// A stream of replies with data blocks of every shape the framing treats
+// differently: long and short lines (the SIMD skip and the exact loop),
+// stuffed dots, empty lines, several blocks in one reply, empty blocks, and
+// events in between. Bare LFs inside data lines when `bare_lf`.
+std::string record_stream(std::mt19937_64& rng, bool bare_lf) {
+  std::string s;
+  for (int r = 0; r < 12; ++r) {
+    if (rng() % 3 == 0) s += "650 BW 1 2\r\n";
+    const int blocks = 1 + int(rng() % 3);
+    for (int b = 0; b < blocks; ++b) {
+      s += "250+key" + std::to_string(b) + "=\r\n";
+      const int lines = int(rng() % 60);
+      for (int l = 0; l < lines; ++l) {
+        const int kind = int(rng() % 10);
+        if (kind == 0) {
+          s += "\r\n";
+        } else if (kind == 1) {
+          s += "..stuffed " + std::string(rng() % 90, 'd') + "\r\n";
+        } else {
+          s += char('a' + rng() % 26);
+          s += ' ' + std::string(rng() % (kind == 2 ? 300 : 80), 'x');
+          s += bare_lf && rng() % 4 == 0 ? "\n" : "\r\n";
+        }
+      }
+      s += ".\r\n";
+    }
+    s += "250 OK\r\n";
+  }
+  return s;
+}
+
+TEST(ReplyReaderRecordLines, OffsetsEqualANaiveScanForRandomSplits) {
+  std::mt19937_64 rng(0x11e5);
+  for (int iter = 0; iter < 300; ++iter) {
+    const bool bare = iter % 3 == 2;
+    const std::string in = record_stream(rng, bare);
+    ParserOptions opts;
+    opts.record_data_lines = true;
+    opts.allow_bare_lf = bare;
+    if (iter % 5 == 4) opts.max_line = 32 + rng() % 40;  // below 64: no SIMD skip
+    ReplyReader rd(opts), plain(ParserOptions{.max_line = opts.max_line, .allow_bare_lf = bare});
+    std::size_t replies = 0, blocks = 0;
+    bool failed = false;
+    for (std::size_t pos = 0; pos < in.size() && !failed;) {
+      const std::size_t n = std::min<std::size_t>(in.size() - pos, 1 + rng() % 700);
+      rd.feed(std::string_view(in).substr(pos, n));
+      plain.feed(std::string_view(in).substr(pos, n));
+      pos += n;
+      Reply r, p;
+      Next next;
+      while ((next = rd.next(r)) == Next::reply) {
+        ASSERT_EQ(plain.next(p), Next::reply);
+        ASSERT_EQ(r.raw, p.raw);
+        for (const ReplyLine& l : r.lines) {
+          if (l.sep != Sep::data) {
+            EXPECT_TRUE(l.data_line_ends.empty());
+            continue;
+          }
+          const std::vector<std::uint32_t> want = lf_offsets(l.data);
+          ASSERT_EQ(std::vector<std::uint32_t>(l.data_line_ends.begin(), l.data_line_ends.end()),
+                    want)
+              << "reply " << replies;
+          ++blocks;
+        }
+        for (const ReplyLine& l : p.lines) EXPECT_TRUE(l.data_line_ends.empty());
+        ++replies;
+      }
+      if (next == Next::error) {  // a line over a small max_line: both readers agree
+        EXPECT_EQ(plain.next(r), Next::error);
+        EXPECT_EQ(rd.error().offset, plain.error().offset);
+        failed = true;
+      }
+    }
+    if (!failed) {
+      std::size_t events = 0;
+      for (std::size_t at = 0; (at = in.find("650 BW", at)) != std::string::npos; ++at) ++events;
+      EXPECT_EQ(replies, 12u + events) << "iteration " << iter;
+      EXPECT_GE(blocks, 12u);
+    }
+    if (HasFailure()) return;
+  }
+}
+
+TEST(ReplyReaderRecordLines, IgnoredWhenOffsetsCouldOverflow) {
+  ReplyReader rd(ParserOptions{.max_reply = std::size_t(1) << 33, .record_data_lines = true});
+  rd.feed("250+k=\r\na\r\nb\r\n.\r\n250 OK\r\n");
+  Reply r;
+  ASSERT_EQ(rd.next(r), Next::reply);
+  EXPECT_EQ(r.lines[0].data, "a\r\nb\r\n");
+  EXPECT_TRUE(r.lines[0].data_line_ends.empty());
+}
+
+TEST(ReplyReaderRecordLines, ResetAndOwnedCopies) {
+  ReplyReader rd(ParserOptions{.record_data_lines = true});
+  rd.feed("250+k=\r\nabc\r\n");
+  rd.reset();  // mid data block: nothing of it may leak into the next reply
+  rd.feed("250+k=\r\nxy\r\n.\r\n250 OK\r\n");
+  Reply r;
+  ASSERT_EQ(rd.next(r), Next::reply);
+  ASSERT_EQ(r.lines[0].data_line_ends.size(), 1u);
+  EXPECT_EQ(r.lines[0].data_line_ends[0], 3u);
+  const OwnedReply owned = r.copy();  // the index stays with the reader
+  EXPECT_TRUE(owned.lines[0].data_line_ends.empty());
+  EXPECT_EQ(owned.lines[0].data, "xy\r\n");
+}
+
 }  // namespace
 }  // namespace torcon

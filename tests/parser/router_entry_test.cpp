@@ -8,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,7 +158,49 @@ void expect_entry_matches(std::string_view text, const RouterEntry& e, const Rou
 // Both readers over `text`: same entries, and an eager error shows up in the
 // lazy reader with the same offset, from the pass or from decode().
 // Returns the number of entries both accepted.
+// The offset of every LF in `text`, by a plain scan.
+std::vector<std::uint32_t> naive_line_ends(std::string_view text) {
+  std::vector<std::uint32_t> out;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n') out.push_back(std::uint32_t(i));
+  return out;
+}
+
+// RouterEntryReader given the line ends must yield exactly what it yields
+// scanning for them: the same entries, then the same end or error.
+void expect_indexed_same(std::string_view text) {
+  const std::vector<std::uint32_t> ends = naive_line_ends(text);
+  RouterEntryReader scan(text), given(text, ends);
+  RouterEntry a, b;
+  while (true) {
+    const bool more = scan.next(a);
+    ASSERT_EQ(given.next(b), more);
+    if (!more) break;
+    EXPECT_EQ(a.entry().data(), b.entry().data());
+    EXPECT_EQ(a.entry().size(), b.entry().size());
+    EXPECT_EQ(a.offset(), b.offset());
+    EXPECT_EQ(a.nickname(), b.nickname());
+    EXPECT_EQ(a.identity(), b.identity());
+    EXPECT_EQ(a.flags_text().data(), b.flags_text().data());
+    EXPECT_EQ(a.flags_text().size(), b.flags_text().size());
+    EXPECT_EQ(a.version().data(), b.version().data());
+    EXPECT_EQ(a.protocols().data(), b.protocols().data());
+    EXPECT_EQ(a.policy().data(), b.policy().data());
+    EXPECT_EQ(a.a_lines().data(), b.a_lines().data());
+    EXPECT_EQ(a.a_lines().size(), b.a_lines().size());
+    EXPECT_EQ(a.bandwidth().ok(), b.bandwidth().ok());
+    if (a.bandwidth().ok() && b.bandwidth().ok()) {
+      EXPECT_EQ(*a.bandwidth(), *b.bandwidth());
+    }
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_EQ(scan.error().code, given.error().code);
+  EXPECT_EQ(scan.error().offset, given.error().offset);
+}
+
 std::size_t differential(std::string_view text) {
+  expect_indexed_same(text);
+  if (::testing::Test::HasFailure()) return 0;
   RouterStatusReader eager(text);
   RouterEntryReader lazy(text);
   RouterStatus s;
@@ -447,6 +491,58 @@ TEST(RouterEntryReader, FlagsAndLookalikes) {
     EXPECT_EQ(differential(text), 1u);
     if (HasFailure()) return;
   }
+}
+
+TEST(RouterEntryReader, GivenLineEndsThatDoNotFitTheTextFail) {
+  const std::string text = data_block(all_entries());
+  std::vector<std::uint32_t> ends = naive_line_ends(text);
+  ASSERT_GE(ends.size(), 4u);
+  const auto drain = [&](std::span<const std::uint32_t> given) {
+    RouterEntryReader r(text, given);
+    RouterEntry e;
+    while (r.next(e)) {
+    }
+    return r.error();
+  };
+  EXPECT_EQ(drain(ends).code, Errc::ok);
+  std::vector<std::uint32_t> bad = ends;
+  bad[2] = std::uint32_t(text.size());  // past the text
+  EXPECT_EQ(drain(bad).code, Errc::bad_router_status);
+  bad = ends;
+  std::swap(bad[1], bad[2]);  // out of order
+  EXPECT_EQ(drain(bad).code, Errc::bad_router_status);
+  bad = ends;
+  bad[3] = bad[2];  // repeated
+  EXPECT_EQ(drain(bad).code, Errc::bad_router_status);
+  bad = ends;
+  bad.back() = 0xFFFFFFFFu;
+  EXPECT_EQ(drain(bad).code, Errc::bad_router_status);
+}
+
+// ReplyReader's recorded line ends, handed on: the same entries as scanning.
+TEST(RouterEntryReader, LineEndsRecordedByTheReplyReader) {
+  const std::string wire = gen::ns_all_reply({.routers = 500, .seed = 5});
+  ReplyReader rd(ParserOptions{.record_data_lines = true});
+  rd.feed(wire);
+  Reply rep;
+  ASSERT_EQ(rd.next(rep), ReplyReader::Next::reply) << rd.error().message;
+  ASSERT_EQ(rep.lines[0].sep, Sep::data);
+  const std::string_view data = rep.lines[0].data;
+  const std::vector<std::uint32_t> want = naive_line_ends(data);
+  ASSERT_TRUE(std::equal(want.begin(), want.end(), rep.lines[0].data_line_ends.begin(),
+                         rep.lines[0].data_line_ends.end()));
+  RouterEntryReader scan(data), given(data, rep.lines[0].data_line_ends);
+  RouterEntry a, b;
+  std::size_t n = 0;
+  while (scan.next(a)) {
+    ASSERT_TRUE(given.next(b));
+    EXPECT_EQ(a.entry().data(), b.entry().data());
+    EXPECT_EQ(a.identity(), b.identity());
+    ++n;
+  }
+  EXPECT_FALSE(given.next(b));
+  EXPECT_EQ(given.error().code, Errc::ok);
+  EXPECT_EQ(n, 500u);
 }
 
 // The whole generated network, several seeds: the data block exactly as
