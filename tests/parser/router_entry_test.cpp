@@ -68,7 +68,7 @@ const std::vector<std::string> kEntry2 = {
 // Microdescriptor-form r line (no digest), repeated s and w lines, bare
 // keywords, an odd dot-stuffed line, an IPv4-tailed a line.
 const std::vector<std::string> kEntry3 = {
-    "r micro AAECAwQFBgcICQoLDA0ODxAREhM= 2024-02-29 00:00:00 10.0.0.1 443 9030",
+    "r micro AAECAwQFBgcICQoLDA0ODxAREhM= 2024-02-29 00:00:00 192.0.2.1 443 9030",
     ".odd line",
     "a [::ffff:192.0.2.1]:1",
     "s Exit",
