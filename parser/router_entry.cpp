@@ -402,7 +402,9 @@ bool RouterEntry::decode_w(RouterStatus& out, Error& err) const {
     const char* lf = q ? static_cast<const char*>(q) : end;
     const char* lp = p;
     std::size_t len = std::size_t(lf - p);
-    if (len && lp[len - 1] == '\r') --len;
+    // The entry already ends where its last line's view does (one CR
+    // dropped), so only lines cut at an LF still carry theirs.
+    if (q && len && lp[len - 1] == '\r') --len;
     if (len && lp[0] == '.') ++lp, --len;
     if (len && lp[0] == 'w' && (len == 1 || lp[1] == ' ')) {
       const std::string_view rest =
