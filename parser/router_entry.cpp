@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "router_status_detail.hpp"
+#include "router_status_fast.hpp"
 
 namespace torcon {
 
@@ -19,33 +19,6 @@ inline std::uint32_t bit_count(std::uint64_t x) {
   x = (x & 0x3333333333333333u) + (x >> 2 & 0x3333333333333333u);
   x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
   return std::uint32_t(x * 0x0101010101010101u >> 56);
-}
-
-// The space after a valid nickname at p (1-19 alphanumerics, then ' ', before
-// the line end e), found with two 16-byte SSE2 range checks instead of a
-// byte loop whose exit mispredicts. Null when it cannot tell (fewer than 32
-// readable bytes) or the nickname is not valid: the byte loop then decides.
-inline const char* nick_end_fast([[maybe_unused]] const char* p, [[maybe_unused]] const char* e,
-                                 [[maybe_unused]] const char* text_end) {
-#if defined(__SSE2__)
-  if (text_end - p < 32) return nullptr;
-  const auto alnum = [](const char* q) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    // Signed compares: bytes >= 0x80 are negative and match no range.
-    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                        _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-    const __m128i low = _mm_or_si128(v, _mm_set1_epi8(0x20));  // letters to lower case
-    const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)),
-                                        _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
-    return unsigned(_mm_movemask_epi8(_mm_or_si128(digit, alpha)));
-  };
-  const std::uint32_t m = alnum(p) | alnum(p + 16) << 16;
-  const unsigned len = unsigned(__builtin_ctz(~m | 0x80000000u));
-  if (len == 0 || len > 19 || e - p <= std::ptrdiff_t(len) || p[len] != ' ') return nullptr;
-  return p + len;
-#else
-  return nullptr;
-#endif
 }
 
 // How far ahead next() prefetches: ~8 lines of router status text.
@@ -267,110 +240,20 @@ bool RouterEntryReader::next(RouterEntry& out) {
 // ---------------------------------------------------------------------------
 // On-demand decoding.
 
-namespace {
-
-// The known flags by a perfect hash of (length, first two bytes): the slot's
-// name is compared with a masked 16-byte compare, and its bit OR-ed in
-// without a branch. Empty slots have length 0 and never match.
-struct FlagSlot {
-  char name[16] = {};
-  std::uint8_t len = 0;
-  std::uint32_t bit = 0;
-};
-constexpr unsigned flag_hash(std::size_t len, unsigned char c0, unsigned char c1) {
-  return unsigned(len * 17 + c0 + (unsigned(c1) << 3)) & 31;
-}
-struct FlagTable {
-  FlagSlot slot[32];
-  constexpr FlagTable() : slot() {
-    for (unsigned i = 0; i < unsigned(RouterFlag::kCount); ++i) {
-      const std::string_view name = to_string_constexpr(RouterFlag(i));
-      FlagSlot& s = slot[flag_hash(name.size(), std::uint8_t(name[0]), std::uint8_t(name[1]))];
-      for (std::size_t k = 0; k < name.size(); ++k) s.name[k] = name[k];
-      s.len = std::uint8_t(name.size());
-      s.bit = 1u << i;
-    }
-  }
-  static constexpr std::string_view to_string_constexpr(RouterFlag f) {
-    constexpr std::string_view kNames[] = {"Authority",     "BadExit", "Exit",       "Fast",
-                                           "Guard",         "HSDir",   "MiddleOnly", "Named",
-                                           "NoEdConsensus", "Running", "Stable",     "StaleDesc",
-                                           "Sybil",         "Unnamed", "V2Dir",      "Valid"};
-    return kNames[unsigned(f)];
-  }
-};
-constexpr FlagTable kFlagTable;
-// The hash is collision-free: every flag landed in its own slot.
-constexpr bool flag_table_complete() {
-  unsigned n = 0;
-  for (const FlagSlot& s : kFlagTable.slot) n += s.len != 0;
-  return n == unsigned(RouterFlag::kCount);
-}
-static_assert(flag_table_complete());
-
-}  // namespace
-
 RouterFlags RouterEntry::flags() const noexcept {
-  RouterFlags fl;
-  if (s_.off == kNone) return fl;
-  const char* const b = base_ + s_.off;
-  const std::size_t len = s_.end - s_.off;
-#if defined(__SSE2__)
-  // Spaces of the whole line from one 128-byte load (every token's 16-byte
-  // compare stays inside it); longer lines, or too near the end of the text,
-  // take the byte loop below.
-  if (len <= 112 && text_len_ - s_.off >= 128) {
-    const __m128i sp = _mm_set1_epi8(' ');
-    const auto m = [&](int k) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * k));
-      return std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp))));
-    };
-    std::uint64_t lo = m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48;
-    std::uint64_t hi = m(4) | m(5) << 16 | m(6) << 32 | m(7) << 48;
-    // Only spaces inside the line, plus one standing for its end.
-    if (len < 64) {
-      lo = (lo & ((std::uint64_t(1) << len) - 1)) | std::uint64_t(1) << len;
-      hi = 0;
-    } else {
-      hi = (hi & ((std::uint64_t(1) << (len - 64)) - 1)) | std::uint64_t(1) << (len - 64);
-    }
-    std::uint32_t bits = 0;
-    std::size_t start = 0;
-    const auto token = [&](std::size_t end) {
-      const char* t = b + start;
-      const std::size_t tl = end - start;
-      start = end + 1;
-      if (tl - 1 > 12) return;  // empty, or longer than any known flag
-      const FlagSlot& s = kFlagTable.slot[flag_hash(tl, std::uint8_t(t[0]), std::uint8_t(t[1]))];
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(t));
-      const __m128i want = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.name));
-      const unsigned eq = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, want)));
-      const unsigned need = (1u << tl) - 1;
-      const bool ok = (eq & need) == need && s.len == tl;
-      bits |= s.bit & (0u - unsigned(ok));
-    };
-    for (; lo; lo &= lo - 1) token(std::size_t(__builtin_ctzll(lo)));
-    for (; hi; hi &= hi - 1) token(64 + std::size_t(__builtin_ctzll(hi)));
-    for (; bits; bits &= bits - 1) fl.set(RouterFlag(__builtin_ctz(bits)));
-    return fl;
-  }
-#endif
-  for_each_token(b, b + len, [&](const char* t, std::size_t tl) {
-    RouterFlag f;
-    if (flag_fast(t, tl, f)) fl.set(f);
-  });
-  return fl;
+  if (s_.off == kNone) return {};
+  return decode_flags(base_ + s_.off, s_.end - s_.off, base_ + text_len_);
 }
 
 std::optional<Ipv6OrAddress> RouterEntry::ipv6() const {
   if (a_first_.off == kNone) return std::nullopt;
   Ipv6OrAddress addr;
-  if (!parse_or_address6_fast(view(a_first_), addr)) return std::nullopt;
+  if (!parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) return std::nullopt;
   return addr;
 }
 
 bool RouterEntry::decode_r(RouterStatus& out, Error& err) const {
-  if (parse_r_fixed(base_ + r_.off, base_ + r_.end, out)) return true;
+  if (parse_r_fixed(base_ + r_.off, base_ + r_.end, base_ + text_len_, out)) return true;
   out = RouterStatus{};
   std::string why;
   if (parse_r_general(view(r_), out, why)) return true;
@@ -449,7 +332,7 @@ bool RouterEntry::decode(RouterStatus& out, Error& err) const {
   if (a_.off != kNone) {
     out.a_lines = view(a_);
     Ipv6OrAddress addr;
-    if (parse_or_address6_fast(view(a_first_), addr)) {
+    if (parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) {
       out.ipv6 = addr;
       out.has_ipv6 = true;
     }

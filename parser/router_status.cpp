@@ -2,9 +2,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <utility>
 
-#include "router_status_detail.hpp"
+#include "router_status_fast.hpp"
 
 namespace torcon {
 namespace {
@@ -92,13 +93,29 @@ bool RouterStatusReader::next(RouterStatus& out) {
   if (error_.code != Errc::ok) return false;
   const char* const base = text_.data();
   const std::size_t n = text_.size();
+  const char* const lim = base + n;
   bool have_r = false;
   std::size_t entry_start = 0, entry_end = 0, a_first = 0, a_end = 0;
+  const bool given = !ends_.empty();
+  std::size_t idx = end_idx_;
+  // Scans only when no line ends were given (constructing it loads a block).
+  std::optional<LfScanner> lfs;
+  if (!given) lfs.emplace(base, n, pos_);
 
-  LfScanner lfs(base, n, pos_);
   while (pos_ < n) {
     const std::size_t line_start = pos_;
-    const std::size_t lf = lfs.next();
+    std::size_t lf;
+    if (!given) {
+      lf = lfs->next();
+    } else if (idx < ends_.size()) [[likely]] {
+      lf = ends_[idx];
+      // Given offsets are not trusted: each must be an LF ending a line
+      // inside the text.
+      if (lf < line_start || lf >= n || base[lf] != '\n') [[unlikely]]
+        return fail(line_start, "line_ends do not match the text");
+    } else {
+      lf = n;
+    }
     const std::size_t next_pos = lf < n ? lf + 1 : n;
     const char* lp = base + line_start;
     std::size_t len = lf - line_start;
@@ -106,52 +123,51 @@ bool RouterStatusReader::next(RouterStatus& out) {
     if (len && lp[0] == '.') ++lp, --len;  // dot-stuffing
     if (len == 0) {
       pos_ = next_pos;
+      idx += given;
       continue;
     }
-    // The keyword runs to the first space; `rest` is what follows it (an
-    // empty view at the line's end when there is no space).
-    std::size_t kwlen = 0;
-    while (kwlen < len && lp[kwlen] != ' ') ++kwlen;
-    const char* const le = lp + len;
-    const std::string_view rest(kwlen < len ? lp + kwlen + 1 : le,
-                                kwlen < len ? len - kwlen - 1 : 0);
+    // Keywords are classified by their first bytes: "r", "s", ... are one
+    // letter then a space (or the line's end), "pr" two. `rest` is what
+    // follows the space (an empty view at the line's end when there is none).
     const char k0 = lp[0];
+    const bool kw1 = len == 1 || lp[1] == ' ';
+    const char* const le = lp + len;
+    const std::string_view rest(kw1 && len > 1 ? lp + 2 : le, kw1 && len > 1 ? len - 2 : 0);
 
-    if (kwlen == 1 && k0 == 'r') {
+    if (kw1 && k0 == 'r') {
       if (have_r) break;  // the next entry starts here; pos_ stays on it
       have_r = true;
       out = RouterStatus{};
       entry_start = line_start;
-      if (!parse_r_fixed(rest.data(), le, out)) {
+      if (!parse_r_fixed(rest.data(), le, lim, out)) {
         out = RouterStatus{};
         if (!parse_r_general(rest, line_start, out)) return false;
       }
       pos_ = entry_end = next_pos;
+      idx += given;
       continue;
     }
     if (!have_r) {
+      std::size_t kwlen = 0;
+      while (kwlen < len && lp[kwlen] != ' ') ++kwlen;
       // Appended, not operator+: g++ 12 -O3 warns (-Wrestrict) on that form.
       std::string what = "\"";
       what.append(lp, kwlen).append("\" line before any r line");
       return fail(line_start, std::move(what));
     }
 
-    if (kwlen == 1) {
+    if (kw1) {
       switch (k0) {
         case 's':
           // A repeated "s" line replaces the flags, as it replaces flags_text.
           out.flags_text = rest;
-          out.flags = RouterFlags{};
-          for_each_token(rest.data(), le, [&](const char* t, std::size_t tl) {
-            RouterFlag fl;
-            if (flag_fast(t, tl, fl)) out.flags.set(fl);
-          });
+          out.flags = decode_flags(rest.data(), rest.size(), lim);
           break;
         case 'a':
           if (a_first == 0) {
             a_first = std::size_t(lp - base);
             Ipv6OrAddress addr;
-            if (parse_or_address6_fast(rest, addr)) {
+            if (parse_or_address6_fast(rest, lim, addr)) {
               out.ipv6 = addr;
               out.has_ipv6 = true;
             }
@@ -166,12 +182,14 @@ bool RouterStatusReader::next(RouterStatus& out) {
         case 'p': out.policy = rest; break;
         default: break;
       }
-    } else if (kwlen == 2 && k0 == 'p' && lp[1] == 'r') {
-      out.protocols = rest;
+    } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
+      out.protocols = len > 2 ? std::string_view(lp + 3, len - 3) : std::string_view(le, 0);
     }
     // "m" and keywords a newer tor adds: part of the entry, nothing to parse.
     pos_ = entry_end = next_pos;
+    idx += given;
   }
+  end_idx_ = idx;
   if (!have_r) return false;
   if (a_first) out.a_lines = std::string_view(base + a_first, a_end - a_first);
   // Drop the last line's ending exactly as line views do (one LF, then one

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,12 @@ bool parse_router_flag(std::string_view name, RouterFlag& out) noexcept;
 
 class RouterFlags {
  public:
+  // Bit i is RouterFlag(i); bits of no known flag are dropped.
+  static constexpr RouterFlags from_bits(std::uint32_t bits) noexcept {
+    RouterFlags f;
+    f.bits_ = bits & ((1u << unsigned(RouterFlag::kCount)) - 1);
+    return f;
+  }
   bool has(RouterFlag f) const noexcept { return bits_ >> unsigned(f) & 1u; }
   void set(RouterFlag f) noexcept { bits_ |= 1u << unsigned(f); }
   std::uint32_t bits() const noexcept { return bits_; }
@@ -105,6 +112,14 @@ class OrAddressLines {
 class RouterStatusReader {
  public:
   explicit RouterStatusReader(std::string_view text) : text_(text) {}
+  // The same, given the offset of every LF in `text`, ascending (a data
+  // block's ReplyLine::data_line_ends, recorded by ReplyReader with
+  // ParserOptions::record_data_lines): the reader uses them instead of
+  // scanning for LFs itself. An offset that is out of order, outside the
+  // text or not at an LF makes next() fail; a missing one merges two lines.
+  // An empty span means "not recorded": it scans.
+  RouterStatusReader(std::string_view text, std::span<const std::uint32_t> line_ends)
+      : text_(text), ends_(line_ends) {}
   // The next entry; false at the end or on malformed input (check error()).
   bool next(RouterStatus& out);
   // Errc::ok unless next() stopped on bad input; offset is into `text`.
@@ -117,7 +132,9 @@ class RouterStatusReader {
   bool parse_r_general(std::string_view rest, std::size_t line_start, RouterStatus& out);
   bool parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out);
   std::string_view text_;
+  std::span<const std::uint32_t> ends_;  // given LFs, else empty
   std::size_t pos_ = 0;
+  std::size_t end_idx_ = 0;  // next unused entry of ends_
   Error error_;
 };
 
