@@ -179,18 +179,19 @@ inline bool ip_ports_fast([[maybe_unused]] const char* ip, [[maybe_unused]] cons
   if (lim - ip < 48 || e - ip > 32 || e - ip < 11) return false;
   const auto end = unsigned(e - ip);
   const std::uint64_t digits = digit_mask16(ip) | std::uint64_t(digit_mask16(ip + 16)) << 16;
-  // Non-digits inside the line, and a sentinel at 40 so every ctz is defined.
+  // Non-digits inside the line; a sentinel at 40 keeps every ctz defined
+  // when there are fewer than five.
   constexpr std::uint64_t kSentinel = std::uint64_t(1) << 40;
-  std::uint64_t m = (~digits & ((std::uint64_t(1) << end) - 1)) | kSentinel;
+  std::uint64_t m = ~digits & ((std::uint64_t(1) << end) - 1);
   unsigned sep[6];
   for (int k = 0; k < 5; ++k) {
-    sep[k] = unsigned(__builtin_ctzll(m));
+    sep[k] = unsigned(__builtin_ctzll(m | kSentinel));
     m &= m - 1;
   }
   sep[5] = end;
   // Exactly five separators: '.' '.' '.' ' ' ' '. Checks are OR-ed with `|`,
   // not `||`: a short-circuit is a branch.
-  unsigned bad = unsigned(m != kSentinel) | unsigned(ip[sep[0]] != '.') |
+  unsigned bad = unsigned(m != 0) | unsigned(sep[4] >= end) | unsigned(ip[sep[0]] != '.') |
                  unsigned(ip[sep[1]] != '.') | unsigned(ip[sep[2]] != '.') |
                  unsigned(ip[sep[3]] != ' ') | unsigned(ip[sep[4]] != ' ');
   std::uint64_t v[6];
