@@ -11,7 +11,8 @@ seconds=${1:-30}
 shift || true
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-  harnesses=(fuzz_reply_reader fuzz_quoted_args fuzz_router_status fuzz_router_entry)
+  harnesses=(fuzz_reply_reader fuzz_quoted_args fuzz_router_status fuzz_router_entry
+             fuzz_router_fields)
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,0 +1,115 @@
+// libFuzzer harness: every fast router status decoder
+// (parser/router_status_fast.hpp) against its reference
+// (parser/router_status_detail.hpp).
+//
+// The first input byte picks the decoder and how much readable slack follows
+// the text (none: the scalar fallbacks run; 64 bytes of the input's own
+// bytes: the SIMD loads run, on whatever follows the field). The rest is the
+// field's text, in a heap block of exactly its size plus the slack, so ASan
+// sees any read past the slack. Invariants (any violation aborts):
+//  * a fast decoder that accepts gives exactly the reference's values, and
+//    the reference accepts too (parse_r_fixed, ip_ports_fast, time_fast);
+//  * parse_or_address6_fast and decode_flags always give the reference's
+//    answer (they decline internally);
+//  * swar_digits equals parse_uint on any 1-8 digits.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "fuzz_check.hpp"
+#include "router_status_fast.hpp"
+
+namespace {
+
+using namespace torcon;
+using namespace torcon::rs_detail;
+
+bool ip_ports_reference(std::string_view s, RouterStatus& out) {
+  const std::size_t s1 = s.find(' ');
+  if (s1 == std::string_view::npos) return false;
+  const std::size_t s2 = s.find(' ', s1 + 1);
+  if (s2 == std::string_view::npos) return false;
+  const std::string_view dir = s.substr(s2 + 1);
+  if (dir.find(' ') != std::string_view::npos) return false;
+  return parse_ipv4(s.substr(0, s1), out.ipv4) &&
+         parse_port(s.substr(s1 + 1, s2 - s1 - 1), out.or_port) && parse_port(dir, out.dir_port);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const unsigned which = data[0] % 6;
+  const std::size_t slack = data[0] & 0x80 ? 64 : 0;
+  const std::size_t n = size - 1;
+  std::unique_ptr<char[]> buf(new char[n + slack + 1]);  // +1: never a zero-size block
+  std::memcpy(buf.get(), data + 1, n);
+  for (std::size_t i = 0; i < slack; ++i) buf[n + i] = n ? char(data[1 + i % n]) : ' ';
+  const char* const p = buf.get();
+  const char* const e = p + n;
+  const char* const lim = e + slack;
+  const std::string_view t(p, n);
+
+  switch (which) {
+    case 0: {
+      RouterStatus a, b;
+      std::string why;
+      if (parse_r_fixed(p, e, lim, a)) {
+        FUZZ_CHECK(parse_r_general(t, b, why));
+        FUZZ_CHECK(a.nickname() == b.nickname());
+        FUZZ_CHECK(a.identity == b.identity);
+        FUZZ_CHECK(a.digest == b.digest);
+        FUZZ_CHECK(a.published == b.published);
+        FUZZ_CHECK(a.ipv4 == b.ipv4 && a.or_port == b.or_port && a.dir_port == b.dir_port);
+      }
+      break;
+    }
+    case 1: {
+      RouterStatus a, b;
+      if (ip_ports_fast(p, e, lim, a)) {
+        FUZZ_CHECK(ip_ports_reference(t, b));
+        FUZZ_CHECK(a.ipv4 == b.ipv4 && a.or_port == b.or_port && a.dir_port == b.dir_port);
+      }
+      break;
+    }
+    case 2: {
+      std::int64_t a = 0, b = 0;
+      if (n >= 19 && time_fast(p, lim, a)) {
+        FUZZ_CHECK(t[10] == ' ' && parse_time(t.substr(0, 10), t.substr(11, 8), b));
+        FUZZ_CHECK(a == b);
+      }
+      break;
+    }
+    case 3: {
+      Ipv6OrAddress a, b;
+      const bool ok = parse_or_address6_fast(t, lim, a);
+      FUZZ_CHECK(ok == parse_or_address6(t, b));
+      FUZZ_CHECK(!ok || (a.addr == b.addr && a.port == b.port));
+      break;
+    }
+    case 4: {
+      RouterFlags want;
+      for_each_token(p, e, [&](const char* tok, std::size_t len) {
+        RouterFlag f;
+        if (flag_fast(tok, len, f)) want.set(f);
+      });
+      FUZZ_CHECK(decode_flags(p, n, lim) == want);
+      break;
+    }
+    case 5: {
+      std::size_t digits = 0;
+      while (digits < n && digits < 8 && p[digits] >= '0' && p[digits] <= '9') ++digits;
+      if (digits && n >= 8) {
+        std::uint64_t want = 0;
+        FUZZ_CHECK(parse_uint(t.substr(0, digits), ~std::uint64_t{0}, want));
+        FUZZ_CHECK(swar_digits(p, unsigned(digits)) == want);
+      }
+      break;
+    }
+  }
+  return 0;
+}
