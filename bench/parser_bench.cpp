@@ -6,7 +6,9 @@
 //   BM_FramingFeedOnce/<input>  ReplyReader, one feed() of the whole input
 //   BM_FramingNoCopy/<input>    ReplyReader, the copy into its buffer untimed
 //   BM_FramingRecordLines/<input>  BM_Framing with ParserOptions::record_data_lines
-//   BM_NsAllToRouters           framing + RouterStatusReader over every entry
+//   BM_NsAllToRouters           framing (recording data line ends) + RouterStatusReader
+//                               (eager, every field, given those line ends) over every entry
+//   BM_NsAllToRoutersNoIndex    ... framing without the line ends, the reader scans
 //   BM_RouterStatusOnly         RouterStatusReader over the data block alone
 //   BM_NsAllToRouterEntries     framing (recording data line ends) + RouterEntryReader
 //                               (lazy, given those line ends) over every entry
@@ -171,7 +173,7 @@ std::size_t parse_routers(const Reply& r) {
   std::size_t routers = 0;
   for (const torcon::ReplyLine& l : r.lines) {
     if (l.sep != torcon::Sep::data) continue;
-    torcon::RouterStatusReader rs(l.data);
+    torcon::RouterStatusReader rs(l.data, l.data_line_ends);  // empty: it scans
     torcon::RouterStatus st;
     while (rs.next(st)) {
       benchmark::DoNotOptimize(st);
@@ -182,9 +184,10 @@ std::size_t parse_routers(const Reply& r) {
   return routers;
 }
 
-void BM_NsAllToRouters(benchmark::State& state) {
+template <bool record>
+void BM_NsAllToRoutersT(benchmark::State& state) {
   const std::string& in = ns_all();
-  ReplyReader rd;
+  ReplyReader rd(torcon::ParserOptions{.record_data_lines = record});
   std::size_t routers = 0;
   for (auto _ : state) {
     std::size_t n = 0;
@@ -196,6 +199,9 @@ void BM_NsAllToRouters(benchmark::State& state) {
   state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
   state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
 }
+
+void BM_NsAllToRouters(benchmark::State& s) { BM_NsAllToRoutersT<true>(s); }
+void BM_NsAllToRoutersNoIndex(benchmark::State& s) { BM_NsAllToRoutersT<false>(s); }
 
 // The ns/all data block, framed once and kept.
 const torcon::OwnedReply& ns_all_reply() {
@@ -323,6 +329,7 @@ BENCHMARK_CAPTURE(BM_FramingNoCopy, ns_all, &ns_all);
 BENCHMARK_CAPTURE(BM_FramingNoCopy, events, &events);
 BENCHMARK_CAPTURE(BM_FramingRecordLines, ns_all, &ns_all);
 BENCHMARK(BM_NsAllToRouters)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NsAllToRoutersNoIndex)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouterStatusOnly)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntries)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntriesNoIndex)->Unit(benchmark::kMicrosecond);
@@ -394,8 +401,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "]  target >= 0.25: %s\n", ratio >= 0.25 ? "met" : "MISSED");
   }
   for (const char* name :
-       {"BM_NsAllToRouters", "BM_NsAllToRouterEntries", "BM_NsAllToRouterEntriesNoIndex",
-        "BM_NsAllToRouterEntriesIdentityFlags", "BM_NsAllToRouterEntriesToStatus"}) {
+       {"BM_NsAllToRouters", "BM_NsAllToRoutersNoIndex", "BM_NsAllToRouterEntries",
+        "BM_NsAllToRouterEntriesNoIndex", "BM_NsAllToRouterEntriesIdentityFlags",
+        "BM_NsAllToRouterEntriesToStatus"}) {
     if (const double job_ns = rep.ns(name); job_ns > 0) {
       std::fprintf(stderr, "ns/all -> %zu routers (%s): %.3f ms per run  target <= 1 ms: %s\n",
                    torcon::gen::NsAllOptions{}.routers, name, job_ns / 1e6,
