@@ -28,7 +28,11 @@ constexpr std::size_t kAhead = 2048;
 
 RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
   if (text.size() >= RouterEntry::kNone) fail(0, "text too large for 32-bit offsets");
+  if (text.size() >= kCacheFrom) flags_cache_ = std::make_unique<FlagsCache>();
 }
+RouterEntryReader::~RouterEntryReader() = default;
+RouterEntryReader::RouterEntryReader(RouterEntryReader&&) noexcept = default;
+RouterEntryReader& RouterEntryReader::operator=(RouterEntryReader&&) noexcept = default;
 
 RouterEntryReader::RouterEntryReader(std::string_view text,
                                      std::span<const std::uint32_t> line_ends)
@@ -168,6 +172,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
       out.r_line_ = std::uint32_t(line_start);
       out.r_ = {len > 1 ? lo + 2 : le, le};
       out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.w_ = {};
+      out.flags_ = {};
       out.multi_w_ = false;
       // Nickname and identity, decoded here: the rest of the line waits.
       const char* const e = base + le;
@@ -206,7 +211,14 @@ bool RouterEntryReader::next(RouterEntry& out) {
     const RouterEntry::Span rest{len > 1 ? lo + 2 : le, le};
     if (kw1) {
       switch (k0) {
-        case 's': out.s_ = rest; break;
+        case 's': {
+          out.s_ = rest;
+          const char* const t = base + rest.off;
+          const std::size_t tl = rest.end - rest.off;
+          out.flags_ =
+              flags_cache_ ? flags_cache_->get(t, tl, base + n) : decode_flags(t, tl, base + n);
+          break;
+        }
         case 'a':
           if (out.a_.off == RouterEntry::kNone) {
             out.a_.off = lo;
@@ -239,11 +251,6 @@ bool RouterEntryReader::next(RouterEntry& out) {
 
 // ---------------------------------------------------------------------------
 // On-demand decoding.
-
-RouterFlags RouterEntry::flags() const noexcept {
-  if (s_.off == kNone) return {};
-  return decode_flags(base_ + s_.off, s_.end - s_.off, base_ + text_len_);
-}
 
 std::optional<Ipv6OrAddress> RouterEntry::ipv6() const {
   if (a_first_.off == kNone) return std::nullopt;

@@ -83,6 +83,14 @@ bool OrAddressLines::next(std::string_view& addr) {
   return false;
 }
 
+RouterStatusReader::RouterStatusReader(std::string_view text) : text_(text) {}
+RouterStatusReader::RouterStatusReader(std::string_view text,
+                                       std::span<const std::uint32_t> line_ends)
+    : text_(text), ends_(line_ends) {}
+RouterStatusReader::~RouterStatusReader() = default;
+RouterStatusReader::RouterStatusReader(RouterStatusReader&&) noexcept = default;
+RouterStatusReader& RouterStatusReader::operator=(RouterStatusReader&&) noexcept = default;
+
 bool RouterStatusReader::fail(std::size_t off, std::string what) {
   error_ = Error(Errc::bad_router_status, std::move(what), off);
   pos_ = text_.size();
@@ -166,7 +174,9 @@ bool RouterStatusReader::next(RouterStatus& out) {
         case 's':
           // A repeated "s" line replaces the flags, as it replaces flags_text.
           out.flags_text = rest;
-          out.flags = decode_flags(rest.data(), rest.size(), lim);
+          if (!flags_cache_ && n >= kCacheFrom) flags_cache_ = std::make_unique<FlagsCache>();
+          out.flags = flags_cache_ ? flags_cache_->get(rest.data(), rest.size(), lim)
+                                   : decode_flags(rest.data(), rest.size(), lim);
           break;
         case 'a':
           if (a_first == 0) {

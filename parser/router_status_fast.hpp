@@ -375,6 +375,62 @@ inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim)
   return fl;
 }
 
+// decode_flags() through a cache of the "s" lines seen before: a network
+// has a few dozen distinct flag sets among thousands of routers, so most
+// lines are a hash and a memcmp() away from their bits instead of a token
+// walk. A slot holds a view of an earlier line of the same text (valid as
+// long as the reader that owns the cache), and a hit is an exact compare, so
+// the answer is always decode_flags()'s.
+class FlagsCache {
+ public:
+  RouterFlags get(const char* b, std::size_t len, const char* lim) {
+    if (len < 8 || len > 0xFFFF) return decode_flags(b, len, lim);
+    std::uint64_t head, tail;
+    std::memcpy(&head, b, 8);
+    std::memcpy(&tail, b + len - 8, 8);
+    const std::uint64_t h = (head * 0x9E3779B97F4A7C15u ^ tail ^ len) * 0xC2B2AE3D27D4EB4Fu;
+    Slot& s = slot_[h >> (64 - kBits)];
+    if (s.len == len && same(s.text, b, len, lim)) [[likely]]
+      return s.flags;
+    return miss(s, b, len, lim);
+  }
+
+ private:
+  static constexpr unsigned kBits = 7;
+  struct Slot {
+    const char* text = nullptr;
+    std::uint16_t len = 0;  // 0: empty (lines shorter than 8 are not cached)
+    RouterFlags flags;
+  };
+
+  // Equal lines of len bytes; both lie in the same text, before lim. Up to
+  // 64 bytes by SSE2 compares (no call), else memcmp().
+  static bool same(const char* a, const char* b, std::size_t len, const char* lim) {
+#if TORCON_RS_SIMD
+    if (len <= 64 && lim - a >= 64 && lim - b >= 64) {
+      std::uint64_t eq = 0;
+      for (int k = 0; k < 4; ++k)
+        eq |= std::uint64_t(unsigned(
+                  _mm_movemask_epi8(_mm_cmpeq_epi8(load16(a + 16 * k), load16(b + 16 * k)))))
+              << 16 * k;
+      const std::uint64_t need = len == 64 ? ~std::uint64_t{0} : (std::uint64_t(1) << len) - 1;
+      return (eq & need) == need;
+    }
+#endif
+    return std::memcmp(a, b, len) == 0;
+  }
+  // Out of line: the hit path stays small where it is inlined.
+  [[gnu::noinline]] static RouterFlags miss(Slot& s, const char* b, std::size_t len,
+                                            const char* lim) {
+    s.text = b;
+    s.len = std::uint16_t(len);
+    s.flags = decode_flags(b, len, lim);
+    return s.flags;
+  }
+
+  Slot slot_[1u << kBits];
+};
+
 // Hex digit values, 16 for anything else.
 struct HexTable {
   std::uint8_t v[256];

@@ -34,6 +34,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -72,8 +73,11 @@ class RouterEntry {
   std::string_view policy() const noexcept { return view(p_); }
   std::string_view a_lines() const noexcept { return view(a_); }  // walk with OrAddressLines
 
-  // Decoded on each call; never fail.
-  RouterFlags flags() const noexcept;
+  // Decoded by the pass (of the last "s" line; never fails: unknown flags
+  // are not errors).
+  RouterFlags flags() const noexcept { return flags_; }
+
+  // Decoded on each call; never fails.
   std::optional<Ipv6OrAddress> ipv6() const;  // the first "a" line's, if it parses
 
   // Decoded on each call from the r line (which is checked as a whole).
@@ -114,6 +118,7 @@ class RouterEntry {
   std::uint32_t w_line_ = 0;  // its start, for errors
   std::uint8_t nick_len_ = 0;
   bool multi_w_ = false;  // more than one w line: bandwidth() walks them all
+  RouterFlags flags_;
   std::array<std::uint8_t, 20> identity_{};
 };
 
@@ -130,6 +135,9 @@ class RouterEntryReader {
   // that are out of order or outside the text make next() fail; a missing
   // one merges two lines. An empty span means "not recorded": it scans.
   RouterEntryReader(std::string_view text, std::span<const std::uint32_t> line_ends);
+  ~RouterEntryReader();
+  RouterEntryReader(RouterEntryReader&&) noexcept;
+  RouterEntryReader& operator=(RouterEntryReader&&) noexcept;
   // The next entry; false at the end or on malformed input (check error()).
   bool next(RouterEntry& out);
   // Errc::ok unless next() stopped on bad input; offset is into `text`.
@@ -155,7 +163,10 @@ class RouterEntryReader {
   std::uint32_t lf_idx_ = 0, lf_count_ = 0;
   const std::uint32_t* ext_ = nullptr;  // the given LFs, else null (lf_buf_ is used)
   std::uint32_t lf_buf_[kChunk + 8];    // +8: the flattening writes 8 at a time
-  bool pend_ = false;                   // an r line was read (its LF taken) by the previous call
+  // Flags of "s" lines seen before, for long texts (ns/all) only.
+  static constexpr std::size_t kCacheFrom = 16 * 1024;
+  std::unique_ptr<rs_detail::FlagsCache> flags_cache_;
+  bool pend_ = false;  // an r line was read (its LF taken) by the previous call
   std::size_t pend_lf_ = 0;
   Error error_;
 };

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -109,17 +110,23 @@ class OrAddressLines {
 // Splits a sequence of router status entries (a data block as ReplyLine::data
 // holds it, dot-stuffed CRLF lines; or plain LF text) into RouterStatus
 // structs. Unknown line keywords are skipped, as dir-spec requires.
+namespace rs_detail {
+class FlagsCache;
+}
+
 class RouterStatusReader {
  public:
-  explicit RouterStatusReader(std::string_view text) : text_(text) {}
+  explicit RouterStatusReader(std::string_view text);
   // The same, given the offset of every LF in `text`, ascending (a data
   // block's ReplyLine::data_line_ends, recorded by ReplyReader with
   // ParserOptions::record_data_lines): the reader uses them instead of
   // scanning for LFs itself. An offset that is out of order, outside the
   // text or not at an LF makes next() fail; a missing one merges two lines.
   // An empty span means "not recorded": it scans.
-  RouterStatusReader(std::string_view text, std::span<const std::uint32_t> line_ends)
-      : text_(text), ends_(line_ends) {}
+  RouterStatusReader(std::string_view text, std::span<const std::uint32_t> line_ends);
+  ~RouterStatusReader();
+  RouterStatusReader(RouterStatusReader&&) noexcept;
+  RouterStatusReader& operator=(RouterStatusReader&&) noexcept;
   // The next entry; false at the end or on malformed input (check error()).
   bool next(RouterStatus& out);
   // Errc::ok unless next() stopped on bad input; offset is into `text`.
@@ -135,6 +142,10 @@ class RouterStatusReader {
   std::span<const std::uint32_t> ends_;  // given LFs, else empty
   std::size_t pos_ = 0;
   std::size_t end_idx_ = 0;  // next unused entry of ends_
+  // Flags of "s" lines seen before, for long texts (ns/all) only: created on
+  // the first "s" line of a text over kCacheFrom bytes.
+  static constexpr std::size_t kCacheFrom = 16 * 1024;
+  std::unique_ptr<rs_detail::FlagsCache> flags_cache_;
   Error error_;
 };
 

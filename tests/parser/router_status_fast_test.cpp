@@ -238,6 +238,53 @@ TEST(DecodeFlags, AgreesWithTheTokenLoop) {
   }
 }
 
+// The cache answers exactly what decode_flags() does, whatever collides:
+// lines that share their first and last 8 bytes and length but differ inside
+// (the same hash), short and long lines, and one cache over many lines.
+TEST(FlagsCache, AlwaysAgreesWithDecodeFlags) {
+  std::mt19937_64 rng(7);
+  const std::vector<std::string> words = {
+      "Exit",  "Fast", "Guard",   "HSDir",      "Running",   "Stable",        "V2Dir",
+      "Valid", "Fasx", "BadExit", "MiddleOnly", "StaleDesc", "NoEdConsensus", "Q"};
+  std::string text;
+  std::vector<std::pair<std::size_t, std::size_t>> lines;
+  const auto add = [&](const std::string& l) {
+    lines.emplace_back(text.size(), l.size());
+    text += l;
+    text += "\r\n";
+  };
+  // Few enough to fit one guarded page; each is looked up twice below.
+  for (int i = 0; i < 50; ++i) {
+    std::string l;
+    for (int k = int(rng() % 10); k > 0; --k) {
+      if (!l.empty()) l += ' ';
+      l += words[rng() % words.size()];
+    }
+    add(l);
+  }
+  // Same length, first and last 8 bytes: only the middle word differs.
+  add("Running Fast Exit Stable V2Dir");
+  add("Running Fasx Exit Stable V2Dir");
+  add("Running Fast Exit Stable V2Dir");
+  add("Fast");  // shorter than 8: not cached
+  GuardedBuffer g;
+  for (const std::size_t slack : {std::size_t(0), std::size_t(64)}) {
+    // The whole text before the guard, so the last lines have no SIMD room
+    // when slack is 0.
+    std::string placed = text;
+    placed.append(slack, 'Z');
+    ASSERT_LE(placed.size(), g.capacity());
+    const char* base = g.place(placed).data();
+    FlagsCache c;
+    for (int round = 0; round < 2; ++round)
+      for (const auto& [off, len] : lines) {  // the second round hits
+        const char* b = base + off;
+        ASSERT_EQ(c.get(b, len, g.guard()), decode_flags(b, len, g.guard()))
+            << std::string_view(b, len);
+      }
+  }
+}
+
 TEST(ParseRFixed, AgreesWithTheGeneralParser) {
   // Every r line of a generated network, as is and with one byte changed.
   const std::string wire = gen::ns_all_reply({.routers = 2000, .seed = 9});
