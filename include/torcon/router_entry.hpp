@@ -10,25 +10,26 @@
 //   - the r line's nickname (1-19 alphanumerics, then a space) and identity
 //     (27 base64 characters, or 28 ending in '='): both are decoded in the
 //     pass, identity() is a plain value;
+//   - the flags of the "s" line (a plain value; unknown flags are kept in
+//     flags_text(), never an error, as in RouterStatus);
 //   - text larger than 4 GiB - 2 (offsets are 32-bit).
 // Everything else is found when it is decoded, with the offset of the line it
 // is on: digest/published/ipv4/or_port/dir_port (the rest of the r line, all
 // checked together as RouterStatusReader checks them) and bandwidth() (the w
-// lines). flags(), ipv6() and the views never fail, as in RouterStatus:
-// unknown flags and an unparsable "a" address are not errors there either.
-// to_status()/decode() check everything RouterStatusReader checks and give the
-// same RouterStatus for any entry it accepts (tests/parser/router_entry_test,
-// fuzz/fuzz_router_entry).
+// lines). ipv6() and the views never fail, as in RouterStatus: an unparsable
+// "a" address is not an error there either. to_status()/decode() check
+// everything RouterStatusReader checks and give the same RouterStatus for any
+// entry it accepts (tests/parser/router_entry_test, fuzz/fuzz_router_entry).
 //
-// Why identity is eager and flags lazy: identity is the key any state table
-// needs and its check is what lets a table trust it; decoding it in the pass
-// costs ~20-30 ns per entry (nickname found with SSE2, 27 base64 characters
-// by table). flags() costs about as much again (one SIMD space scan of the s
-// line, a perfect-hash compare per token) and many callers want it only for
-// some routers, so it is decoded per call; call it once and keep the value.
-// Measured on the generated 8000-router ns/all (bench/parser_bench.cpp):
-// framing ~0.5 ms (~0.57 recording line ends), the pass ~0.4 ms given them
-// (~0.55 scanning), identity+flags of all ~+0.2 ms.
+// Why identity and flags are eager: they are what a state table needs of
+// every router (the key, and what path selection filters on), and the
+// identity check is what lets a table trust its key. Identity costs ~20-30 ns
+// per entry (nickname found with SSE2, 27 base64 characters by table); flags
+// ~5-10 ns, as a network has a few dozen distinct "s" lines and those seen
+// before come from a cache (rs_detail::FlagsCache, texts over 16 KiB).
+// Measured on the generated 8000-router ns/all (bench/parser_bench.cpp,
+// Release): framing ~0.55 ms (~0.6 recording line ends), the pass ~0.4 ms
+// given them (~0.55 scanning).
 #pragma once
 
 #include <array>
