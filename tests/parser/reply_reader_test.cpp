@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <ostream>
@@ -1208,6 +1209,34 @@ TEST(ReplyReaderRecordLines, ResetAndOwnedCopies) {
   const OwnedReply owned = r.copy();  // the index stays with the reader
   EXPECT_TRUE(owned.lines[0].data_line_ends.empty());
   EXPECT_EQ(owned.lines[0].data, "xy\r\n");
+}
+
+}  // namespace
+}  // namespace torcon
+
+namespace torcon {
+namespace {
+
+// ctest runs this binary once per block-loop level (tests/parser/CMakeLists.txt):
+// the cap must really be in effect, or those runs test the same loop thrice.
+TEST(ReplyReaderSimd, EnvironmentCapIsInEffect) {
+  const std::string_view level = ReplyReader::simd_level();
+  const char* cap = std::getenv("TORCON_REPLY_READER_SIMD");
+#if defined(__x86_64__)
+  EXPECT_NE(level, "scalar");
+  if (cap && std::string_view(cap) == "sse2") {
+    EXPECT_EQ(level, "sse2");
+  }
+  if (cap && std::string_view(cap) == "avx2") {
+    EXPECT_NE(level, "avx512");
+  }
+#else
+  EXPECT_EQ(level, "scalar");
+#endif
+  if (!cap) {
+    const std::string_view known[] = {"avx512", "avx2", "sse2", "scalar"};
+    EXPECT_NE(std::find(std::begin(known), std::end(known), level), std::end(known)) << level;
+  }
 }
 
 }  // namespace
