@@ -112,6 +112,17 @@ inline bool parse_time(std::string_view date, std::string_view time, std::int64_
   return true;
 }
 
+// "ip orport dirport", single spaces, nothing after: the tail of an r line.
+inline bool parse_ip_ports(std::string_view s, RouterStatus& out) {
+  const std::size_t s1 = s.find(' ');
+  if (s1 == std::string_view::npos) return false;
+  const std::size_t s2 = s.find(' ', s1 + 1);
+  if (s2 == std::string_view::npos) return false;
+  const std::string_view dir = s.substr(s2 + 1);
+  return dir.find(' ') == std::string_view::npos && parse_ipv4(s.substr(0, s1), out.ipv4) &&
+         parse_port(s.substr(s1 + 1, s2 - s1 - 1), out.or_port) && parse_port(dir, out.dir_port);
+}
+
 // Splits off the next space-separated field of `rest`.
 inline std::string_view field(std::string_view& rest) {
   const std::size_t sp = rest.find(' ');

@@ -172,7 +172,7 @@ inline const char* nick_end_fast([[maybe_unused]] const char* p, [[maybe_unused]
 // of 1-5). The five separators come from the non-digit mask of 32 bytes, each
 // by clearing the lowest bit, so no field's length waits for the one before
 // it; values by swar_digits(). False when it cannot tell or the text is
-// anything else; parse_r_fixed's scalar code then decides.
+// anything else; parse_ip_ports() then decides.
 inline bool ip_ports_fast([[maybe_unused]] const char* ip, [[maybe_unused]] const char* e,
                           [[maybe_unused]] const char* lim, [[maybe_unused]] RouterStatus& out) {
 #if TORCON_RS_SIMD
@@ -271,20 +271,8 @@ inline bool parse_r_fixed(const char* p, const char* e, const char* lim, RouterS
   if (!time_fast(d, lim, out.published) && !parse_time({d, 10}, {d + 11, 8}, out.published))
     return false;
   const char* const ip = d + 20;
-  if (!ip_ports_fast(ip, e, lim, out)) {
-    const char* s1 = ip;
-    while (s1 < e && *s1 != ' ') ++s1;
-    if (s1 == e) return false;
-    const char* s2 = s1 + 1;
-    while (s2 < e && *s2 != ' ') ++s2;
-    if (s2 == e) return false;
-    const std::string_view dir(s2 + 1, std::size_t(e - s2 - 1));
-    if (dir.find(' ') != std::string_view::npos) return false;
-    if (!parse_ipv4({ip, std::size_t(s1 - ip)}, out.ipv4) ||
-        !parse_port({s1 + 1, std::size_t(s2 - s1 - 1)}, out.or_port) ||
-        !parse_port(dir, out.dir_port))
-      return false;
-  }
+  if (!ip_ports_fast(ip, e, lim, out) && !parse_ip_ports({ip, std::size_t(e - ip)}, out))
+    return false;
   std::memcpy(out.nickname_buf, p, nick_len);
   out.nickname_len = std::uint8_t(nick_len);
   return true;
