@@ -32,7 +32,7 @@ Controller::Controller(Reactor& reactor, ControllerOptions options)
 
 Controller::~Controller() {
   if (state_ != State::closed && (state_ != State::idle || !held_.empty())) {
-    stream_ = Stream();  // closes without calling on_close
+    socket_ = Socket();  // closes without calling on_close
     state_ = State::closed;
     fail_all(Error(Errc::disconnected, "controller destroyed"));
   }
@@ -54,7 +54,7 @@ void Controller::connect(const Endpoint& where, StatusCallback done) {
     handshake_timer_ = reactor_.start_timer(opts_.connect.timeout, [this, alive] {
       if (!alive.expired()) handshake_timed_out();
     });
-  stream_ = reactor_.connect(
+  socket_ = reactor_.connect(
       where, *this,
       [this, alive](const Status& s) {
         if (alive.expired()) return;
@@ -78,7 +78,7 @@ void Controller::connect(const Endpoint& where, StatusCallback done) {
 
 void Controller::handshake_timed_out() {
   if (state_ == State::ready || state_ == State::closed || state_ == State::idle) return;
-  stream_ = Stream();  // closes without calling on_close
+  socket_ = Socket();  // closes without calling on_close
   state_ = State::closed;
   fail_all(Error(Errc::timeout, "tor did not complete the control handshake within " +
                                     std::to_string(opts_.connect.timeout.count()) + " ms"));
@@ -86,7 +86,7 @@ void Controller::handshake_timed_out() {
 
 void Controller::close() {
   if (state_ == State::idle || state_ == State::closed) return;
-  stream_.close();  // runs on_close(Errc::ok) or the connect callback
+  socket_.close();  // runs on_close(Errc::ok) or the connect callback
 }
 
 // ---- sending -------------------------------------------------------------
@@ -108,7 +108,7 @@ void Controller::enqueue(std::string wire, ReplyCallback cb, bool internal) {
     held_.emplace_back(std::move(wire), std::move(cb));
     return;
   }
-  if (Status s = stream_.write(wire); !s) return fail_soon(std::move(cb), s.error());
+  if (Status s = socket_.write(wire); !s) return fail_soon(std::move(cb), s.error());
   pending_.push_back(Pending{std::move(cb)});
 }
 
@@ -140,7 +140,7 @@ void Controller::on_read(std::size_t n) {
                     "protocol error from tor: " + reader_.error().message + " (at byte " +
                         std::to_string(reader_.error().offset) + ")",
                     reader_.error().offset);
-      stream_ = Stream();  // closes without calling on_close
+      socket_ = Socket();  // closes without calling on_close
       state_ = State::closed;
       fail_all(e);
       return;
@@ -169,7 +169,7 @@ void Controller::dispatch(const Reply& r) {
   if (pending_.empty()) {
     const Error e(Errc::io, "tor sent a reply no command was waiting for: " +
                                 std::string(r.raw.substr(0, 80)));
-    stream_ = Stream();  // closes without calling on_close
+    socket_ = Socket();  // closes without calling on_close
     state_ = State::closed;
     fail_all(e);
     return;
@@ -228,7 +228,7 @@ void Controller::fail_all(const Error& why) {
 void Controller::auth_failed(Error err) {
   if (err.code != Errc::auth) err = Error(Errc::auth, err.message, err.offset, err.status);
   cookie_.assign(cookie_.size(), '\0');
-  stream_ = Stream();  // closes without calling on_close
+  socket_ = Socket();  // closes without calling on_close
   state_ = State::closed;
   fail_all(err);
 }

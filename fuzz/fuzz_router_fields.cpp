@@ -28,7 +28,7 @@
 namespace {
 
 using namespace torcon;
-using namespace torcon::rs_detail;
+using namespace torcon::detail;
 
 }  // namespace
 

@@ -8,7 +8,7 @@
 
 namespace torcon {
 
-using namespace rs_detail;
+using namespace detail;
 
 namespace {
 

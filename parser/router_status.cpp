@@ -18,7 +18,7 @@ static_assert(std::size(kFlagNames) == std::size_t(RouterFlag::kCount));
 
 }  // namespace
 
-using namespace rs_detail;
+using namespace detail;
 
 std::string_view to_string(RouterFlag f) noexcept {
   return f < RouterFlag::kCount ? kFlagNames[std::size_t(f)] : std::string_view{};
@@ -222,15 +222,15 @@ bool RouterStatusReader::next(RouterStatus& out) {
 bool RouterStatusReader::parse_r_general(std::string_view rest, std::size_t line_start,
                                          RouterStatus& out) {
   std::string why;
-  return rs_detail::parse_r_general(rest, out, why) || fail(line_start, std::move(why));
+  return detail::parse_r_general(rest, out, why) || fail(line_start, std::move(why));
 }
 
 bool RouterStatusReader::parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out) {
   std::string why;
-  return rs_detail::parse_w(rest, out, why) || fail(line_start, std::move(why));
+  return detail::parse_w(rest, out, why) || fail(line_start, std::move(why));
 }
 
-namespace rs_detail {
+namespace detail {
 
 // Any r line the fixed-offset path declined: split into fields and check
 // each, with a precise error.
@@ -292,5 +292,5 @@ bool parse_w(std::string_view rest, RouterStatus& out, std::string& why) {
   return ok;
 }
 
-}  // namespace rs_detail
+}  // namespace detail
 }  // namespace torcon

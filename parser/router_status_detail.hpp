@@ -1,6 +1,6 @@
 // Internal helpers shared by RouterStatusReader (router_status.cpp) and
 // RouterEntryReader (router_entry.cpp): field decoders and the SSE2 LF
-// scanner. Not installed; everything is inline in torcon::rs_detail.
+// scanner. Not installed; everything is inline in torcon::detail.
 #pragma once
 
 #include <arpa/inet.h>
@@ -18,7 +18,7 @@
 
 #include "torcon/router_status.hpp"
 
-namespace torcon::rs_detail {
+namespace torcon::detail {
 
 // base64 alphabet value, or 64 for "not base64".
 struct B64Table {
@@ -158,4 +158,4 @@ bool parse_r_general(std::string_view rest, RouterStatus& out, std::string& why)
 // keys may hold anything. Sets has_bandwidth. False with `why` on bad input.
 bool parse_w(std::string_view rest, RouterStatus& out, std::string& why);
 
-}  // namespace torcon::rs_detail
+}  // namespace torcon::detail

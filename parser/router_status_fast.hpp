@@ -23,7 +23,7 @@
 
 #include "router_status_detail.hpp"
 
-namespace torcon::rs_detail {
+namespace torcon::detail {
 
 // Nickname bytes (alphanumerics), by table: one load per byte.
 struct NickTable {
@@ -567,4 +567,4 @@ class LfScanner {
   bool tail_ = false;
 };
 
-}  // namespace torcon::rs_detail
+}  // namespace torcon::detail

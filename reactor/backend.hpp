@@ -33,7 +33,7 @@ class Backend {
   virtual Status add_connecting(int fd, std::uint32_t gen) = 0;
   // The connect finished: deliver reads via Core::read_space / read_done.
   virtual void start_reading(int fd, std::uint32_t gen) = 0;
-  // The stream's write queue has bytes: send them (Core::write_queue /
+  // The socket's write queue has bytes: send them (Core::write_queue /
   // write_done), now or once the socket is writable.
   virtual void flush(int fd, std::uint32_t gen) = 0;
   // Stop all activity on fd. On return the kernel no longer touches any

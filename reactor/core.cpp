@@ -69,8 +69,8 @@ void Core::shutdown() {
   const Error gone(Errc::disconnected, "reactor destroyed");
   for (int fd = 0; fd < static_cast<int>(fds_.size()); ++fd) {
     FdSlot& s = fds_[fd];
-    if (s.kind == FdKind::stream) {
-      close_stream(fd, s.gen, gone, Notify::yes);
+    if (s.kind == FdKind::socket) {
+      close_socket(fd, s.gen, gone, Notify::yes);
     } else if (s.kind == FdKind::watch) {
       unwatch(fd);
     }
@@ -113,14 +113,14 @@ void Core::iterate(std::optional<std::chrono::nanoseconds> max_wait) {
   backend_->wait(timeout);
   timers_.fire_due(TimerHeap::Clock::now());
   run_deferred();
-  flush_dirty();  // everything written during this iteration, one send per stream
+  flush_dirty();  // everything written during this iteration, one send per socket
 }
 
 void Core::flush_dirty() {
-  // One pass: streams dirtied by callbacks during the flush go next iteration.
+  // One pass: sockets dirtied by callbacks during the flush go next iteration.
   flushing_.swap(dirty_);
-  for (const DirtyStream& d : flushing_) {
-    StreamState* st = stream(d.fd, d.gen);
+  for (const DirtySocket& d : flushing_) {
+    SocketState* st = find_socket(d.fd, d.gen);
     if (!st) continue;
     st->dirty = false;
     backend_->flush(d.fd, d.gen);
@@ -168,7 +168,7 @@ Status Core::watch_readable(int fd, std::function<void()> fn) {
   FdSlot& s = slot(fd);
   if (s.kind != FdKind::none) {
     return Error(Errc::io,
-                 "watch_readable: fd " + std::to_string(fd) + " is already watched or a stream");
+                 "watch_readable: fd " + std::to_string(fd) + " is already watched or a socket");
   }
   s.kind = FdKind::watch;
   s.on_readable = std::move(fn);
@@ -203,20 +203,20 @@ void Core::watch_ready(int fd, std::uint32_t gen) {
   if (after.kind == FdKind::watch && after.gen == gen) after.on_readable = std::move(fn);
 }
 
-// ---- streams --------------------------------------------------------------
+// ---- sockets --------------------------------------------------------------
 
-StreamState* Core::stream(int fd, std::uint32_t gen) {
+SocketState* Core::find_socket(int fd, std::uint32_t gen) {
   if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return nullptr;
   FdSlot& s = fds_[static_cast<std::size_t>(fd)];
-  return s.kind == FdKind::stream && s.gen == gen ? s.stream.get() : nullptr;
+  return s.kind == FdKind::socket && s.gen == gen ? s.socket.get() : nullptr;
 }
 
-Stream Core::connect(const std::shared_ptr<Core>& self, const Endpoint& where,
-                     StreamHandler& handler, ConnectCallback done, ConnectOptions options) {
-  if (shut_down_) return Stream{};
+Socket Core::connect(const std::shared_ptr<Core>& self, const Endpoint& where,
+                     SocketHandler& handler, ConnectCallback done, ConnectOptions options) {
+  if (shut_down_) return Socket{};
   auto fail_later = [this, &done](Error why) {
     deferred_.push_back([done = std::move(done), why = std::move(why)] { done(why); });
-    return Stream{};
+    return Socket{};
   };
   std::string peer = where.to_string();
   auto address = to_socket_address(where);
@@ -239,15 +239,15 @@ Stream Core::connect(const std::shared_ptr<Core>& self, const Endpoint& where,
 
   FdSlot& s = slot(fd);
   std::uint32_t gen = s.gen;
-  s.kind = FdKind::stream;
-  s.stream = std::make_unique<StreamState>(handler, options_.max_write_queue);
-  StreamState& st = *s.stream;
+  s.kind = FdKind::socket;
+  s.socket = std::make_unique<SocketState>(handler, options_.max_write_queue);
+  SocketState& st = *s.socket;
   st.on_connect = std::move(done);
   st.peer = std::move(peer);
   st.tcp = tcp;
   if (Status registered = backend_->add_connecting(fd, gen); !registered) {
     done = std::move(st.on_connect);
-    close_stream(fd, gen, {}, Notify::no);
+    close_socket(fd, gen, {}, Notify::no);
     return fail_later(registered.error());
   }
   if (options.timeout.count() > 0) {
@@ -257,11 +257,11 @@ Stream Core::connect(const std::shared_ptr<Core>& self, const Endpoint& where,
       connect_failed(fd, gen, Error(Errc::timeout, message));
     });
   }
-  return Stream(self, fd, gen);
+  return Socket(self, fd, gen);
 }
 
 void Core::connect_ready(int fd, std::uint32_t gen) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   if (!st || st->connected) return;
   int err = 0;
   socklen_t len = sizeof err;
@@ -274,8 +274,8 @@ void Core::connect_ready(int fd, std::uint32_t gen) {
   timers_.cancel(st->connect_timer);
   ConnectCallback done = std::move(st->on_connect);
   done(Status{});
-  // done() may have closed the stream.
-  st = stream(fd, gen);
+  // done() may have closed the socket.
+  st = find_socket(fd, gen);
   if (!st) return;
   if (!st->out.empty() && !st->dirty) {
     st->dirty = true;
@@ -285,17 +285,17 @@ void Core::connect_ready(int fd, std::uint32_t gen) {
 }
 
 void Core::connect_failed(int fd, std::uint32_t gen, Error why) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   if (!st || st->connected) return;
   ConnectCallback done = std::move(st->on_connect);
-  close_stream(fd, gen, {}, Notify::no);
+  close_socket(fd, gen, {}, Notify::no);
   done(why);
 }
 
-void Core::close_stream(int fd, std::uint32_t gen, const Error& why, Notify notify) {
-  if (!stream(fd, gen)) return;
+void Core::close_socket(int fd, std::uint32_t gen, const Error& why, Notify notify) {
+  if (!find_socket(fd, gen)) return;
   FdSlot& s = fds_[static_cast<std::size_t>(fd)];
-  std::unique_ptr<StreamState> st = std::move(s.stream);
+  std::unique_ptr<SocketState> st = std::move(s.socket);
   s.kind = FdKind::none;
   ++s.gen;  // whatever is still in flight for this fd is now stale
   backend_->forget(fd);
@@ -313,12 +313,12 @@ void Core::close_stream(int fd, std::uint32_t gen, const Error& why, Notify noti
 }
 
 std::span<char> Core::read_space(int fd, std::uint32_t gen) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   if (!st || !st->connected) return {};
   std::span<char> space = st->handler->read_space();
-  if (!stream(fd, gen)) return {};  // read_space() closed the stream
+  if (!find_socket(fd, gen)) return {};  // read_space() closed the socket
   if (space.empty()) {
-    close_stream(fd, gen,
+    close_socket(fd, gen,
                  Error(Errc::io, "read from " + st->peer + ": read_space() offered no room"),
                  Notify::yes);
   }
@@ -326,7 +326,7 @@ std::span<char> Core::read_space(int fd, std::uint32_t gen) {
 }
 
 void Core::read_done(int fd, std::uint32_t gen, ssize_t result) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   if (!st) return;
   if (result > 0) {
     if (st->tcp) {
@@ -337,10 +337,10 @@ void Core::read_done(int fd, std::uint32_t gen, ssize_t result) {
     }
     st->handler->on_read(static_cast<std::size_t>(result));
   } else if (result == 0) {
-    close_stream(fd, gen, Error(Errc::disconnected, st->peer + " closed the connection"),
+    close_socket(fd, gen, Error(Errc::disconnected, st->peer + " closed the connection"),
                  Notify::yes);
   } else {
-    close_stream(
+    close_socket(
         fd, gen,
         Error(Errc::io, "read from " + st->peer + ": " + errno_text(static_cast<int>(-result))),
         Notify::yes);
@@ -348,15 +348,15 @@ void Core::read_done(int fd, std::uint32_t gen, ssize_t result) {
 }
 
 WriteQueue* Core::write_queue(int fd, std::uint32_t gen) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   return st && st->connected ? &st->out : nullptr;
 }
 
 void Core::write_done(int fd, std::uint32_t gen, ssize_t result) {
-  StreamState* st = stream(fd, gen);
+  SocketState* st = find_socket(fd, gen);
   if (!st) return;
   if (result < 0) {
-    close_stream(
+    close_socket(
         fd, gen,
         Error(Errc::io, "write to " + st->peer + ": " + errno_text(static_cast<int>(-result))),
         Notify::yes);
@@ -370,8 +370,8 @@ void Core::write_done(int fd, std::uint32_t gen, ssize_t result) {
 }
 
 Status Core::write(int fd, std::uint32_t gen, std::initializer_list<std::string_view> pieces) {
-  StreamState* st = stream(fd, gen);
-  if (!st) return Error(Errc::disconnected, "write on a closed stream");
+  SocketState* st = find_socket(fd, gen);
+  if (!st) return Error(Errc::disconnected, "write on a closed socket");
   Status queued = st->out.append(pieces);
   if (st->out.size() > options_.write_low_water || !queued) st->above_low_water = true;
   if (!queued) return queued;

@@ -1,5 +1,5 @@
-// The backend-independent part of the reactor: per-fd state, streams,
-// timers, posted functions, and the loop itself. Reactor and Stream are thin
+// The backend-independent part of the reactor: per-fd state, sockets,
+// timers, posted functions, and the loop itself. Reactor and Socket are thin
 // handles onto a Core; backends call back into it.
 #pragma once
 
@@ -21,10 +21,10 @@
 
 namespace torcon::detail {
 
-struct StreamState {
-  StreamState(StreamHandler& h, std::size_t max_queue) : handler(&h), out(max_queue) {}
+struct SocketState {
+  SocketState(SocketHandler& h, std::size_t max_queue) : handler(&h), out(max_queue) {}
 
-  StreamHandler* handler;
+  SocketHandler* handler;
   ConnectCallback on_connect;  // set while connecting
   TimerId connect_timer;
   std::string peer;  // for error messages
@@ -50,17 +50,17 @@ class Core {
   void stop() { stopping_ = true; }
   void post(std::function<void()> fn);
 
-  Stream connect(const std::shared_ptr<Core>& self, const Endpoint& where, StreamHandler& handler,
+  Socket connect(const std::shared_ptr<Core>& self, const Endpoint& where, SocketHandler& handler,
                  ConnectCallback done, ConnectOptions options);
   TimerHeap& timers() { return timers_; }
   Status watch_readable(int fd, std::function<void()> fn);
   void unwatch(int fd);
 
-  // For Stream handles.
-  StreamState* stream(int fd, std::uint32_t gen);
+  // For Socket handles.
+  SocketState* find_socket(int fd, std::uint32_t gen);
   Status write(int fd, std::uint32_t gen, std::initializer_list<std::string_view> pieces);
   enum class Notify : bool { no, yes };
-  void close_stream(int fd, std::uint32_t gen, const Error& why, Notify notify);
+  void close_socket(int fd, std::uint32_t gen, const Error& why, Notify notify);
 
   // Called by the backends.
   void watch_ready(int fd, std::uint32_t gen);
@@ -71,13 +71,13 @@ class Core {
   void write_done(int fd, std::uint32_t gen, ssize_t result);  // bytes or -errno
 
  private:
-  enum class FdKind : std::uint8_t { none, watch, stream };
+  enum class FdKind : std::uint8_t { none, watch, socket };
   // Per-fd state, indexed by fd number (ae.c style).
   struct FdSlot {
     FdKind kind = FdKind::none;
     std::uint32_t gen = 0;
     std::function<void()> on_readable;    // watch
-    std::unique_ptr<StreamState> stream;  // stream
+    std::unique_ptr<SocketState> socket;  // socket
   };
   FdSlot& slot(int fd);
   void iterate(std::optional<std::chrono::nanoseconds> max_wait);
@@ -94,13 +94,13 @@ class Core {
   bool stopping_ = false;
   bool shut_down_ = false;
 
-  // Streams with freshly queued bytes, flushed together before waiting.
-  struct DirtyStream {
+  // Sockets with freshly queued bytes, flushed together before waiting.
+  struct DirtySocket {
     int fd;
     std::uint32_t gen;
   };
-  std::vector<DirtyStream> dirty_;
-  std::vector<DirtyStream> flushing_;
+  std::vector<DirtySocket> dirty_;
+  std::vector<DirtySocket> flushing_;
   // Loop-thread work that must not run inside the call that created it.
   std::vector<std::function<void()>> deferred_;
 

@@ -34,13 +34,13 @@ class EpollBackend final : public Backend {
   void start_reading(int fd, std::uint32_t gen) override {
     FdState& s = state(fd);
     if (s.role != Role::connecting || s.gen != gen) return;
-    s.role = Role::stream;
+    s.role = Role::socket;
     set_events(fd, EPOLLIN);
   }
 
   void flush(int fd, std::uint32_t gen) override {
     FdState& s = state(fd);
-    if (s.role != Role::stream || s.gen != gen || s.waiting_writable) return;
+    if (s.role != Role::socket || s.gen != gen || s.waiting_writable) return;
     send_some(fd, gen);
   }
 
@@ -63,7 +63,7 @@ class EpollBackend final : public Backend {
   }
 
  private:
-  enum class Role : std::uint8_t { none, watch, connecting, stream };
+  enum class Role : std::uint8_t { none, watch, connecting, socket };
   struct FdState {
     Role role = Role::none;
     bool waiting_writable = false;  // EPOLLOUT enabled: the socket buffer was full
@@ -107,10 +107,10 @@ class EpollBackend final : public Backend {
       case Role::none: return;
       case Role::watch: core_.watch_ready(fd, gen); return;
       case Role::connecting: core_.connect_ready(fd, gen); return;
-      case Role::stream:
+      case Role::socket:
         // Errors and hangups surface through recv (0 or -errno).
         if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) receive(fd, gen);
-        if ((ev.events & EPOLLOUT) && state(fd).gen == gen && state(fd).role == Role::stream) {
+        if ((ev.events & EPOLLOUT) && state(fd).gen == gen && state(fd).role == Role::socket) {
           send_some(fd, gen);
         }
         return;

@@ -20,8 +20,8 @@ Status Reactor::uring_available() { return detail::probe_uring(); }
 
 Reactor::Reactor(std::shared_ptr<detail::Core> core) : core_(std::move(core)) {}
 
-// Stream handles hold weak references: once core_ goes they see a closed
-// stream instead of a dangling reactor.
+// Socket handles hold weak references: once core_ goes they see a closed
+// socket instead of a dangling reactor.
 Reactor::~Reactor() { core_->shutdown(); }
 
 BackendKind Reactor::backend() const { return core_->backend_kind(); }
@@ -32,7 +32,7 @@ void Reactor::run_once(Duration max_wait) { core_->run_once(max_wait); }
 void Reactor::stop() { core_->stop(); }
 void Reactor::post(std::function<void()> fn) { core_->post(std::move(fn)); }
 
-Stream Reactor::connect(const Endpoint& where, StreamHandler& handler, ConnectCallback done,
+Socket Reactor::connect(const Endpoint& where, SocketHandler& handler, ConnectCallback done,
                         ConnectOptions options) {
   return core_->connect(core_, where, handler, std::move(done), options);
 }

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "torcon/expected.hpp"
-#include "torcon/stream.hpp"
+#include "torcon/socket.hpp"
 
 namespace torcon::detail {
 

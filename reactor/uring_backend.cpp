@@ -1,6 +1,6 @@
 // Completion backend: io_uring via liburing.
 //
-// Each stream has at most one recv in flight (straight into the owner's
+// Each socket has at most one recv in flight (straight into the owner's
 // read_space()) and at most one sendmsg (iovecs over the write queue).
 // Watched fds and connecting sockets use one-shot IORING_OP_POLL_ADD,
 // re-armed after each callback: a poll armed on a still-readable fd
@@ -102,13 +102,13 @@ class UringBackend final : public Backend {
   void start_reading(int fd, std::uint32_t gen) override {
     FdState& s = state(fd);
     if (s.role != Role::connecting || s.gen != gen) return;
-    s.role = Role::stream;
+    s.role = Role::socket;
     arm_recv(fd, gen, false);
   }
 
   void flush(int fd, std::uint32_t gen) override {
     FdState& s = state(fd);
-    if (s.role == Role::stream && s.gen == gen && !s.send_in_flight) submit_send(fd, gen, false);
+    if (s.role == Role::socket && s.gen == gen && !s.send_in_flight) submit_send(fd, gen, false);
   }
 
   void forget(int fd) override {
@@ -144,7 +144,7 @@ class UringBackend final : public Backend {
   }
 
  private:
-  enum class Role : std::uint8_t { none, watch, connecting, stream };
+  enum class Role : std::uint8_t { none, watch, connecting, socket };
   // The msghdr and iovecs of the send in flight. Heap-allocated once per fd
   // number so they stay put while fds_ grows.
   struct SendBuffers {
@@ -262,24 +262,24 @@ class UringBackend final : public Backend {
         return;
       case Op::recv:
         s.recv_armed = false;
-        if (s.role != Role::stream || c.res == -ECANCELED) return;
+        if (s.role != Role::socket || c.res == -ECANCELED) return;
         if (c.res == -EAGAIN || c.res == -EINTR) {
           arm_recv(fd, gen, true);
           return;
         }
         core_.read_done(fd, gen, c.res);
-        if (still(fd, gen, Role::stream) && !state(fd).recv_armed) arm_recv(fd, gen, false);
+        if (still(fd, gen, Role::socket) && !state(fd).recv_armed) arm_recv(fd, gen, false);
         return;
       case Op::send:
         s.send_in_flight = false;
-        if (s.role != Role::stream || c.res == -ECANCELED) return;
+        if (s.role != Role::socket || c.res == -ECANCELED) return;
         if (c.res == -EAGAIN || c.res == -EINTR) {
           submit_send(fd, gen, true);
           return;
         }
         core_.write_done(fd, gen, c.res);
         // Partial send, or more queued meanwhile: keep the one send going.
-        if (still(fd, gen, Role::stream) && !state(fd).send_in_flight) submit_send(fd, gen, false);
+        if (still(fd, gen, Role::socket) && !state(fd).send_in_flight) submit_send(fd, gen, false);
         return;
     }
   }

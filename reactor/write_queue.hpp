@@ -1,4 +1,4 @@
-// Bytes waiting to be sent on one stream: a bounded FIFO of heap chunks.
+// Bytes waiting to be sent on one socket: a bounded FIFO of heap chunks.
 //
 // Chunks never move or reallocate once allocated, so iovecs handed to the
 // kernel by an in-flight io_uring send stay valid while more is appended.

@@ -104,7 +104,7 @@ struct AddOnionRequest {
   int max_streams = -1;                                      // -1: not sent
 };
 
-class Controller final : private StreamHandler {
+class Controller final : private SocketHandler {
  public:
   explicit Controller(Reactor& reactor, ControllerOptions options = {});
   ~Controller() override;  // closes; pending callbacks get Errc::disconnected
@@ -212,7 +212,7 @@ class Controller final : private StreamHandler {
     ReplyCallback cb;
   };
 
-  // StreamHandler
+  // SocketHandler
   std::span<char> read_space() override;
   void on_read(std::size_t n) override;
   void on_close(const Error& why) override;
@@ -231,7 +231,7 @@ class Controller final : private StreamHandler {
 
   Reactor& reactor_;
   ControllerOptions opts_;
-  Stream stream_;
+  Socket socket_;
   ReplyReader reader_;
   State state_ = State::idle;
   StatusCallback connect_done_;

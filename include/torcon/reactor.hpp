@@ -2,18 +2,18 @@
 // behind one interface.
 //
 //   auto reactor = torcon::Reactor::create();          // Expected<unique_ptr>
-//   torcon::Stream s = (*reactor)->connect(
+//   torcon::Socket s = (*reactor)->connect(
 //       torcon::Endpoint::tcp("127.0.0.1", 9051), handler,
 //       [&](const torcon::Status& st) { ... });
 //   (*reactor)->run();                                 // until stop()
 //
 // Threading: a Reactor belongs to one thread, the one that calls run() (and
-// that creates its streams, timers and watches). post() is the only member
+// that creates its sockets, timers and watches). post() is the only member
 // other threads may call.
 //
-// Callbacks (stream handlers, timers, watches, posted functions) run on the
+// Callbacks (socket handlers, timers, watches, posted functions) run on the
 // loop thread, one at a time, and may re-enter the reactor freely: write,
-// connect, close any stream (their own too), start or cancel any timer
+// connect, close any socket (their own too), start or cancel any timer
 // (their own too), watch/unwatch, stop(). Nothing is freed under a running
 // callback. Nothing throws; failures are Error values.
 #pragma once
@@ -26,7 +26,7 @@
 #include <string>
 
 #include "torcon/expected.hpp"
-#include "torcon/stream.hpp"
+#include "torcon/socket.hpp"
 
 namespace torcon {
 
@@ -40,9 +40,9 @@ struct ReactorOptions {
   // choice ignores the environment. A requested io_uring that turns out to
   // be unavailable falls back to epoll (see Reactor::fallback_reason()).
   Choice backend = Choice::automatic;
-  // Per-stream bound on bytes queued by Stream::write() and not yet sent.
+  // Per-socket bound on bytes queued by Socket::write() and not yet sent.
   std::size_t max_write_queue = 64u << 20;
-  // StreamHandler::on_writable() fires when the queue drains to this.
+  // SocketHandler::on_writable() fires when the queue drains to this.
   std::size_t write_low_water = 256u << 10;
 };
 
@@ -61,7 +61,7 @@ class Reactor {
   // Whether io_uring can be used here (ok), or why not (seccomp, old kernel).
   static Status uring_available();
 
-  // Destroying the reactor closes every stream: connected ones get
+  // Destroying the reactor closes every socket: connected ones get
   // on_close(Errc::disconnected), connecting ones their connect callback
   // with Errc::disconnected. Pending timers and posted functions are
   // dropped without running. Watched fds are not closed (the caller owns
@@ -96,7 +96,7 @@ class Reactor {
   //   Errc::io             refused, unreachable, bad address, ... (message
   //                        says which); the handler is never called;
   //   Errc::timeout        options.timeout passed first;
-  //   Errc::disconnected   the stream was closed (Stream::close() or
+  //   Errc::disconnected   the socket was closed (Socket::close() or
   //                        ~Reactor) before it connected. Runs
   //                        synchronously inside that close.
   // Destroying the returned handle before completion cancels silently (done
@@ -105,7 +105,7 @@ class Reactor {
   // still reports the error from the loop. A connect() made while the
   // Reactor is being destroyed (from an on_close) returns a closed handle
   // and never calls done.
-  Stream connect(const Endpoint& where, StreamHandler& handler, ConnectCallback done,
+  Socket connect(const Endpoint& where, SocketHandler& handler, ConnectCallback done,
                  ConnectOptions options = {});
 
   // Timers fire in deadline order (ties in start order), from the loop.
@@ -121,7 +121,7 @@ class Reactor {
   // Calls fn on the loop whenever fd is readable (level-triggered: again
   // each iteration until drained). The caller keeps owning fd and must
   // unwatch() before closing it. One watch per fd; fd must not be a
-  // reactor stream.
+  // reactor socket.
   Status watch_readable(int fd, std::function<void()> fn);
   // Safe from inside fn. No-op if fd is not watched.
   void unwatch(int fd);

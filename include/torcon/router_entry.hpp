@@ -26,7 +26,7 @@
 // identity check is what lets a table trust its key. Identity costs ~20-30 ns
 // per entry (nickname found with SSE2, 27 base64 characters by table); flags
 // ~5-10 ns, as a network has a few dozen distinct "s" lines and those seen
-// before come from a cache (rs_detail::FlagsCache, texts over 16 KiB).
+// before come from a cache (detail::FlagsCache, texts over 16 KiB).
 // Measured on the generated 8000-router ns/all (bench/parser_bench.cpp,
 // Release): framing ~0.55 ms (~0.6 recording line ends), the pass ~0.4 ms
 // given them (~0.55 scanning).
@@ -166,7 +166,7 @@ class RouterEntryReader {
   std::uint32_t lf_buf_[kChunk + 8];    // +8: the flattening writes 8 at a time
   // Flags of "s" lines seen before, for long texts (ns/all) only.
   static constexpr std::size_t kCacheFrom = 16 * 1024;
-  std::unique_ptr<rs_detail::FlagsCache> flags_cache_;
+  std::unique_ptr<detail::FlagsCache> flags_cache_;
   bool pend_ = false;  // an r line was read (its LF taken) by the previous call
   std::size_t pend_lf_ = 0;
   Error error_;

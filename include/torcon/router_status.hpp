@@ -110,7 +110,7 @@ class OrAddressLines {
 // Splits a sequence of router status entries (a data block as ReplyLine::data
 // holds it, dot-stuffed CRLF lines; or plain LF text) into RouterStatus
 // structs. Unknown line keywords are skipped, as dir-spec requires.
-namespace rs_detail {
+namespace detail {
 class FlagsCache;
 }
 
@@ -145,7 +145,7 @@ class RouterStatusReader {
   // Flags of "s" lines seen before, for long texts (ns/all) only: created on
   // the first "s" line of a text over kCacheFrom bytes.
   static constexpr std::size_t kCacheFrom = 16 * 1024;
-  std::unique_ptr<rs_detail::FlagsCache> flags_cache_;
+  std::unique_ptr<detail::FlagsCache> flags_cache_;
   Error error_;
 };
 

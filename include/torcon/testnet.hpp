@@ -50,7 +50,7 @@
 #include <vector>
 
 #include "torcon/expected.hpp"
-#include "torcon/stream.hpp"
+#include "torcon/socket.hpp"
 
 namespace torcon::testnet {
 

@@ -24,7 +24,7 @@
 namespace torcon {
 namespace {
 
-using namespace rs_detail;
+using namespace detail;
 using test::GuardedBuffer;
 
 // `text` placed before the guard page followed by `slack` readable bytes of

@@ -1,5 +1,5 @@
-// Byte streams driven by the Reactor: the owner's callbacks (StreamHandler),
-// where to connect (Endpoint), and the owner's handle (Stream).
+// Connected sockets driven by the Reactor: the owner's callbacks (SocketHandler),
+// where to connect (Endpoint), and the owner's handle (Socket).
 //
 // Threading: everything here is used on the reactor's loop thread only.
 #pragma once
@@ -22,34 +22,34 @@ namespace detail {
 class Core;
 }
 
-// Implemented by whoever owns a stream (e.g. the controller). The reactor
+// Implemented by whoever owns a socket (e.g. the controller). The reactor
 // reads straight into the owner's buffer: it asks read_space() for room,
 // has the kernel fill it, then reports how much landed with on_read().
 //
 // Every callback runs on the loop thread and may do anything with the
-// reactor: write, close this or other streams, start/cancel timers, stop().
+// reactor: write, close this or other sockets, start/cancel timers, stop().
 // The handler must stay alive until on_close() has run, or until the owner
-// closed the stream itself (Stream::close() or ~Stream()).
-class StreamHandler {
+// closed the socket itself (Socket::close() or ~Socket()).
+class SocketHandler {
  public:
-  virtual ~StreamHandler() = default;
+  virtual ~SocketHandler() = default;
 
   // Where the next read goes (e.g. ReplyReader::prepare()). The span must
   // stay valid and untouched until on_read() or on_close(): with io_uring
   // the kernel writes into it asynchronously. An empty span is a protocol
-  // error: the stream is closed with Errc::io.
+  // error: the socket is closed with Errc::io.
   virtual std::span<char> read_space() = 0;
 
   // n > 0 bytes landed at the start of the last read_space().
   virtual void on_read(std::size_t n) = 0;
 
-  // Called exactly once for a stream that connected, as its last callback:
+  // Called exactly once for a socket that connected, as its last callback:
   //   Errc::disconnected  the peer closed the connection (EOF), or the
-  //                       Reactor was destroyed with the stream open;
+  //                       Reactor was destroyed with the socket open;
   //   Errc::io            a read or write failed (message says why);
-  //   Errc::ok            the owner called Stream::close().
-  // Not called for streams whose connect failed (see Reactor::connect) nor
-  // when the owner destroys its Stream handle.
+  //   Errc::ok            the owner called Socket::close().
+  // Not called for sockets whose connect failed (see Reactor::connect) nor
+  // when the owner destroys its Socket handle.
   virtual void on_close(const Error& why) = 0;
 
   // The write queue drained to at most ReactorOptions::write_low_water
@@ -84,18 +84,18 @@ struct ConnectOptions {
 // Called exactly once with the outcome of Reactor::connect() (see there).
 using ConnectCallback = std::function<void(const Status&)>;
 
-// The owner's handle to one stream: move-only, cheap, and safe to use after
-// the stream closed or the Reactor was destroyed (operations then fail with
-// Errc::disconnected). Destroying the handle closes the stream silently:
-// no callback runs afterwards, so an owner may hold its Stream as a member.
-class Stream {
+// The owner's handle to one socket: move-only, cheap, and safe to use after
+// the socket closed or the Reactor was destroyed (operations then fail with
+// Errc::disconnected). Destroying the handle closes the socket silently:
+// no callback runs afterwards, so an owner may hold its Socket as a member.
+class Socket {
  public:
-  Stream() = default;
-  Stream(Stream&& other) noexcept;
-  Stream& operator=(Stream&& other) noexcept;
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream();
+  Socket() = default;
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket();
 
   // Connecting or connected, and not closed.
   bool is_open() const;
@@ -103,7 +103,7 @@ class Stream {
 
   // Queues bytes for sending; they leave at the end of the current loop
   // iteration together with everything else written meanwhile (one
-  // sendmsg per stream per iteration for pipelined commands). All or
+  // sendmsg per socket per iteration for pipelined commands). All or
   // nothing: if the queue would exceed ReactorOptions::max_write_queue the
   // write fails with Errc::io and nothing is queued. Allowed while
   // connecting; the bytes go out once connected.
@@ -117,7 +117,7 @@ class Stream {
   // Closes now and drops unsent bytes. Synchronously runs the last callback:
   // on_close(Errc::ok) if connected, or the connect callback with
   // Errc::disconnected if still connecting. Safe from any callback,
-  // including this stream's own; no-op on a closed handle.
+  // including this socket's own; no-op on a closed handle.
   void close();
 
   // The socket, for diagnostics (-1 when closed). Do not read or write it.
@@ -126,7 +126,7 @@ class Stream {
  private:
   friend class Reactor;
   friend class detail::Core;
-  Stream(std::weak_ptr<detail::Core> core, int fd, std::uint32_t gen);
+  Socket(std::weak_ptr<detail::Core> core, int fd, std::uint32_t gen);
   detail::Core* live_core() const;
   void close_silently();
 

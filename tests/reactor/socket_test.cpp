@@ -1,4 +1,4 @@
-// Streams on both backends, against peers the tests create themselves on
+// Sockets on both backends, against peers the tests create themselves on
 // 127.0.0.1, ::1 and Unix sockets only.
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -105,8 +105,8 @@ class Listener {
   std::string dir_;
 };
 
-// Records everything a stream reports.
-struct Recorder : StreamHandler {
+// Records everything a socket reports.
+struct Recorder : SocketHandler {
   std::vector<char> buffer = std::vector<char>(64 * 1024);
   std::string received;
   int closes = 0;
@@ -146,7 +146,7 @@ std::string read_exactly(int fd, std::size_t n) {
   return out;
 }
 
-class StreamTest : public ::testing::TestWithParam<BackendKind> {
+class SocketTest : public ::testing::TestWithParam<BackendKind> {
  public:
   void SetUp() override {
     if (GetParam() == BackendKind::uring) {
@@ -183,10 +183,10 @@ class StreamTest : public ::testing::TestWithParam<BackendKind> {
   }
 
   // Connects and runs until the outcome; returns it.
-  Status connect(Stream& stream, const Endpoint& where, StreamHandler& handler,
+  Status connect(Socket& socket, const Endpoint& where, SocketHandler& handler,
                  ConnectOptions options = {}) {
     std::optional<Status> outcome;
-    stream = reactor->connect(
+    socket = reactor->connect(
         where, handler, [&](const Status& st) { outcome = st; }, options);
     EXPECT_FALSE(outcome.has_value()) << "connect must report from the loop, not inline";
     if (!run_until([&] { return outcome.has_value(); }, 10s)) {
@@ -198,106 +198,106 @@ class StreamTest : public ::testing::TestWithParam<BackendKind> {
   std::unique_ptr<Reactor> reactor;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, StreamTest,
+INSTANTIATE_TEST_SUITE_P(Backends, SocketTest,
                          ::testing::Values(BackendKind::epoll, BackendKind::uring),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
-void round_trip(StreamTest& t, Stream& stream, Recorder& rec, int peer) {
+void round_trip(SocketTest& t, Socket& socket, Recorder& rec, int peer) {
   ASSERT_EQ(::write(peer, "hello", 5), 5);
   ASSERT_TRUE(t.run_until([&] { return rec.received.size() == 5; }));
   EXPECT_EQ(rec.received, "hello");
-  ASSERT_TRUE(stream.write("ping\r\n"));
-  EXPECT_EQ(stream.queued_bytes(), 6u);  // queued, leaves at the end of the iteration
+  ASSERT_TRUE(socket.write("ping\r\n"));
+  EXPECT_EQ(socket.queued_bytes(), 6u);  // queued, leaves at the end of the iteration
   t.reactor->run_once(0ms);
   EXPECT_EQ(read_exactly(peer, 6), "ping\r\n");
-  EXPECT_EQ(stream.queued_bytes(), 0u);
+  EXPECT_EQ(socket.queued_bytes(), 0u);
 }
 
-TEST_P(StreamTest, TcpConnectIPv4SetsNoDelayAndRoundTrips) {
+TEST_P(SocketTest, TcpConnectIPv4SetsNoDelayAndRoundTrips) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
-  Stream stream;
-  Status st = connect(stream, listener->endpoint(), rec);
+  Socket socket;
+  Status st = connect(socket, listener->endpoint(), rec);
   ASSERT_TRUE(st) << st.error().message;
-  EXPECT_TRUE(stream.is_connected());
+  EXPECT_TRUE(socket.is_connected());
   int nodelay = 0;
   socklen_t len = sizeof nodelay;
-  ASSERT_EQ(::getsockopt(stream.fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  ASSERT_EQ(::getsockopt(socket.fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
   EXPECT_NE(nodelay, 0);
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
-  round_trip(*this, stream, rec, peer);
+  round_trip(*this, socket, rec, peer);
   ::close(peer);
   ASSERT_TRUE(run_until([&] { return rec.closes == 1; }));
   EXPECT_EQ(rec.close_reason.code, Errc::disconnected);
 }
 
-TEST_P(StreamTest, TcpConnectIPv6) {
+TEST_P(SocketTest, TcpConnectIPv6) {
   auto listener = Listener::tcp("::1");
   if (!listener) GTEST_SKIP() << "no IPv6 loopback here";
   Recorder rec;
-  Stream stream;
-  Status st = connect(stream, listener->endpoint(), rec);
+  Socket socket;
+  Status st = connect(socket, listener->endpoint(), rec);
   ASSERT_TRUE(st) << st.error().message;
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
-  round_trip(*this, stream, rec, peer);
+  round_trip(*this, socket, rec, peer);
   ::close(peer);
 }
 
-TEST_P(StreamTest, UnixSocketConnect) {
+TEST_P(SocketTest, UnixSocketConnect) {
   auto listener = Listener::unix_socket();
   ASSERT_TRUE(listener);
   Recorder rec;
-  Stream stream;
-  Status st = connect(stream, listener->endpoint(), rec);
+  Socket socket;
+  Status st = connect(socket, listener->endpoint(), rec);
   ASSERT_TRUE(st) << st.error().message;
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
-  round_trip(*this, stream, rec, peer);
+  round_trip(*this, socket, rec, peer);
   ::close(peer);
 }
 
-TEST_P(StreamTest, ConnectRefusedIsAClearError) {
+TEST_P(SocketTest, ConnectRefusedIsAClearError) {
   // Bound but not listening: the kernel answers the SYN with a reset.
   auto bound = Listener::tcp("127.0.0.1", /*backlog=*/-1);
   ASSERT_TRUE(bound);
   Recorder rec;
-  Stream stream;
-  Status st = connect(stream, bound->endpoint(), rec);
+  Socket socket;
+  Status st = connect(socket, bound->endpoint(), rec);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::io);
   EXPECT_NE(st.error().message.find("refused"), std::string::npos) << st.error().message;
   EXPECT_NE(st.error().message.find(bound->endpoint().to_string()), std::string::npos);
-  EXPECT_FALSE(stream.is_open());
+  EXPECT_FALSE(socket.is_open());
   run_for(20ms);
   EXPECT_EQ(rec.closes, 0);  // the handler is never called for a failed connect
 }
 
-TEST_P(StreamTest, UnixConnectToMissingPathFails) {
+TEST_P(SocketTest, UnixConnectToMissingPathFails) {
   Recorder rec;
-  Stream stream;
-  Status st = connect(stream, Endpoint::unix_socket("/nonexistent-torcon-dir/control"), rec);
+  Socket socket;
+  Status st = connect(socket, Endpoint::unix_socket("/nonexistent-torcon-dir/control"), rec);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::io);
   EXPECT_NE(st.error().message.find("No such file"), std::string::npos) << st.error().message;
 }
 
-TEST_P(StreamTest, BadAddressIsReportedFromTheLoop) {
+TEST_P(SocketTest, BadAddressIsReportedFromTheLoop) {
   Recorder rec;
   for (const Endpoint& bad : {Endpoint::tcp("localhost", 9051), Endpoint::tcp("127.0.0.1", 0),
                               Endpoint::tcp("1.2.3.4.5", 1), Endpoint::unix_socket("")}) {
-    Stream stream;
-    Status st = connect(stream, bad, rec);
+    Socket socket;
+    Status st = connect(socket, bad, rec);
     ASSERT_FALSE(st) << bad.to_string();
     EXPECT_EQ(st.error().code, Errc::io);
     EXPECT_NE(st.error().message.find("bad address"), std::string::npos) << st.error().message;
-    EXPECT_FALSE(stream.is_open());
+    EXPECT_FALSE(socket.is_open());
   }
 }
 
-TEST_P(StreamTest, ConnectTimesOut) {
+TEST_P(SocketTest, ConnectTimesOut) {
   // A full accept queue makes Linux drop further SYNs: the connect hangs.
   auto listener = Listener::tcp("127.0.0.1", /*backlog=*/0);
   ASSERT_TRUE(listener);
@@ -313,21 +313,21 @@ TEST_P(StreamTest, ConnectTimesOut) {
   }
   std::this_thread::sleep_for(50ms);
   Recorder rec;
-  Stream stream;
+  Socket socket;
   ConnectOptions options;
   options.timeout = 200ms;
   auto start = Clock::now();
-  Status st = connect(stream, listener->endpoint(), rec, options);
+  Status st = connect(socket, listener->endpoint(), rec, options);
   for (int fd : fillers) ::close(fd);
   ASSERT_FALSE(st) << "connect unexpectedly succeeded";
   EXPECT_EQ(st.error().code, Errc::timeout) << st.error().message;
   EXPECT_GE(Clock::now() - start, 200ms);
-  EXPECT_FALSE(stream.is_open());
+  EXPECT_FALSE(socket.is_open());
 }
 
 // 16 MiB out and back through a peer that reads slowly with a small socket
 // buffer: partial writes, a full queue (rejected writes), on_writable.
-TEST_P(StreamTest, EchoSixteenMiBThroughASlowPeer) {
+TEST_P(SocketTest, EchoSixteenMiBThroughASlowPeer) {
   constexpr std::size_t kTotal = 16u << 20;
   constexpr std::size_t kPiece = 256u << 10;
   ReactorOptions options;
@@ -359,7 +359,7 @@ TEST_P(StreamTest, EchoSixteenMiBThroughASlowPeer) {
     }
     ::close(peer);
   });
-  // On a failed ASSERT: `stream` closes first, the peer sees EOF, we join.
+  // On a failed ASSERT: `socket` closes first, the peer sees EOF, we join.
   struct Joiner {
     std::thread& t;
     ~Joiner() { t.join(); }
@@ -367,19 +367,19 @@ TEST_P(StreamTest, EchoSixteenMiBThroughASlowPeer) {
 
   Recorder rec;
   rec.received.reserve(kTotal);
-  Stream stream;
-  Status st = connect(stream, listener->endpoint(), rec);
+  Socket socket;
+  Status st = connect(socket, listener->endpoint(), rec);
   ASSERT_TRUE(st) << st.error().message;
 
   std::size_t sent = 0;
   int rejected = 0;
   auto pump = [&] {
     while (sent < kTotal) {
-      std::size_t before = stream.queued_bytes();
-      Status w = stream.write(std::string_view(data).substr(sent, kPiece));
+      std::size_t before = socket.queued_bytes();
+      Status w = socket.write(std::string_view(data).substr(sent, kPiece));
       if (!w) {
         EXPECT_EQ(w.error().code, Errc::io);
-        EXPECT_EQ(stream.queued_bytes(), before);  // nothing partially queued
+        EXPECT_EQ(socket.queued_bytes(), before);  // nothing partially queued
         ++rejected;
         return;  // wait for on_writable
       }
@@ -390,7 +390,7 @@ TEST_P(StreamTest, EchoSixteenMiBThroughASlowPeer) {
   pump();
   ASSERT_TRUE(run_until([&] { return rec.received.size() >= kTotal || rec.closes > 0; }, 20s))
       << "received " << rec.received.size() << ", sent " << sent << ", still queued "
-      << stream.queued_bytes() << ", rejected writes " << rejected << ", on_writable "
+      << socket.queued_bytes() << ", rejected writes " << rejected << ", on_writable "
       << rec.writables;
   EXPECT_EQ(sent, kTotal);
   EXPECT_GT(rejected, 0);
@@ -401,37 +401,37 @@ TEST_P(StreamTest, EchoSixteenMiBThroughASlowPeer) {
   EXPECT_EQ(rec.close_reason.code, Errc::disconnected);
 }
 
-TEST_P(StreamTest, ManySmallWritesArriveInOrder) {
+TEST_P(SocketTest, ManySmallWritesArriveInOrder) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
-  Stream stream;
-  ASSERT_TRUE(connect(stream, listener->endpoint(), rec));
+  Socket socket;
+  ASSERT_TRUE(connect(socket, listener->endpoint(), rec));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   std::string expected;
   for (int i = 0; i < 5000; ++i) {
     std::string line = "GETINFO version " + std::to_string(i) + "\r\n";
     expected += line;
-    ASSERT_TRUE(stream.write(line));
+    ASSERT_TRUE(socket.write(line));
   }
-  EXPECT_EQ(stream.queued_bytes(), expected.size());
+  EXPECT_EQ(socket.queued_bytes(), expected.size());
   std::string got;
   std::thread reader([&] { got = read_exactly(peer, expected.size()); });
-  ASSERT_TRUE(run_until([&] { return stream.queued_bytes() == 0; }));
+  ASSERT_TRUE(run_until([&] { return socket.queued_bytes() == 0; }));
   reader.join();
   EXPECT_EQ(got, expected);
   ::close(peer);
 }
 
-TEST_P(StreamTest, EofClosesOnceAfterTheLastBytes) {
+TEST_P(SocketTest, EofClosesOnceAfterTheLastBytes) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
   std::string seen_at_close;
   rec.after_close = [&] { seen_at_close = rec.received; };
-  Stream stream;
-  ASSERT_TRUE(connect(stream, listener->endpoint(), rec));
+  Socket socket;
+  ASSERT_TRUE(connect(socket, listener->endpoint(), rec));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   ASSERT_EQ(::write(peer, "250 closing\r\n", 13), 13);
@@ -441,20 +441,20 @@ TEST_P(StreamTest, EofClosesOnceAfterTheLastBytes) {
   EXPECT_EQ(rec.closes, 1);
   EXPECT_EQ(rec.close_reason.code, Errc::disconnected);
   EXPECT_EQ(seen_at_close, "250 closing\r\n");
-  EXPECT_FALSE(stream.is_open());
-  Status w = stream.write("more");
+  EXPECT_FALSE(socket.is_open());
+  Status w = socket.write("more");
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().code, Errc::disconnected);
-  stream.close();  // no-op: on_close already ran
+  socket.close();  // no-op: on_close already ran
   EXPECT_EQ(rec.closes, 1);
 }
 
-TEST_P(StreamTest, WriteToAPeerThatResetIsAnIoError) {
+TEST_P(SocketTest, WriteToAPeerThatResetIsAnIoError) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
-  Stream stream;
-  ASSERT_TRUE(connect(stream, listener->endpoint(), rec));
+  Socket socket;
+  ASSERT_TRUE(connect(socket, listener->endpoint(), rec));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   linger hard{1, 0};  // close with RST
@@ -462,7 +462,7 @@ TEST_P(StreamTest, WriteToAPeerThatResetIsAnIoError) {
   ::close(peer);
   std::string chunk(64 * 1024, 'x');
   ASSERT_TRUE(run_until([&] {
-    (void)stream.write(chunk);
+    (void)socket.write(chunk);
     return rec.closes > 0;
   }));
   EXPECT_EQ(rec.closes, 1);
@@ -470,11 +470,11 @@ TEST_P(StreamTest, WriteToAPeerThatResetIsAnIoError) {
       << rec.close_reason.message;
 }
 
-TEST_P(StreamTest, CallbacksMayCloseTheirOwnAndOtherStreams) {
+TEST_P(SocketTest, CallbacksMayCloseTheirOwnAndOtherStreams) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder a, b;
-  Stream sa, sb;
+  Socket sa, sb;
   ASSERT_TRUE(connect(sa, listener->endpoint(), a));
   int pa = listener->accept();
   ASSERT_TRUE(connect(sb, listener->endpoint(), b));
@@ -484,7 +484,7 @@ TEST_P(StreamTest, CallbacksMayCloseTheirOwnAndOtherStreams) {
   int b_closes_inside_a = -1;
   std::string b_received_at_close;
   a.after_read = [&] {
-    sb.close();  // the other stream: its on_close runs now
+    sb.close();  // the other socket: its on_close runs now
     b_closes_inside_a = b.closes;
     b_received_at_close = b.received;
     sa.close();  // and our own, from inside our on_read
@@ -492,7 +492,7 @@ TEST_P(StreamTest, CallbacksMayCloseTheirOwnAndOtherStreams) {
     EXPECT_FALSE(sa.write("x"));
   };
   // Both readable in the same iteration: whichever the backend reports
-  // second belongs to a stream closed by then and must be dropped.
+  // second belongs to a socket closed by then and must be dropped.
   ASSERT_EQ(::write(pb, "data", 4), 4);
   ASSERT_EQ(::write(pa, "go", 2), 2);
   ASSERT_TRUE(run_until([&] { return a.closes == 1; }));
@@ -511,31 +511,31 @@ TEST_P(StreamTest, CallbacksMayCloseTheirOwnAndOtherStreams) {
   ::close(pb);
 }
 
-// Closing a stream and connecting another from the same callback reuses the
-// fd number at once; nothing meant for the old stream may reach the new one.
-TEST_P(StreamTest, ReusedFdNumberStartsClean) {
+// Closing a socket and connecting another from the same callback reuses the
+// fd number at once; nothing meant for the old socket may reach the new one.
+TEST_P(SocketTest, ReusedFdNumberStartsClean) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder old_rec, new_rec;
-  Stream old_stream, new_stream;
-  ASSERT_TRUE(connect(old_stream, listener->endpoint(), old_rec));
+  Socket old_socket, new_socket;
+  ASSERT_TRUE(connect(old_socket, listener->endpoint(), old_rec));
   int old_peer = listener->accept();
   ASSERT_GE(old_peer, 0);
-  int old_fd = old_stream.fd();
+  int old_fd = old_socket.fd();
   std::optional<Status> new_outcome;
   old_rec.after_read = [&] {
-    old_stream.close();
-    new_stream = reactor->connect(listener->endpoint(), new_rec,
+    old_socket.close();
+    new_socket = reactor->connect(listener->endpoint(), new_rec,
                                   [&](const Status& st) { new_outcome = st; });
   };
-  ASSERT_TRUE(old_stream.write("queued for the old stream"));
+  ASSERT_TRUE(old_socket.write("queued for the old socket"));
   ASSERT_EQ(::write(old_peer, "x", 1), 1);
   ASSERT_TRUE(run_until([&] { return new_outcome.has_value(); }));
   ASSERT_TRUE(*new_outcome) << new_outcome->error().message;
-  EXPECT_EQ(new_stream.fd(), old_fd);  // the lowest free number: the old one
+  EXPECT_EQ(new_socket.fd(), old_fd);  // the lowest free number: the old one
   int new_peer = listener->accept();
   ASSERT_GE(new_peer, 0);
-  round_trip(*this, new_stream, new_rec, new_peer);
+  round_trip(*this, new_socket, new_rec, new_peer);
   EXPECT_EQ(old_rec.closes, 1);
   EXPECT_EQ(old_rec.received, "x");
   EXPECT_EQ(new_rec.closes, 0);
@@ -543,9 +543,9 @@ TEST_P(StreamTest, ReusedFdNumberStartsClean) {
   ::close(new_peer);
 }
 
-// An owner that deletes itself (and so its Stream handle) from on_read.
-struct SelfDeleting : StreamHandler {
-  Stream stream;
+// An owner that deletes itself (and so its Socket handle) from on_read.
+struct SelfDeleting : SocketHandler {
+  Socket socket;
   char buf[256];
   bool* deleted;
   explicit SelfDeleting(bool* d) : deleted(d) {}
@@ -555,13 +555,13 @@ struct SelfDeleting : StreamHandler {
   void on_close(const Error&) override { ADD_FAILURE() << "a destroyed handle closes silently"; }
 };
 
-TEST_P(StreamTest, OwnerMayDestroyItselfInsideACallback) {
+TEST_P(SocketTest, OwnerMayDestroyItselfInsideACallback) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   bool deleted = false;
   auto* owner = new SelfDeleting(&deleted);
   bool connected = false;
-  owner->stream = reactor->connect(listener->endpoint(), *owner,
+  owner->socket = reactor->connect(listener->endpoint(), *owner,
                                    [&](const Status& st) { connected = st.ok(); });
   ASSERT_TRUE(run_until([&] { return connected; }));
   int peer = listener->accept();
@@ -574,16 +574,16 @@ TEST_P(StreamTest, OwnerMayDestroyItselfInsideACallback) {
   ::close(peer);
 }
 
-TEST_P(StreamTest, ClosingWhileConnectingReportsToTheConnectCallback) {
+TEST_P(SocketTest, ClosingWhileConnectingReportsToTheConnectCallback) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
   std::optional<Status> outcome;
-  Stream stream =
+  Socket socket =
       reactor->connect(listener->endpoint(), rec, [&](const Status& st) { outcome = st; });
-  ASSERT_TRUE(stream.is_open());
-  EXPECT_FALSE(stream.is_connected());
-  stream.close();
+  ASSERT_TRUE(socket.is_open());
+  EXPECT_FALSE(socket.is_connected());
+  socket.close();
   ASSERT_TRUE(outcome.has_value());  // synchronously, inside close()
   ASSERT_FALSE(*outcome);
   EXPECT_EQ(outcome->error().code, Errc::disconnected);
@@ -591,31 +591,31 @@ TEST_P(StreamTest, ClosingWhileConnectingReportsToTheConnectCallback) {
   EXPECT_EQ(rec.closes, 0);
 }
 
-TEST_P(StreamTest, WritesQueuedWhileConnectingAreSentOnceConnected) {
+TEST_P(SocketTest, WritesQueuedWhileConnectingAreSentOnceConnected) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder rec;
   bool connected = false;
-  Stream stream =
+  Socket socket =
       reactor->connect(listener->endpoint(), rec, [&](const Status& st) { connected = st.ok(); });
-  ASSERT_TRUE(stream.write("PROTOCOLINFO 1\r\n"));
-  ASSERT_TRUE(run_until([&] { return connected && stream.queued_bytes() == 0; }));
+  ASSERT_TRUE(socket.write("PROTOCOLINFO 1\r\n"));
+  ASSERT_TRUE(run_until([&] { return connected && socket.queued_bytes() == 0; }));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   EXPECT_EQ(read_exactly(peer, 16), "PROTOCOLINFO 1\r\n");
   ::close(peer);
 }
 
-TEST_P(StreamTest, DestroyingTheReactorClosesOpenStreamsOnce) {
+TEST_P(SocketTest, DestroyingTheReactorClosesOpenStreamsOnce) {
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
   Recorder open_rec, pending_rec;
-  Stream open;
+  Socket open;
   ASSERT_TRUE(connect(open, listener->endpoint(), open_rec));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   std::optional<Status> pending_outcome;
-  Stream pending = reactor->connect(listener->endpoint(), pending_rec,
+  Socket pending = reactor->connect(listener->endpoint(), pending_rec,
                                     [&](const Status& st) { pending_outcome = st; });
   reactor.reset();
   EXPECT_EQ(open_rec.closes, 1);
@@ -633,7 +633,7 @@ TEST_P(StreamTest, DestroyingTheReactorClosesOpenStreamsOnce) {
   ::close(peer);
 }
 
-TEST_P(StreamTest, EveryFdIsReleased) {
+TEST_P(SocketTest, EveryFdIsReleased) {
   reactor.reset();
   int before = count_open_fds();
   {
@@ -644,7 +644,7 @@ TEST_P(StreamTest, EveryFdIsReleased) {
     auto unix_listener = Listener::unix_socket();
     ASSERT_TRUE(listener && unix_listener);
     Recorder a, b, c;
-    Stream sa, sb, sc;
+    Socket sa, sb, sc;
     ASSERT_TRUE(connect(sa, listener->endpoint(), a));
     ASSERT_TRUE(connect(sb, unix_listener->endpoint(), b));
     Status refused = connect(sc, Endpoint::tcp("127.0.0.1", 1), c);
