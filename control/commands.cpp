@@ -4,17 +4,10 @@
 #include "torcon/controller.hpp"
 #include "torcon/getinfo.hpp"
 #include "torcon/quoted.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 namespace {
-
-// Circuit and stream IDs: 1*16 IDChar (control-spec 2.4).
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 16) return false;
-  for (char c : id)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
-  return true;
-}
 
 Error bad_id(std::string_view what, std::string_view id) {
   return Error(Errc::bad_argument,
@@ -112,7 +105,7 @@ void Controller::mapaddress(std::span<const std::pair<std::string_view, std::str
 
 void Controller::extendcircuit(std::string_view circuit_id, std::span<const std::string_view> path,
                                std::string_view purpose, IdCallback cb) {
-  if (!valid_id(circuit_id))
+  if (!is_control_id(circuit_id))
     return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
                      bad_id("circuit", circuit_id));
   Command c("EXTENDCIRCUIT");
@@ -132,7 +125,7 @@ void Controller::extendcircuit(std::string_view circuit_id, std::span<const std:
     const std::string_view t = r->status_text();
     const std::size_t sp = t.find(' ');
     if (t.substr(0, sp) != "EXTENDED" || sp == std::string_view::npos ||
-        !valid_id(t.substr(sp + 1)))
+        !is_control_id(t.substr(sp + 1)))
       return cb(Error(Errc::bad_argument, "unexpected EXTENDCIRCUIT reply: " + std::string(t)));
     cb(std::string(t.substr(sp + 1)));
   });
@@ -140,7 +133,7 @@ void Controller::extendcircuit(std::string_view circuit_id, std::span<const std:
 
 void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view purpose,
                                    StatusCallback cb) {
-  if (!valid_id(circuit_id))
+  if (!is_control_id(circuit_id))
     return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
                      bad_id("circuit", circuit_id));
   Command c("SETCIRCUITPURPOSE");
@@ -150,10 +143,10 @@ void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view
 
 void Controller::attachstream(std::string_view stream_id, std::string_view circuit_id, int hop,
                               StatusCallback cb) {
-  if (!valid_id(stream_id) || !valid_id(circuit_id))
+  if (!is_control_id(stream_id) || !is_control_id(circuit_id))
     return fail_soon(
         [cb](const Expected<Reply>& r) { cb(r.error()); },
-        valid_id(stream_id) ? bad_id("circuit", circuit_id) : bad_id("stream", stream_id));
+        is_control_id(stream_id) ? bad_id("circuit", circuit_id) : bad_id("stream", stream_id));
   Command c("ATTACHSTREAM");
   c.arg(stream_id).arg(circuit_id);
   if (hop > 0) c.kv_bare("HOP", std::to_string(hop));
@@ -162,7 +155,7 @@ void Controller::attachstream(std::string_view stream_id, std::string_view circu
 
 void Controller::redirectstream(std::string_view stream_id, std::string_view address, int port,
                                 StatusCallback cb) {
-  if (!valid_id(stream_id))
+  if (!is_control_id(stream_id))
     return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
                      bad_id("stream", stream_id));
   Command c("REDIRECTSTREAM");
@@ -172,7 +165,7 @@ void Controller::redirectstream(std::string_view stream_id, std::string_view add
 }
 
 void Controller::closestream(std::string_view stream_id, int reason, StatusCallback cb) {
-  if (!valid_id(stream_id))
+  if (!is_control_id(stream_id))
     return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
                      bad_id("stream", stream_id));
   Command c("CLOSESTREAM");
@@ -181,7 +174,7 @@ void Controller::closestream(std::string_view stream_id, int reason, StatusCallb
 }
 
 void Controller::closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb) {
-  if (!valid_id(circuit_id))
+  if (!is_control_id(circuit_id))
     return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
                      bad_id("circuit", circuit_id));
   Command c("CLOSECIRCUIT");

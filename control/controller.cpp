@@ -10,6 +10,7 @@
 #include "torcon/events.hpp"
 #include "torcon/keyword_args.hpp"
 #include "torcon/quoted.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 
@@ -377,16 +378,9 @@ void Controller::became_ready() {
 
 // ---- events --------------------------------------------------------------
 
-static bool valid_event_name(std::string_view n) {
-  if (n.empty()) return false;
-  for (char c : n)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) return false;
-  return true;
-}
-
 Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHandler h,
                                                  StatusCallback done) {
-  if (!valid_event_name(event)) {
+  if (!is_event_name(event)) {
     if (done)
       fail_soon([done](const Expected<Reply>& r) { done(r.error()); },
                 Error(Errc::bad_keyword,

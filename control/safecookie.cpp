@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "torcon/tokens.hpp"
+
 namespace torcon::safecookie {
 
 Digest compute(bool server, std::span<const std::uint8_t> cookie,
@@ -77,13 +79,6 @@ std::string to_hex(std::span<const std::uint8_t> bytes) {
     s.push_back(kHex[b & 15]);
   }
   return s;
-}
-
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool from_hex(std::string_view hex, std::string& out) {

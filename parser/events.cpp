@@ -6,6 +6,7 @@
 
 #include "torcon/keyword_args.hpp"
 #include "torcon/quoted.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 
@@ -41,32 +42,6 @@ constexpr std::string_view kEventNames[] = {"CIRC",
 static_assert(std::size(kEventNames) == std::size_t(EventType::unknown) + 1);
 // parse_event maps log event types to Severity by offset.
 static_assert(unsigned(EventType::err) - unsigned(EventType::debug) == unsigned(Severity::err));
-
-bool is_alnum(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// StreamID / CircuitID / ConnID = 1*16 (ALPHA / DIGIT)  (control-spec 2.4)
-bool is_id(std::string_view s) {
-  if (s.empty() || s.size() > 16) return false;
-  for (char c : s)
-    if (!is_alnum(c)) return false;
-  return true;
-}
-
-bool is_nickname(std::string_view s) {
-  if (s.empty() || s.size() > 19) return false;
-  for (char c : s)
-    if (!is_alnum(c)) return false;
-  return true;
-}
 
 // 1*DIGIT, no sign, no overflow.
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -248,7 +223,8 @@ Status parse_circ(std::string_view args, CircEvent& e) {
       });
   if (!ok) return err;
   if (e.id.empty()) return fail("CIRC", "missing CircuitID");
-  if (!is_id(e.id)) return fail("CIRC", "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (!is_control_id(e.id))
+    return fail("CIRC", "CircuitID is not 1-16 letters/digits:", e.id, true);
   if (e.status.empty()) return fail("CIRC", "missing CircStatus");
   e.status_enum = lookup(e.status, kCircStatus, CircStatus::other);
   return {};
@@ -286,7 +262,8 @@ Status parse_circ_minor(std::string_view args, CircMinorEvent& e) {
       });
   if (!ok) return err;
   if (e.id.empty()) return fail("CIRC_MINOR", "missing CircuitID");
-  if (!is_id(e.id)) return fail("CIRC_MINOR", "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (!is_control_id(e.id))
+    return fail("CIRC_MINOR", "CircuitID is not 1-16 letters/digits:", e.id, true);
   if (e.event.empty()) return fail("CIRC_MINOR", "missing CircEvent");
   e.event_enum = lookup(e.event, kCircMinor, CircMinorKind::other);
   return {};
@@ -333,10 +310,11 @@ Status parse_stream(std::string_view args, StreamEvent& e) {
       });
   if (!ok) return err;
   if (e.id.empty()) return fail("STREAM", "missing StreamID");
-  if (!is_id(e.id)) return fail("STREAM", "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (!is_control_id(e.id))
+    return fail("STREAM", "StreamID is not 1-16 letters/digits:", e.id, true);
   if (e.status.empty()) return fail("STREAM", "missing StreamStatus");
   if (e.circ_id.empty()) return fail("STREAM", "missing CircuitID");
-  if (!is_id(e.circ_id))
+  if (!is_control_id(e.circ_id))
     return fail("STREAM", "CircuitID is not 1-16 letters/digits:", e.circ_id, true);
   if (e.target.empty()) return fail("STREAM", "missing Target");
   e.status_enum = lookup(e.status, kStreamStatus, StreamStatus::other);
@@ -365,7 +343,7 @@ Status parse_orconn(std::string_view args, OrConnEvent& e) {
   if (!ok) return err;
   if (e.target.empty()) return fail("ORCONN", "missing LongName/Target");
   if (e.status.empty()) return fail("ORCONN", "missing ORStatus");
-  if (!e.id.empty() && !is_id(e.id))
+  if (!e.id.empty() && !is_control_id(e.id))
     return fail("ORCONN", "ConnID is not 1-16 letters/digits:", e.id, true);
   e.status_enum = lookup(e.status, kOrConnStatus, OrConnStatus::other);
   return {};
@@ -429,7 +407,7 @@ Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
       });
   if (!ok) return err;
   if (e.id.empty()) return fail("CIRC_BW", "missing ID=");
-  if (!is_id(e.id)) return fail("CIRC_BW", "ID is not 1-16 letters/digits:", e.id, true);
+  if (!is_control_id(e.id)) return fail("CIRC_BW", "ID is not 1-16 letters/digits:", e.id, true);
   if (!have_read) return fail("CIRC_BW", "missing READ=");
   if (!have_written) return fail("CIRC_BW", "missing WRITTEN=");
   if (bad) {
@@ -446,7 +424,8 @@ Status parse_stream_bw(std::string_view args, StreamBwEvent& e) {
   Arg a;
   if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing StreamID");
   e.id = a.value;
-  if (!is_id(e.id)) return fail("STREAM_BW", "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (!is_control_id(e.id))
+    return fail("STREAM_BW", "StreamID is not 1-16 letters/digits:", e.id, true);
   if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing BytesWritten");
   if (!parse_u64(a.value, e.written))
     return fail("STREAM_BW", "BytesWritten is not a number:", a.value, true);

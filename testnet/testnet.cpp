@@ -23,6 +23,7 @@
 
 #include "internal.hpp"
 #include "torcon/router_status.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon::testnet {
 
@@ -291,12 +292,6 @@ bool keys_reusable(const Options& o, const Network& net) {
   return true;
 }
 
-bool is_hex40(std::string_view s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
-         });
-}
-
 // `tor --list-fingerprint` prints "nickname XXXX XXXX ..." as its last line.
 std::string parse_fingerprint(const std::string& out) {
   std::string text = out;
@@ -307,7 +302,7 @@ std::string parse_fingerprint(const std::string& out) {
   std::string fp;
   for (char c : last.substr(sp + 1))
     if (c != ' ') fp += c;
-  return is_hex40(fp) ? fp : std::string();
+  return is_hex_identity(fp) ? fp : std::string();
 }
 
 std::string v3_identity(const std::string& cert_path) {
@@ -598,14 +593,15 @@ Status Starter::prepare() {
     if (!is_server(n)) continue;
     std::string fp = read_file(n.data_dir + "/fingerprint.rsa");
     while (!fp.empty() && fp.back() == '\n') fp.pop_back();
-    if (!is_hex40(fp)) return Error(Errc::io, "bad fingerprint file for " + n.name);
+    if (!is_hex_identity(fp)) return Error(Errc::io, "bad fingerprint file for " + n.name);
     n.fingerprint = fp;
   }
   plan_.exit_fp = net.exit().fingerprint;
   for (const Node& n : net.nodes) {
     if (n.role != Role::authority) continue;
     std::string v3 = v3_identity(n.data_dir + "/keys/authority_certificate");
-    if (!is_hex40(v3)) return Error(Errc::io, "no v3 identity in " + n.name + "'s certificate");
+    if (!is_hex_identity(v3))
+      return Error(Errc::io, "no v3 identity in " + n.name + "'s certificate");
     plan_.dir_authorities += "DirAuthority " + n.name + " orport=" + std::to_string(n.or_port) +
                              " no-v2 v3ident=" + v3 + " 127.0.0.1:" + std::to_string(n.dir_port) +
                              " " + n.fingerprint + "\n";

@@ -47,6 +47,7 @@
 #include "torcon/command.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
+#include "torcon/tokens.hpp"
 
 namespace {
 
@@ -182,13 +183,6 @@ std::optional<UsageError> parse_control(std::string_view v, torcon::Endpoint& ou
   return std::nullopt;
 }
 
-bool valid_event_name(std::string_view n) {
-  if (n.empty()) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-  });
-}
-
 // Returns nullopt and fills `o`, or the usage error. `help` is set for --help.
 std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& help) {
   bool count_given = false;
@@ -241,7 +235,7 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
       for (;;) {
         const std::size_t comma = list.find(',');
         const std::string_view ev = list.substr(0, comma);
-        if (!valid_event_name(ev))
+        if (!torcon::is_event_name(ev))
           return UsageError{"--events: bad event name \"" + std::string(ev) + "\""};
         o.events.emplace_back(ev);
         if (comma == std::string_view::npos) break;

@@ -1,0 +1,58 @@
+// The control protocol's small tokens (control-spec 2.4 and friends), checked
+// in one place: the parser validates what tor sends with these, the command
+// encoder what the caller passes, the tools what the user types.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace torcon {
+
+constexpr bool is_ascii_alnum(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// 0-15 for a hex digit (either case), -1 otherwise.
+constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+namespace detail {
+constexpr bool all_alnum(std::string_view s, std::size_t max) noexcept {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s)
+    if (!is_ascii_alnum(c)) return false;
+  return true;
+}
+}  // namespace detail
+
+// StreamID / CircuitID / ConnID = 1*16 IDChar, IDChar = ALPHA / DIGIT.
+constexpr bool is_control_id(std::string_view s) noexcept { return detail::all_alnum(s, 16); }
+
+// Nickname = 1*19 NicknameChar, NicknameChar = ALPHA / DIGIT.
+constexpr bool is_nickname(std::string_view s) noexcept { return detail::all_alnum(s, 19); }
+
+// Exactly `digits` hex digits, either case.
+constexpr bool is_hex(std::string_view s, std::size_t digits) noexcept {
+  if (s.size() != digits) return false;
+  for (char c : s)
+    if (hex_value(c) < 0) return false;
+  return true;
+}
+
+// A relay identity as 40 hex digits (HexDigest), without the '$'.
+constexpr bool is_hex_identity(std::string_view s) noexcept { return is_hex(s, 40); }
+
+// An event name as SETEVENTS takes it: 1*(ALPHA / "_"). Tor's own names are
+// upper case; tor matches them case-insensitively.
+constexpr bool is_event_name(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) return false;
+  return true;
+}
+
+}  // namespace torcon
