@@ -29,16 +29,20 @@ Core::~Core() { shutdown(); }
 Status Core::init() {
   using Choice = ReactorOptions::Choice;
   Choice choice = options_.backend;
+  // Who asked for the backend, for the error when it cannot be had.
+  std::string requested_by = "ReactorOptions::backend";
   if (choice == Choice::automatic) {
     if (const char* env = std::getenv("TORCON_REACTOR"); env && *env) {
       std::string_view want = env;
+      requested_by = "TORCON_REACTOR=" + std::string(want);
       if (want == "epoll") {
         choice = Choice::epoll;
       } else if (want == "uring" || want == "io_uring") {
         choice = Choice::uring;
       } else {
-        fallback_reason_ = "TORCON_REACTOR='" + std::string(want) +
-                           "' not understood (want epoll or uring); chose automatically";
+        // A typo must not quietly become whatever the machine offers.
+        return Error(Errc::io, "TORCON_REACTOR='" + std::string(want) +
+                                   "' not understood (want epoll, uring or unset)");
       }
     }
   }
@@ -46,6 +50,11 @@ Status Core::init() {
     auto uring = make_uring_backend(*this);
     if (uring) {
       backend_ = std::move(*uring);
+    } else if (choice == Choice::uring) {
+      // Asked for by name: running epoll instead would hide that the caller
+      // is not measuring or testing what they think.
+      return Error(Errc::io, "io_uring requested (" + requested_by +
+                                 ") but unavailable: " + uring.error().message);
     } else {
       fallback_reason_ = "io_uring unavailable, using epoll: " + uring.error().message;
     }

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -40,12 +41,37 @@ std::uint64_t user_data(int fd, std::uint32_t gen, Op op) {
          static_cast<std::uint32_t>(fd);
 }
 
-std::string uring_error(const char* what, int negative_errno) {
-  std::string msg = std::string(what) + ": " + std::strerror(-negative_errno);
-  if (negative_errno == -EPERM || negative_errno == -ENOSYS) {
-    msg += " (io_uring blocked by seccomp or kernel.io_uring_disabled?)";
+// The sysctl kernel.io_uring_disabled (Linux 6.6): 0 allowed, 1 only for
+// CAP_SYS_ADMIN and kernel.io_uring_group, 2 nobody; -1 if absent.
+int io_uring_disabled_sysctl() {
+  std::FILE* f = std::fopen("/proc/sys/kernel/io_uring_disabled", "re");
+  if (!f) return -1;
+  int value = -1;
+  if (std::fscanf(f, "%d", &value) != 1) value = -1;
+  std::fclose(f);
+  return value;
+}
+
+// Why io_uring_setup failed, in terms the user can act on.
+std::string setup_error(int negative_errno) {
+  std::string msg = std::string("io_uring_setup: ") + std::strerror(-negative_errno);
+  switch (-negative_errno) {
+    case ENOSYS:
+      return msg +
+             " (the kernel has no io_uring: older than 5.1 or built without CONFIG_IO_URING,"
+             " or a seccomp filter answers ENOSYS)";
+    case EPERM:
+      switch (io_uring_disabled_sysctl()) {
+        case 2: return msg + " (disabled for everyone by sysctl kernel.io_uring_disabled=2)";
+        case 1:
+          return msg +
+                 " (sysctl kernel.io_uring_disabled=1 allows it only to CAP_SYS_ADMIN and the"
+                 " group in kernel.io_uring_group)";
+        default: return msg + " (blocked by a seccomp filter, as container runtimes often do)";
+      }
+    case ENOMEM: return msg + " (the ring does not fit the locked-memory limit, RLIMIT_MEMLOCK)";
+    default: return msg;
   }
-  return msg;
 }
 
 // Everything the backend relies on beyond io_uring_queue_init.
@@ -80,7 +106,7 @@ class UringBackend final : public Backend {
 
   Status init() {
     int rc = io_uring_queue_init(kRingEntries, &ring_, 0);
-    if (rc < 0) return Error(Errc::io, uring_error("io_uring_queue_init", rc));
+    if (rc < 0) return Error(Errc::io, setup_error(rc));
     ring_ready_ = true;
     return check_ring(ring_);
   }
@@ -306,7 +332,7 @@ Expected<std::unique_ptr<Backend>> make_uring_backend(Core& core) {
 Status probe_uring() {
   io_uring ring{};
   int rc = io_uring_queue_init(8, &ring, 0);
-  if (rc < 0) return Error(Errc::io, uring_error("io_uring_queue_init", rc));
+  if (rc < 0) return Error(Errc::io, setup_error(rc));
   Status ok = check_ring(ring);
   io_uring_queue_exit(&ring);
   return ok;

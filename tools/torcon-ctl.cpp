@@ -64,7 +64,8 @@ constexpr const char* kUsage =
     "  --password P          authenticate with HASHEDPASSWORD\n"
     "  --cookie FILE         read the auth cookie from FILE (SAFECOOKIE/COOKIE)\n"
     "                        default: the best method tor offers\n"
-    "  --reactor epoll|uring event-loop backend (default: $TORCON_REACTOR, else automatic)\n"
+    "  --reactor epoll|uring event-loop backend (default: $TORCON_REACTOR, else automatic);\n"
+    "                        an io_uring asked for but unavailable is an error\n"
     "  --events E1,E2,...    after the commands, subscribe and print events\n"
     "  --count N             with --events: exit after N events (default: until Ctrl-C)\n"
     "  -h, --help            this text\n"
@@ -826,10 +827,6 @@ int main(int argc, char** argv) {
     error_line("cannot start the event loop: " + reactor.error().message);
     return kExitFailure;
   }
-  if (opts.backend != torcon::ReactorOptions::Choice::automatic &&
-      !(*reactor)->fallback_reason().empty())
-    error_line(std::string("note: using ") + torcon::to_string((*reactor)->backend()) + ": " +
-               (*reactor)->fallback_reason());
 
   int status;
   {

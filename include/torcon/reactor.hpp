@@ -36,9 +36,12 @@ const char* to_string(BackendKind kind);
 struct ReactorOptions {
   enum class Choice : std::uint8_t { automatic, epoll, uring };
   // automatic: the TORCON_REACTOR environment variable ("epoll" or "uring")
-  // if set, else io_uring when the kernel allows it, else epoll. An explicit
-  // choice ignores the environment. A requested io_uring that turns out to
-  // be unavailable falls back to epoll (see Reactor::fallback_reason()).
+  // if set, else io_uring when the kernel allows it, else epoll (see
+  // Reactor::fallback_reason()). An explicit choice ignores the environment.
+  // io_uring asked for by name (here or by TORCON_REACTOR) never falls back:
+  // if it is unavailable, Reactor::create() fails with Errc::io and says why
+  // (kernel without io_uring, sysctl kernel.io_uring_disabled, a seccomp
+  // filter, a missing operation). So does a TORCON_REACTOR it cannot parse.
   Choice backend = Choice::automatic;
   // Per-socket bound on bytes queued by Socket::write() and not yet sent.
   std::size_t max_write_queue = 64u << 20;
@@ -58,7 +61,8 @@ class Reactor {
 
   static Expected<std::unique_ptr<Reactor>> create(ReactorOptions options = {});
 
-  // Whether io_uring can be used here (ok), or why not (seccomp, old kernel).
+  // Whether io_uring can be used here (ok), or why not (the reason create()
+  // gives when io_uring is asked for by name).
   static Status uring_available();
 
   // Destroying the reactor closes every socket: connected ones get
@@ -71,7 +75,7 @@ class Reactor {
   Reactor& operator=(const Reactor&) = delete;
 
   BackendKind backend() const;
-  // Why the backend differs from the one asked for ("" if it doesn't).
+  // Why `automatic` chose epoll over io_uring ("" if it did not).
   const std::string& fallback_reason() const;
 
   // Runs the loop on the calling thread until stop(). Not re-entrant: do

@@ -1,11 +1,10 @@
-// The loop itself on both backends: timers, post(), fd watches, stop(),
-// backend selection.
+// The loop itself on both backends: timers, post(), fd watches, stop().
+// (Backend selection: backend_choice_test.cpp.)
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -210,35 +209,6 @@ TEST_P(LoopTest, WatchIsLevelTriggeredAndCanUnwatchItself) {
   ASSERT_TRUE(run_until([&] { return again; }));
   ::close(fds[0]);
   ::close(fds[1]);
-}
-
-TEST(ReactorBackend, EnvironmentPicksTheAutomaticBackend) {
-  const char* old = std::getenv("TORCON_REACTOR");
-  std::string saved = old ? old : "";
-  ::setenv("TORCON_REACTOR", "epoll", 1);
-  auto epoll = Reactor::create();
-  ASSERT_TRUE(epoll);
-  EXPECT_EQ((*epoll)->backend(), BackendKind::epoll);
-  ::setenv("TORCON_REACTOR", "uring", 1);
-  auto uring = Reactor::create();
-  ASSERT_TRUE(uring);
-  if (Reactor::uring_available()) {
-    EXPECT_EQ((*uring)->backend(), BackendKind::uring);
-  } else {
-    EXPECT_EQ((*uring)->backend(), BackendKind::epoll);
-    EXPECT_NE((*uring)->fallback_reason(), "");
-  }
-  // An explicit choice ignores the environment.
-  ReactorOptions explicit_epoll;
-  explicit_epoll.backend = ReactorOptions::Choice::epoll;
-  auto chosen = Reactor::create(explicit_epoll);
-  ASSERT_TRUE(chosen);
-  EXPECT_EQ((*chosen)->backend(), BackendKind::epoll);
-  if (old) {
-    ::setenv("TORCON_REACTOR", saved.c_str(), 1);
-  } else {
-    ::unsetenv("TORCON_REACTOR");
-  }
 }
 
 }  // namespace

@@ -16,13 +16,16 @@
 
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "support/refuse_io_uring.hpp"
 #include "support/tor_process.hpp"
+#include "torcon/reactor.hpp"
 
 #ifndef TORCON_CTL
 #error "TORCON_CTL must name the torcon-ctl binary"
@@ -46,7 +49,9 @@ class Child {
  public:
   enum class Mode { pipes, pty };
 
-  Child(const std::vector<std::string>& args, Mode mode, const std::string& input = {}) {
+  // `in_child` runs in the child just before exec (e.g. to set the environment).
+  Child(const std::vector<std::string>& args, Mode mode, const std::string& input = {},
+        const std::function<void()>& in_child = {}) {
     std::vector<std::string> full{TORCON_CTL};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -57,6 +62,7 @@ class Child {
       int master = -1;
       pid_ = ::forkpty(&master, nullptr, nullptr, nullptr);
       if (pid_ == 0) {
+        if (in_child) in_child();
         ::execv(argv[0], argv.data());
         ::_exit(127);
       }
@@ -72,6 +78,7 @@ class Child {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       ::dup2(err[1], 2);
+      if (in_child) in_child();
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -229,6 +236,14 @@ int closed_port() {
   return ntohs(a.sin_port);
 }
 
+// `--reactor uring` where this kernel refuses io_uring exits 2 (see
+// CtlBackend): such cases are skipped, with the kernel's reason.
+void skip_unavailable_backend(const std::string& reactor) {
+  if (reactor != "uring") return;
+  if (torcon::Status ok = torcon::Reactor::uring_available(); !ok)
+    GTEST_SKIP() << "io_uring unavailable: " << ok.error().message;
+}
+
 // A non-blocking listener on 127.0.0.1 standing in for tor, to see whether
 // torcon-ctl connects at all.
 struct FakeTor {
@@ -244,7 +259,8 @@ struct FakeTor {
     port = ntohs(a.sin_port);
   }
   ~FakeTor() { ::close(fd); }
-  // Whether a connection arrives within `wait`; if so, it gets `say`.
+  // Whether a connection arrives within `wait` and, if `say` is given, takes
+  // all of it (a client that hung up first makes this false, not a SIGPIPE).
   bool connected_within(std::chrono::milliseconds wait, std::string_view say = {}) const {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
@@ -256,10 +272,13 @@ struct FakeTor {
       char buf[512];
       pollfd in{c, POLLIN, 0};
       if (::poll(&in, 1, 5000) > 0) (void)::recv(c, buf, sizeof buf, 0);
-      (void)::send(c, say.data(), say.size(), MSG_NOSIGNAL);
+      const bool said =
+          ::send(c, say.data(), say.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(say.size());
       ::shutdown(c, SHUT_WR);
       while (::poll(&in, 1, 5000) > 0 && ::recv(c, buf, sizeof buf, 0) > 0) {
       }
+      ::close(c);
+      return said;
     }
     ::close(c);
     return true;
@@ -277,7 +296,11 @@ class CtlTest : public ::testing::TestWithParam<std::string> {
     delete tor_;
     tor_ = nullptr;
   }
-  void SetUp() override { ASSERT_TRUE(tor_->ok()) << tor_->error(); }
+  void SetUp() override {
+    skip_unavailable_backend(GetParam());
+    if (IsSkipped()) return;
+    ASSERT_TRUE(tor_->ok()) << tor_->error();
+  }
 
   std::vector<std::string> tcp(std::vector<std::string> commands) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control",
@@ -599,7 +622,10 @@ TEST_P(CtlTest, InteractiveConnectionErrorExits2) {
 
 // ---- tor going away --------------------------------------------------------
 
-class CtlTorDiesTest : public ::testing::TestWithParam<std::string> {};
+class CtlTorDiesTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { skip_unavailable_backend(GetParam()); }
+};
 
 TEST_P(CtlTorDiesTest, WhileWaitingForEvents) {
   TorProcess tor;
@@ -640,7 +666,11 @@ class CtlPasswordTest : public ::testing::TestWithParam<std::string> {
     delete tor_;
     tor_ = nullptr;
   }
-  void SetUp() override { ASSERT_TRUE(tor_->ok()) << tor_->error(); }
+  void SetUp() override {
+    skip_unavailable_backend(GetParam());
+    if (IsSkipped()) return;
+    ASSERT_TRUE(tor_->ok()) << tor_->error();
+  }
 
   std::vector<std::string> args(std::vector<std::string> more) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control",
@@ -672,9 +702,63 @@ TEST_P(CtlPasswordTest, NoPassword) {
   EXPECT_NE(r.err.find("password"), std::string::npos) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Reactors, CtlTest, ::testing::Values("epoll", "uring"));
-INSTANTIATE_TEST_SUITE_P(Reactors, CtlPasswordTest, ::testing::Values("epoll", "uring"));
-INSTANTIATE_TEST_SUITE_P(Reactors, CtlTorDiesTest, ::testing::Values("epoll", "uring"));
+// Named for the reactor (CtlTest.X/uring), so a skip says which.
+const auto kReactorName = [](const auto& info) { return info.param; };
+INSTANTIATE_TEST_SUITE_P(Reactors, CtlTest, ::testing::Values("epoll", "uring"), kReactorName);
+INSTANTIATE_TEST_SUITE_P(Reactors, CtlPasswordTest, ::testing::Values("epoll", "uring"),
+                         kReactorName);
+INSTANTIATE_TEST_SUITE_P(Reactors, CtlTorDiesTest, ::testing::Values("epoll", "uring"),
+                         kReactorName);
+
+// ---- the event-loop backend where io_uring is refused ------------------------
+
+// io_uring asked for by name (--reactor, or $TORCON_REACTOR without it) is an
+// error when the kernel refuses it, never a quiet epoll; everything else
+// still connects. The child runs under a seccomp filter that answers
+// io_uring_setup with EPERM.
+TEST(CtlBackend, RefusedIoUringIsAnErrorOnlyWhenAskedFor) {
+  struct Case {
+    std::vector<std::string> flags;
+    const char* env;  // TORCON_REACTOR, nullptr: unset
+    const char* err;  // expected start of stderr, nullptr: it connects
+  };
+  const std::string refused = "torcon-ctl: cannot start the event loop: io_uring requested (";
+  const std::string why = ") but unavailable: io_uring_setup: Operation not permitted";
+  const std::string by_flag = refused + "ReactorOptions::backend" + why;
+  const std::string by_env = refused + "TORCON_REACTOR=uring" + why;
+  for (const Case& c : std::vector<Case>{
+           {{"--reactor", "uring"}, nullptr, by_flag.c_str()},
+           {{"--reactor=uring"}, "epoll", by_flag.c_str()},
+           {{}, "uring", by_env.c_str()},
+           {{"--reactor", "epoll"}, "uring", nullptr},
+           {{}, nullptr, nullptr},
+           {{}, "epoll", nullptr},
+       }) {
+    const std::string label =
+        ::testing::PrintToString(c.flags) + " TORCON_REACTOR=" + (c.env ? c.env : "(unset)");
+    FakeTor fake;
+    std::vector<std::string> args = c.flags;
+    for (const std::string& a : {std::string("--control"), "127.0.0.1:" + std::to_string(fake.port),
+                                 std::string("GETINFO version")})
+      args.push_back(a);
+    Child child(args, Child::Mode::pipes, {}, [env = c.env] {
+      if (env)
+        ::setenv("TORCON_REACTOR", env, 1);
+      else
+        ::unsetenv("TORCON_REACTOR");
+      if (!torcon::testing::refuse_io_uring(EPERM)) ::_exit(125);
+    });
+    if (c.err) {
+      EXPECT_EQ(child.wait(), 2) << label << "\n" << child.err;
+      EXPECT_EQ(child.err.rfind(c.err, 0), 0u) << label << "\n" << child.err;
+      EXPECT_EQ(count(child.err, "\n"), 1u) << label << "\n" << child.err;
+      EXPECT_EQ(child.out, "") << label;
+      EXPECT_FALSE(fake.connected_within(0ms)) << label;
+    } else {
+      EXPECT_TRUE(fake.connected_within(10s)) << label << "\n" << child.err;
+    }
+  }
+}
 
 // ---- usage (no tor needed) --------------------------------------------------
 
