@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +84,153 @@ TEST_P(LoopTest, OneShotFiresOnceAfterItsDelay) {
   EXPECT_EQ(fired, 1);
   EXPECT_GE(when - start, 20ms);
   EXPECT_FALSE(reactor->cancel_timer(id));  // already fired
+}
+
+// How late a timer may fire and still be on time. A loaded 2-core VM can
+// stall the loop thread for tens of milliseconds; the bugs these tests are
+// for (a timer that waits for max_wait, for a 1 s tick, for an unrelated
+// wakeup) make it late by a second or more, and every time.
+constexpr auto kOnTime = 250ms;
+
+// The median of five runs: one stall of the machine must not fail a test, a
+// timer that is late every time must.
+template <class Measure>
+Clock::duration median_of_five(Measure measure) {
+  std::vector<Clock::duration> runs;
+  for (int i = 0; i < 5; ++i) runs.push_back(measure());
+  std::sort(runs.begin(), runs.end());
+  return runs[2];
+}
+
+std::string ms(Clock::duration d) {
+  return std::to_string(std::chrono::duration<double, std::milli>(d).count()) + " ms";
+}
+
+// Stops the loop from another thread after `limit` (through post(), which
+// wakes it), so that a timer that never fires fails the test, not the CI job.
+class Watchdog {
+ public:
+  Watchdog(Reactor& reactor, std::chrono::milliseconds limit)
+      : thread_([this, &reactor, limit] {
+          std::unique_lock lock(mutex_);
+          if (!done_cv_.wait_for(lock, limit, [this] { return done_; })) {
+            fired_ = true;
+            reactor.post([&reactor] { reactor.stop(); });
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_one();
+    thread_.join();
+  }
+  bool fired() {
+    std::lock_guard lock(mutex_);
+    return fired_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  bool fired_ = false;
+  std::thread thread_;
+};
+
+// run() (no max_wait at all): the wait must end at the earliest deadline.
+TEST_P(LoopTest, TimerFiresOnTimeUnderRun) {
+  for (auto delay : {1ms, 20ms, 150ms}) {
+    Clock::duration late = median_of_five([&] {
+      Watchdog watchdog(*reactor, 10s);
+      Clock::time_point fired_at{};
+      const Clock::time_point start = Clock::now();
+      reactor->start_timer(delay, [&] {
+        fired_at = Clock::now();
+        reactor->stop();
+      });
+      reactor->run();
+      EXPECT_FALSE(watchdog.fired()) << delay.count() << " ms timer did not fire within 10 s";
+      EXPECT_GE(fired_at - start, delay) << "fired early";
+      return fired_at - start - delay;
+    });
+    EXPECT_LT(late, kOnTime) << delay.count() << " ms timer: median lateness " << ms(late);
+  }
+}
+
+// run_once(max_wait) waits at most max_wait, and less when a timer is due
+// sooner: a 10 ms timer fires after ~10 ms, not after 5 s.
+TEST_P(LoopTest, RunOnceDoesNotDelayAnEarlierTimer) {
+  constexpr auto kDelay = 10ms;
+  Clock::duration late = median_of_five([&] {
+    bool fired = false;
+    Clock::time_point fired_at{};
+    const Clock::time_point start = Clock::now();
+    reactor->start_timer(kDelay, [&] {
+      fired = true;
+      fired_at = Clock::now();
+    });
+    // A wait may end a little early (an unrelated wakeup); three are plenty.
+    for (int i = 0; i < 3 && !fired; ++i) reactor->run_once(5s);
+    const Clock::time_point returned_at = Clock::now();
+    EXPECT_TRUE(fired);
+    EXPECT_GE(fired_at - start, kDelay) << "fired early";
+    return returned_at - start - kDelay;  // run_once returns right after firing, too
+  });
+  EXPECT_LT(late, kOnTime) << "median lateness " << ms(late);
+}
+
+// A TimerId names one timer, not its slot: once that timer is gone (fired
+// or cancelled) its id must not cancel the next timer in the same slot.
+TEST_P(LoopTest, StaleTimerIdDoesNotCancelTheSlotsNextTimer) {
+  struct Case {
+    const char* how_stale;
+    std::function<TimerId()> make_stale;
+  };
+  const std::vector<Case> cases{
+      {"one-shot that fired",
+       [this] {
+         bool fired = false;
+         TimerId id = reactor->start_timer(1ms, [&] { fired = true; });
+         EXPECT_TRUE(run_until([&] { return fired; }));
+         return id;
+       }},
+      {"one-shot cancelled",
+       [this] {
+         TimerId id = reactor->start_timer(1h, [] { ADD_FAILURE() << "cancelled, yet fired"; });
+         EXPECT_TRUE(reactor->cancel_timer(id));
+         return id;
+       }},
+      {"repeating cancelled",
+       [this] {
+         TimerId id = reactor->start_repeating_timer(1h, [] { ADD_FAILURE() << "fired"; });
+         EXPECT_TRUE(reactor->cancel_timer(id));
+         return id;
+       }},
+      {"repeating that cancelled itself while firing",
+       [this] {
+         TimerId id{};
+         int fired = 0;
+         id = reactor->start_repeating_timer(1ms, [&] {
+           ++fired;
+           EXPECT_TRUE(reactor->cancel_timer(id));
+         });
+         EXPECT_TRUE(run_until([&] { return fired == 1; }));
+         return id;
+       }},
+  };
+  for (const Case& c : cases) {
+    TimerId stale = c.make_stale();
+    bool fresh_fired = false;
+    TimerId fresh = reactor->start_timer(10ms, [&] { fresh_fired = true; });
+    ASSERT_EQ(fresh.slot, stale.slot) << c.how_stale << ": the slot was not reused, so this "
+                                      << "case would test nothing";
+    EXPECT_FALSE(reactor->cancel_timer(stale)) << c.how_stale;
+    EXPECT_TRUE(run_until([&] { return fresh_fired; }, 2s))
+        << c.how_stale << ": the stale id cancelled the slot's next timer";
+    EXPECT_FALSE(reactor->cancel_timer(fresh)) << c.how_stale;  // it fired
+  }
 }
 
 TEST_P(LoopTest, RepeatingTimerRepeatsUntilCancelled) {
