@@ -47,6 +47,11 @@ struct ReactorOptions {
   std::size_t max_write_queue = 64u << 20;
   // SocketHandler::on_writable() fires when the queue drains to this.
   std::size_t write_low_water = 256u << 10;
+  // Re-arm TCP_QUICKACK after every read from a TCP socket, so that a reply
+  // the peer writes in pieces does not wait for a delayed ACK between them.
+  // Leave it on: the switch exists only to measure what it saves
+  // (controller_bench, BM_GetinfoConfigNames).
+  bool tcp_quickack = true;
 };
 
 // Names one timer; a plain value, stale ids are harmless.
