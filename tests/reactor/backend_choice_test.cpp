@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,8 @@ struct Refusal {
   const char* why;            // and one of the explanations it must give
   const char* why_else;
 };
+
+void PrintTo(const Refusal& r, std::ostream* os) { *os << r.strerror_text; }
 
 // Runs in the death-test child (io_uring refused): collects what is wrong.
 std::vector<std::string> check_refused(const Refusal& r) {

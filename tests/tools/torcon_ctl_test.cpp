@@ -749,7 +749,7 @@ TEST(CtlBackend, RefusedIoUringIsAnErrorOnlyWhenAskedFor) {
       if (!torcon::testing::refuse_io_uring(EPERM)) ::_exit(125);
     });
     if (c.err) {
-      EXPECT_EQ(child.wait(), 2) << label << "\n" << child.err;
+      EXPECT_EQ(child.wait(10s), 2) << label << "\n" << child.err;
       EXPECT_EQ(child.err.rfind(c.err, 0), 0u) << label << "\n" << child.err;
       EXPECT_EQ(count(child.err, "\n"), 1u) << label << "\n" << child.err;
       EXPECT_EQ(child.out, "") << label;
