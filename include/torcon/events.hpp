@@ -18,7 +18,7 @@
 // practice, for the duration of the event callback). To keep an event longer,
 // keep the reply and parse it again; OwnedReply's bytes never move:
 //
-//   OwnedReply kept = r.copy();          // one allocation, owns the bytes
+//   OwnedReply kept = r.copy();          // copies the bytes once, owns them
 //   Expected<Event> later = parse_event(kept.view());  // views into `kept`
 //
 // Tolerance (control-spec 1.1 and 4.1): unknown keywords, extra arguments and
