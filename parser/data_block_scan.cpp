@@ -190,11 +190,9 @@ template <class Isa, bool Record>
   const std::size_t max_line = rules.max_line;
   const std::uint64_t strict = rules.allow_bare_lf ? 0 : ~std::uint64_t(0);
   std::uint32_t* out = nullptr;
-  std::size_t room_end = 0;  // Record: blocks from `at` up to here fit in lfs
   typename Isa::Rel rel{};
   if constexpr (Record) {
     out = lfs->next;
-    room_end = std::size_t(lfs->end - out) / 64 * 64;  // each block writes at most 64 slots
     Isa::start(rel, std::uint32_t(p - lfs->origin));
   }
   // Bit 0: the byte before the block is a CR (only ever so in a line's middle).
@@ -203,7 +201,17 @@ template <class Isa, bool Record>
     // Prefetch kAhead on while that is before `end`, then the block itself.
     std::size_t stop = end, ahead = 0;
     if (at + 64 + kAhead <= end) stop = end - kAhead, ahead = kAhead;
-    if constexpr (Record) stop = std::min(stop, room_end);
+    if constexpr (Record) {
+      // As many blocks as lfs has room for (each writes at most 64 slots),
+      // so the block loop checks none; the room is counted again each time
+      // round, from the slots really used.
+      const std::size_t room = std::size_t(lfs->end - out);
+      if (room < 64) {
+        if (at + 64 <= end) lfs->full = true;  // out of room, not done
+        break;
+      }
+      stop = std::min(stop, at + room / 64 * 64);
+    }
     const char* const pf = p + ahead;
     for (; at + 64 <= stop; at += 64) {
       __builtin_prefetch(pf + at);
@@ -223,12 +231,6 @@ template <class Isa, bool Record>
       prev_cr = m.cr >> 63;
     }
     if (at + 64 <= stop || at + 64 > end) break;  // stopped at a block, or done
-    if constexpr (Record) {
-      if (at + 64 > room_end) {  // out of room, not done
-        lfs->full = true;
-        break;
-      }
-    }
   }
   line = p + (at - gap);
   if constexpr (Record) {

@@ -64,7 +64,7 @@ struct LfList {
 // the first unskipped block is in (or `p`, if that is later), with `line` set
 // to that line's start. When `lfs` is given, the offset of every LF skipped
 // is appended to it; each block takes up to 64 slots, so the scan stops
-// (lfs->full) while fewer than 64 are left and returns the block it stopped
+// (lfs->full) when fewer than 64 are left and returns the block it stopped
 // at: make room and call again from there, with `line` as it was left.
 const char* skip_data_blocks(const char* p, const char* limit, const char*& line,
                              const DataLineRules& rules, LfList* lfs = nullptr) noexcept;
