@@ -6,27 +6,36 @@
 #include <array>
 #include <string_view>
 
-#include "keyword_table.hpp"
+#include "keyword_hash.hpp"
 #include "torcon/event_types.hpp"
 
 namespace torcon::detail {
 
-using EventKeywordTable = KeywordTable<EventType, std::size_t(EventType::unknown) + 1>;
+// Old spellings tor may still send, besides the table's keywords.
+// Tor before 0.2.0.22-rc wrote STATUS_SEVER (control-spec 4.1.10).
+#define TORCON_EVENT_KEYWORD_ALIASES(X) X(status_server, "STATUS_SEVER", StatusEvent)
 
-// Every keyword event_type() knows: the table's, and old spellings.
-#define TORCON_EVENT_KEYWORD(member, keyword, type) {keyword, EventType::member},
-inline constexpr EventKeywordTable kEventKeywords{
-    {{
-        TORCON_EVENT_TYPES(TORCON_EVENT_KEYWORD)
-        // Tor before 0.2.0.22-rc (control-spec 4.1.10).
-        {"STATUS_SEVER", EventType::status_server},
-    }},
-    EventType::unknown};
+#define TORCON_EVENT_KEYWORD(member, keyword, type) std::string_view(keyword),
+inline constexpr auto kEventKeywordHash = find_keyword_hash<64>(std::array{
+    TORCON_EVENT_TYPES(TORCON_EVENT_KEYWORD) TORCON_EVENT_KEYWORD_ALIASES(TORCON_EVENT_KEYWORD)});
 #undef TORCON_EVENT_KEYWORD
-static_assert(kEventKeywords.ok(),
-              "event keywords: 1-16 bytes, no two sharing length, first and last byte");
+static_assert(kEventKeywordHash.by_size != 0,
+              "event keywords: no two may share length, first and last byte");
 
-// The EventType of keyword `n`, EventType::unknown if it is none of them.
-inline EventType find_event_type(std::string_view n) noexcept { return kEventKeywords.find(n); }
+// A switch on the hash: a jump table to the one keyword that can match, and
+// a comparison with it as a constant. Always inlined: called, it cost
+// parse_event 1% more instructions than the hand-written switch on length it
+// replaced; inlined, slightly fewer.
+[[gnu::always_inline]] inline EventType find_event_type(std::string_view n) noexcept {
+  if (n.empty()) return EventType::unknown;
+  switch (kEventKeywordHash(n)) {
+#define TORCON_EVENT_CASE(member, keyword, type) \
+  case kEventKeywordHash(keyword): return n == keyword ? EventType::member : EventType::unknown;
+    TORCON_EVENT_TYPES(TORCON_EVENT_CASE)
+    TORCON_EVENT_KEYWORD_ALIASES(TORCON_EVENT_CASE)
+#undef TORCON_EVENT_CASE
+    default: return EventType::unknown;
+  }
+}
 
 }  // namespace torcon::detail
