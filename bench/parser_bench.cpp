@@ -412,3 +412,60 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+// ---- typed events ------------------------------------------------------------
+//   BM_EventsToTyped     framing + parse_event() (one reused Event) over every event
+//   BM_EventsParseOnly   parse_event() alone over the events, framed once and kept
+// They run after the others and are not in the summary above.
+
+#include "torcon/events.hpp"
+
+namespace {
+
+// Parses one event into `ev`; false if parse_event() refused it.
+bool parse_typed(const Reply& r, torcon::Event& ev) {
+  if (!torcon::parse_event(r, ev)) return false;
+  benchmark::DoNotOptimize(ev);
+  return true;
+}
+
+void BM_EventsToTyped(benchmark::State& state) {
+  const std::string& in = events();
+  ReplyReader rd;
+  torcon::Event ev;
+  std::size_t events_seen = 0;
+  for (auto _ : state) {
+    std::size_t n = 0;
+    bool ok = true;
+    if (!frame_chunked(rd, in, [&](const Reply& r) {
+          ok &= parse_typed(r, ev);
+          ++n;
+        }))
+      return report_error(state, rd);
+    if (!ok) return state.SkipWithError("parse_event rejected an event");
+    events_seen = n;
+  }
+  state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
+  state.SetItemsProcessed(std::int64_t(state.iterations() * events_seen));
+}
+
+void BM_EventsParseOnly(benchmark::State& state) {
+  std::vector<torcon::OwnedReply> kept;
+  ReplyReader rd;
+  if (!frame_chunked(rd, events(), [&](const Reply& r) { kept.push_back(r.copy()); }))
+    return report_error(state, rd);
+  std::vector<Reply> replies;
+  for (const torcon::OwnedReply& o : kept) replies.push_back(o.view());
+  torcon::Event ev;
+  for (auto _ : state) {
+    bool ok = true;
+    for (const Reply& r : replies) ok &= parse_typed(r, ev);
+    if (!ok) return state.SkipWithError("parse_event rejected an event");
+  }
+  state.SetItemsProcessed(std::int64_t(state.iterations() * replies.size()));
+}
+
+BENCHMARK(BM_EventsToTyped)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EventsParseOnly)->Unit(benchmark::kMillisecond);
+
+}  // namespace

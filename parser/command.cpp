@@ -1,6 +1,7 @@
 #include "torcon/command.hpp"
 
 #include "torcon/quoted.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 namespace {
@@ -16,12 +17,6 @@ const char* injection_byte(std::string_view s, std::size_t& at) {
     }
   }
   return nullptr;
-}
-
-bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_key_char(char c) {
-  return is_alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '/' || c == '.' || c == '-' ||
-         c == ':';
 }
 
 }  // namespace
@@ -41,12 +36,11 @@ Command::Command(std::string_view keyword) {
     fail(Errc::bad_keyword, "empty command keyword");
     return;
   }
-  for (char c : keyword)
-    if (!is_alpha(c) && c != '_') {
-      fail(Errc::bad_keyword,
-           "command keyword \"" + std::string(keyword) + "\" must be letters (and '_') only");
-      return;
-    }
+  if (!is_command_keyword(keyword)) {
+    fail(Errc::bad_keyword,
+         "command keyword \"" + std::string(keyword) + "\" must be letters (and '_') only");
+    return;
+  }
   line_.assign(keyword);
 }
 
@@ -82,10 +76,8 @@ Command& Command::key(std::string_view k) {
     return fail(Errc::injection, "argument " + std::to_string(args_) + ": key contains " + what +
                                      " at byte " + std::to_string(at));
   if (k.empty()) return fail(Errc::bad_keyword, "empty key");
-  for (char c : k)
-    if (!is_key_char(c))
-      return fail(Errc::bad_keyword,
-                  "key \"" + std::string(k) + "\" has a byte not allowed in keys");
+  if (!is_command_key(k))
+    return fail(Errc::bad_keyword, "key \"" + std::string(k) + "\" has a byte not allowed in keys");
   line_.push_back(' ');
   line_.append(k);
   return *this;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "event_keywords.hpp"
 #include "torcon/keyword_args.hpp"
 #include "torcon/quoted.hpp"
 #include "torcon/tokens.hpp"
@@ -12,35 +13,7 @@ namespace torcon {
 
 namespace {
 
-// Indexed by EventType.
-constexpr std::string_view kEventNames[] = {"CIRC",
-                                            "CIRC_MINOR",
-                                            "STREAM",
-                                            "ORCONN",
-                                            "BW",
-                                            "CIRC_BW",
-                                            "STREAM_BW",
-                                            "ADDRMAP",
-                                            "NS",
-                                            "NEWCONSENSUS",
-                                            "NEWDESC",
-                                            "GUARD",
-                                            "STATUS_GENERAL",
-                                            "STATUS_CLIENT",
-                                            "STATUS_SERVER",
-                                            "HS_DESC",
-                                            "CONF_CHANGED",
-                                            "NETWORK_LIVENESS",
-                                            "SIGNAL",
-                                            "BUILDTIMEOUT_SET",
-                                            "DEBUG",
-                                            "INFO",
-                                            "NOTICE",
-                                            "WARN",
-                                            "ERR",
-                                            ""};
-static_assert(std::size(kEventNames) == std::size_t(EventType::unknown) + 1);
-// parse_event maps log event types to Severity by offset.
+// parse_body(LogEvent) maps log event types to Severity by offset.
 static_assert(unsigned(EventType::err) - unsigned(EventType::debug) == unsigned(Severity::err));
 
 // 1*DIGIT, no sign, no overflow.
@@ -180,12 +153,16 @@ std::string_view trim_left(std::string_view s) {
 }
 
 // ---- per-event parsers ------------------------------------------------------
+//
+// One parse_body() per struct of TORCON_EVENT_TYPES; parse_event() calls the
+// one for the struct of the event's type, with `ev`'s type, name and lines
+// set and `args` the first line's text after the keyword and its space.
 
-Status parse_circ(std::string_view args, CircEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, CircEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "CIRC", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0)
           e.id = a.value;
@@ -222,19 +199,19 @@ Status parse_circ(std::string_view args, CircEvent& e) {
           e.conflux_rtt = a.value;
       });
   if (!ok) return err;
-  if (e.id.empty()) return fail("CIRC", "missing CircuitID");
+  if (e.id.empty()) return fail(ev.name, "missing CircuitID");
   if (!is_control_id(e.id))
-    return fail("CIRC", "CircuitID is not 1-16 letters/digits:", e.id, true);
-  if (e.status.empty()) return fail("CIRC", "missing CircStatus");
+    return fail(ev.name, "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (e.status.empty()) return fail(ev.name, "missing CircStatus");
   e.status_enum = lookup(e.status, kCircStatus, CircStatus::other);
   return {};
 }
 
-Status parse_circ_minor(std::string_view args, CircMinorEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, CircMinorEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "CIRC_MINOR", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0)
           e.id = a.value;
@@ -261,19 +238,19 @@ Status parse_circ_minor(std::string_view args, CircMinorEvent& e) {
           e.old_hs_state = a.value;
       });
   if (!ok) return err;
-  if (e.id.empty()) return fail("CIRC_MINOR", "missing CircuitID");
+  if (e.id.empty()) return fail(ev.name, "missing CircuitID");
   if (!is_control_id(e.id))
-    return fail("CIRC_MINOR", "CircuitID is not 1-16 letters/digits:", e.id, true);
-  if (e.event.empty()) return fail("CIRC_MINOR", "missing CircEvent");
+    return fail(ev.name, "CircuitID is not 1-16 letters/digits:", e.id, true);
+  if (e.event.empty()) return fail(ev.name, "missing CircEvent");
   e.event_enum = lookup(e.event, kCircMinor, CircMinorKind::other);
   return {};
 }
 
-Status parse_stream(std::string_view args, StreamEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, StreamEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "STREAM", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         switch (pos) {
           case 0: e.id = a.value; break;
@@ -309,23 +286,23 @@ Status parse_stream(std::string_view args, StreamEvent& e) {
           e.iso_fields = a.value;
       });
   if (!ok) return err;
-  if (e.id.empty()) return fail("STREAM", "missing StreamID");
+  if (e.id.empty()) return fail(ev.name, "missing StreamID");
   if (!is_control_id(e.id))
-    return fail("STREAM", "StreamID is not 1-16 letters/digits:", e.id, true);
-  if (e.status.empty()) return fail("STREAM", "missing StreamStatus");
-  if (e.circ_id.empty()) return fail("STREAM", "missing CircuitID");
+    return fail(ev.name, "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (e.status.empty()) return fail(ev.name, "missing StreamStatus");
+  if (e.circ_id.empty()) return fail(ev.name, "missing CircuitID");
   if (!is_control_id(e.circ_id))
-    return fail("STREAM", "CircuitID is not 1-16 letters/digits:", e.circ_id, true);
-  if (e.target.empty()) return fail("STREAM", "missing Target");
+    return fail(ev.name, "CircuitID is not 1-16 letters/digits:", e.circ_id, true);
+  if (e.target.empty()) return fail(ev.name, "missing Target");
   e.status_enum = lookup(e.status, kStreamStatus, StreamStatus::other);
   return {};
 }
 
-Status parse_orconn(std::string_view args, OrConnEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, OrConnEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "ORCONN", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0)
           e.target = a.value;
@@ -341,28 +318,29 @@ Status parse_orconn(std::string_view args, OrConnEvent& e) {
           e.id = a.value;
       });
   if (!ok) return err;
-  if (e.target.empty()) return fail("ORCONN", "missing LongName/Target");
-  if (e.status.empty()) return fail("ORCONN", "missing ORStatus");
+  if (e.target.empty()) return fail(ev.name, "missing LongName/Target");
+  if (e.status.empty()) return fail(ev.name, "missing ORStatus");
   if (!e.id.empty() && !is_control_id(e.id))
-    return fail("ORCONN", "ConnID is not 1-16 letters/digits:", e.id, true);
+    return fail(ev.name, "ConnID is not 1-16 letters/digits:", e.id, true);
   e.status_enum = lookup(e.status, kOrConnStatus, OrConnStatus::other);
   return {};
 }
 
-Status parse_bw(std::string_view args, BwEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, BwEvent& e) {
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
-  if (!r.next(a) || !a.positional()) return fail("BW", "missing BytesRead");
-  if (!parse_u64(a.value, e.read)) return fail("BW", "BytesRead is not a number:", a.value, true);
-  if (!r.next(a) || !a.positional()) return fail("BW", "missing BytesWritten");
+  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesRead");
+  if (!parse_u64(a.value, e.read))
+    return fail(ev.name, "BytesRead is not a number:", a.value, true);
+  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
   if (!parse_u64(a.value, e.written))
-    return fail("BW", "BytesWritten is not a number:", a.value, true);
+    return fail(ev.name, "BytesWritten is not a number:", a.value, true);
   e.extra = trim_left(r.rest());
   return {};
 }
 
-Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, CircBwEvent& e) {
   e.raw_args = args;
   Error err;
   bool have_read = false, have_written = false, bad = false;
@@ -375,7 +353,7 @@ Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
     }
   };
   bool ok = walk(
-      "CIRC_BW", args, err, [](unsigned, const Arg&) {},
+      ev.name, args, err, [](unsigned, const Arg&) {},
       [&](const Arg& a) {
         const std::string_view k = a.key;
         if (k == "ID")
@@ -406,41 +384,41 @@ Status parse_circ_bw(std::string_view args, CircBwEvent& e) {
           opt_u64(a.value, e.min_rtt);
       });
   if (!ok) return err;
-  if (e.id.empty()) return fail("CIRC_BW", "missing ID=");
-  if (!is_control_id(e.id)) return fail("CIRC_BW", "ID is not 1-16 letters/digits:", e.id, true);
-  if (!have_read) return fail("CIRC_BW", "missing READ=");
-  if (!have_written) return fail("CIRC_BW", "missing WRITTEN=");
+  if (e.id.empty()) return fail(ev.name, "missing ID=");
+  if (!is_control_id(e.id)) return fail(ev.name, "ID is not 1-16 letters/digits:", e.id, true);
+  if (!have_read) return fail(ev.name, "missing READ=");
+  if (!have_written) return fail(ev.name, "missing WRITTEN=");
   if (bad) {
     std::string what(bad_key);
     what += " is not a number:";
-    return fail("CIRC_BW", what, bad_value, true);
+    return fail(ev.name, what, bad_value, true);
   }
   return {};
 }
 
-Status parse_stream_bw(std::string_view args, StreamBwEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, StreamBwEvent& e) {
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
-  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing StreamID");
+  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing StreamID");
   e.id = a.value;
   if (!is_control_id(e.id))
-    return fail("STREAM_BW", "StreamID is not 1-16 letters/digits:", e.id, true);
-  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing BytesWritten");
+    return fail(ev.name, "StreamID is not 1-16 letters/digits:", e.id, true);
+  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
   if (!parse_u64(a.value, e.written))
-    return fail("STREAM_BW", "BytesWritten is not a number:", a.value, true);
-  if (!r.next(a) || !a.positional()) return fail("STREAM_BW", "missing BytesRead");
+    return fail(ev.name, "BytesWritten is not a number:", a.value, true);
+  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesRead");
   if (!parse_u64(a.value, e.read))
-    return fail("STREAM_BW", "BytesRead is not a number:", a.value, true);
+    return fail(ev.name, "BytesRead is not a number:", a.value, true);
   if (r.next(a) && a.positional()) e.time = a.value;
   return {};
 }
 
-Status parse_addrmap(std::string_view args, AddrMapEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, AddrMapEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "ADDRMAP", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0)
           e.address = a.value;
@@ -460,17 +438,17 @@ Status parse_addrmap(std::string_view args, AddrMapEvent& e) {
           e.stream_id = a.value;
       });
   if (!ok) return err;
-  if (e.address.empty()) return fail("ADDRMAP", "missing Address");
-  if (e.new_address.empty()) return fail("ADDRMAP", "missing NewAddress");
-  if (!e.expiry.present) return fail("ADDRMAP", "missing Expiry");
+  if (e.address.empty()) return fail(ev.name, "missing Address");
+  if (e.new_address.empty()) return fail(ev.name, "missing NewAddress");
+  if (!e.expiry.present) return fail(ev.name, "missing Expiry");
   return {};
 }
 
-Status parse_guard(std::string_view args, GuardEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, GuardEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "GUARD", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0)
           e.type = a.value;
@@ -481,14 +459,15 @@ Status parse_guard(std::string_view args, GuardEvent& e) {
       },
       [](const Arg&) {});
   if (!ok) return err;
-  if (e.type.empty()) return fail("GUARD", "missing Type");
-  if (e.name.empty()) return fail("GUARD", "missing Name");
-  if (e.status.empty()) return fail("GUARD", "missing Status");
+  if (e.type.empty()) return fail(ev.name, "missing Type");
+  if (e.name.empty()) return fail(ev.name, "missing Name");
+  if (e.status.empty()) return fail(ev.name, "missing Status");
   e.status_enum = lookup(e.status, kGuardStatus, GuardStatus::other);
   return {};
 }
 
-Status parse_status(std::string_view event, std::string_view args, StatusEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, StatusEvent& e) {
+  const std::string_view event = ev.name;
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
@@ -501,11 +480,11 @@ Status parse_status(std::string_view event, std::string_view args, StatusEvent& 
   return {};
 }
 
-Status parse_hs_desc(std::string_view args, HsDescEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, HsDescEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "HS_DESC", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         switch (pos) {
           case 0: e.action = a.value; break;
@@ -525,10 +504,10 @@ Status parse_hs_desc(std::string_view args, HsDescEvent& e) {
           e.hsdir_index = a.value;
       });
   if (!ok) return err;
-  if (e.action.empty()) return fail("HS_DESC", "missing Action");
-  if (e.address.empty()) return fail("HS_DESC", "missing HSAddress");
-  if (e.auth_type.empty()) return fail("HS_DESC", "missing AuthType");
-  if (e.hs_dir.empty()) return fail("HS_DESC", "missing HsDir");
+  if (e.action.empty()) return fail(ev.name, "missing Action");
+  if (e.address.empty()) return fail(ev.name, "missing HSAddress");
+  if (e.auth_type.empty()) return fail(ev.name, "missing AuthType");
+  if (e.hs_dir.empty()) return fail(ev.name, "missing HsDir");
   e.action_enum = lookup(e.action, kHsDescAction, HsDescAction::other);
   return {};
 }
@@ -545,11 +524,11 @@ Status parse_single(std::string_view event, std::string_view args, std::string_v
   return {};
 }
 
-Status parse_buildtimeout(std::string_view args, BuildTimeoutSetEvent& e) {
+Status parse_body(const Event& ev, std::string_view args, BuildTimeoutSetEvent& e) {
   e.raw_args = args;
   Error err;
   bool ok = walk(
-      "BUILDTIMEOUT_SET", args, err,
+      ev.name, args, err,
       [&](unsigned pos, const Arg& a) {
         if (pos == 0) e.type = a.value;
       },
@@ -573,78 +552,64 @@ Status parse_buildtimeout(std::string_view args, BuildTimeoutSetEvent& e) {
           opt_double(a.value, e.close_rate);
       });
   if (!ok) return err;
-  if (e.type.empty()) return fail("BUILDTIMEOUT_SET", "missing Type");
+  if (e.type.empty()) return fail(ev.name, "missing Type");
   e.type_enum = lookup(e.type, kBuildTimeout, BuildTimeoutKind::other);
+  return {};
+}
+
+// "650+NS" / "650+NEWCONSENSUS" with the entries in a data block.
+Status parse_body(const Event& ev, std::string_view, NetworkStatusEvent& e) {
+  const ReplyLine& first = ev.lines[0];
+  if (first.sep != Sep::data) return fail(ev.name, "no data block (expected \"650+\")");
+  e.data = first.data;
+  return {};
+}
+
+Status parse_body(const Event& ev, std::string_view args, NewDescEvent& e) {
+  e.raw_args = args;
+  e.servers = trim_left(args);
+  if (e.servers.empty()) return fail(ev.name, "missing LongName");
+  return {};
+}
+
+Status parse_body(const Event& ev, std::string_view, ConfChangedEvent& e) {
+  std::span<const ReplyLine> rest = ev.lines.subspan(1);
+  // "650 OK" ends the event; it is not a change.
+  if (!rest.empty() && rest.back().sep == Sep::end && rest.back().text == "OK")
+    rest = rest.first(rest.size() - 1);
+  e.changes = rest;
+  return {};
+}
+
+Status parse_body(const Event& ev, std::string_view args, NetworkLivenessEvent& e) {
+  e.raw_args = args;
+  if (Status s = parse_single(ev.name, args, "missing Status", e.status); !s) return s;
+  e.status_enum = lookup(e.status, kLiveness, Liveness::other);
+  return {};
+}
+
+Status parse_body(const Event& ev, std::string_view args, SignalEvent& e) {
+  e.raw_args = args;
+  if (Status s = parse_single(ev.name, args, "missing Signal", e.signal); !s) return s;
+  e.signal_enum = lookup(e.signal, kSignal, Signal::other);
+  return {};
+}
+
+// "650 NOTICE text", or "650+WARN" and the message in a data block.
+Status parse_body(const Event& ev, std::string_view args, LogEvent& e) {
+  e.severity = Severity(unsigned(ev.type) - unsigned(EventType::debug));
+  e.message = args;
+  const ReplyLine& first = ev.lines[0];
+  if (first.sep == Sep::data) {
+    e.is_data = true;
+    e.data = first.data;
+  }
   return {};
 }
 
 }  // namespace
 
 // ---- public helpers -----------------------------------------------------------
-
-EventType event_type(std::string_view n) noexcept {
-  // Dispatch on length, then compare the few names of that length.
-  switch (n.size()) {
-    case 2:
-      if (n == "BW") return EventType::bw;
-      if (n == "NS") return EventType::ns;
-      break;
-    case 3:
-      if (n == "ERR") return EventType::err;
-      break;
-    case 4:
-      if (n == "CIRC") return EventType::circ;
-      if (n == "INFO") return EventType::info;
-      if (n == "WARN") return EventType::warn;
-      break;
-    case 5:
-      if (n == "DEBUG") return EventType::debug;
-      if (n == "GUARD") return EventType::guard;
-      break;
-    case 6:
-      if (n == "STREAM") return EventType::stream;
-      if (n == "ORCONN") return EventType::orconn;
-      if (n == "NOTICE") return EventType::notice;
-      if (n == "SIGNAL") return EventType::signal;
-      break;
-    case 7:
-      if (n == "CIRC_BW") return EventType::circ_bw;
-      if (n == "ADDRMAP") return EventType::addrmap;
-      if (n == "NEWDESC") return EventType::newdesc;
-      if (n == "HS_DESC") return EventType::hs_desc;
-      break;
-    case 9:
-      if (n == "STREAM_BW") return EventType::stream_bw;
-      break;
-    case 10:
-      if (n == "CIRC_MINOR") return EventType::circ_minor;
-      break;
-    case 12:
-      if (n == "NEWCONSENSUS") return EventType::newconsensus;
-      if (n == "CONF_CHANGED") return EventType::conf_changed;
-      // Tor before 0.2.0.22-rc misspelled STATUS_SERVER (control-spec 4.1.10).
-      if (n == "STATUS_SEVER") return EventType::status_server;
-      break;
-    case 13:
-      if (n == "STATUS_CLIENT") return EventType::status_client;
-      if (n == "STATUS_SERVER") return EventType::status_server;
-      break;
-    case 14:
-      if (n == "STATUS_GENERAL") return EventType::status_general;
-      break;
-    case 16:
-      if (n == "NETWORK_LIVENESS") return EventType::network_liveness;
-      if (n == "BUILDTIMEOUT_SET") return EventType::buildtimeout_set;
-      break;
-    default: break;
-  }
-  return EventType::unknown;
-}
-
-std::string_view to_string(EventType t) noexcept {
-  const auto i = std::size_t(t);
-  return i < std::size(kEventNames) ? kEventNames[i] : std::string_view{};
-}
 
 std::string_view Value::decoded(std::string& scratch) const {
   if (!escaped) return text;
@@ -745,82 +710,20 @@ Status parse_event(const Reply& reply, Event& out) {
   const std::string_view args = sp < text.size() ? text.substr(sp + 1) : std::string_view{};
   if (name.empty()) return Error(Errc::bad_argument, "event without a keyword");
 
-  out.type = event_type(name);
+  out.type = detail::find_event_type(name);
   out.name = name;
   out.lines = reply.lines;
   switch (out.type) {
-    case EventType::circ: return parse_circ(args, out.body.emplace<CircEvent>());
-    case EventType::circ_minor: return parse_circ_minor(args, out.body.emplace<CircMinorEvent>());
-    case EventType::stream: return parse_stream(args, out.body.emplace<StreamEvent>());
-    case EventType::orconn: return parse_orconn(args, out.body.emplace<OrConnEvent>());
-    case EventType::bw: return parse_bw(args, out.body.emplace<BwEvent>());
-    case EventType::circ_bw: return parse_circ_bw(args, out.body.emplace<CircBwEvent>());
-    case EventType::stream_bw: return parse_stream_bw(args, out.body.emplace<StreamBwEvent>());
-    case EventType::addrmap: return parse_addrmap(args, out.body.emplace<AddrMapEvent>());
-    case EventType::ns:
-    case EventType::newconsensus: {
-      if (first.sep != Sep::data) return fail(name, "no data block (expected \"650+\")");
-      out.body.emplace<NetworkStatusEvent>().data = first.data;
-      return {};
-    }
-    case EventType::newdesc: {
-      NewDescEvent& e = out.body.emplace<NewDescEvent>();
-      e.raw_args = args;
-      e.servers = trim_left(args);
-      if (e.servers.empty()) return fail(name, "missing LongName");
-      return {};
-    }
-    case EventType::guard: return parse_guard(args, out.body.emplace<GuardEvent>());
-    case EventType::status_general:
-    case EventType::status_client:
-    case EventType::status_server: return parse_status(name, args, out.body.emplace<StatusEvent>());
-    case EventType::hs_desc: return parse_hs_desc(args, out.body.emplace<HsDescEvent>());
-    case EventType::conf_changed: {
-      std::span<const ReplyLine> rest = reply.lines.subspan(1);
-      // "650 OK" ends the event; it is not a change.
-      if (!rest.empty() && rest.back().sep == Sep::end && rest.back().text == "OK")
-        rest = rest.first(rest.size() - 1);
-      out.body.emplace<ConfChangedEvent>().changes = rest;
-      return {};
-    }
-    case EventType::network_liveness: {
-      NetworkLivenessEvent& e = out.body.emplace<NetworkLivenessEvent>();
-      e.raw_args = args;
-      if (Status s = parse_single(name, args, "missing Status", e.status); !s) return s;
-      e.status_enum = lookup(e.status, kLiveness, Liveness::other);
-      return {};
-    }
-    case EventType::signal: {
-      SignalEvent& e = out.body.emplace<SignalEvent>();
-      e.raw_args = args;
-      if (Status s = parse_single(name, args, "missing Signal", e.signal); !s) return s;
-      e.signal_enum = lookup(e.signal, kSignal, Signal::other);
-      return {};
-    }
-    case EventType::buildtimeout_set:
-      return parse_buildtimeout(args, out.body.emplace<BuildTimeoutSetEvent>());
-    case EventType::debug:
-    case EventType::info:
-    case EventType::notice:
-    case EventType::warn:
-    case EventType::err: {
-      LogEvent& e = out.body.emplace<LogEvent>();
-      e.severity = Severity(unsigned(out.type) - unsigned(EventType::debug));
-      e.message = args;
-      if (first.sep == Sep::data) {
-        e.is_data = true;
-        e.data = first.data;
-      }
-      return {};
-    }
-    case EventType::unknown: {
-      UnknownEvent& e = out.body.emplace<UnknownEvent>();
-      e.name = name;
-      e.raw_args = args;
-      e.reply = reply;
-      return {};
-    }
+#define TORCON_EVENT_PARSE(member, keyword, type) \
+  case EventType::member: return parse_body(out, args, out.body.emplace<type>());
+    TORCON_EVENT_TYPES(TORCON_EVENT_PARSE)
+#undef TORCON_EVENT_PARSE
+    case EventType::unknown: break;
   }
+  UnknownEvent& e = out.body.emplace<UnknownEvent>();
+  e.name = name;
+  e.raw_args = args;
+  e.reply = reply;
   return {};
 }
 

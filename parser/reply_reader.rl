@@ -1,46 +1,84 @@
 // ReplyReader: framing of tor's control-port replies (control-spec 2.3) as a
-// Ragel state machine. `ragel -G2` turns this into reply_reader.cpp in the
-// build tree.
+// Ragel state machine, and the buffer it frames. `ragel -G2` turns this into
+// reply_reader.cpp in the build tree.
 //
 // The machine sees every structural byte (status code, separator, the first
 // bytes of data lines, line ends) but not the bulk of a line: on the first
 // text byte an action memchr()s to the LF and jumps there (fexec), so long
-// lines cost one memchr, not one state transition per byte. Every position
-// kept is an offset from the current reply's first byte, so the buffer may
-// grow or compact between calls while a reply is incomplete.
+// lines cost one memchr, not one state transition per byte. Runs of ordinary
+// data lines it does not see at all: skip_data_lines() jumps over them, the
+// bulk 64 bytes at a time (data_block_scan.hpp). Every position kept is an
+// offset from the current reply's first byte, so the buffer may grow or
+// compact between calls while a reply is incomplete.
 
 #include "torcon/reply_reader.hpp"
 
 #include <algorithm>
-#include <array>
-#include <bit>
 #include <cstdint>
-#include <cstdlib>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <immintrin.h>
-#endif
 #include <cstring>
 #include <string>
 
+#include "data_block_scan.hpp"
+
 namespace torcon {
+
+// A reply line as offsets from the reply's first byte, so the buffer can
+// move (grow or compact) while a reply is incomplete.
+struct ReplyReader::LineRec {
+  std::size_t text_off, text_len, data_off, data_len;
+  std::size_t lfs_begin, lfs_end;  // the data block's LFs in lfs_
+  int code;
+  Sep sep;
+};
+
+// The machine and what its actions call. A friend of ReplyReader, so that
+// the public header declares none of it.
+struct ReplyReader::Machine {
+  static Next parse(ReplyReader& r);
+  static Next fail(ReplyReader& r, Errc code, std::string what, std::size_t reply_off);
+  // False (and the error set) when a line running to offset `stop` breaks
+  // max_line or max_reply. Inline: it runs for every line. `stop` is never
+  // before line_off_, so the subtraction cannot wrap.
+  static bool within_limits(ReplyReader& r, std::size_t stop) {
+    if (stop - r.line_off_ < r.opts_.max_line && stop < r.opts_.max_reply) [[likely]]
+      return true;
+    return limit_error(r);
+  }
+  static bool limit_error(ReplyReader& r);  // sets the error for whichever limit comes first
+  // Checks the line ending at LF offset `lf` (CR, limits); sets text_end.
+  static bool line_end(ReplyReader& r, std::size_t lf, std::size_t& text_end);
+  // Skips a run of ordinary data lines. Record: also store the LFs skipped
+  // (a template so framing without record_data_lines pays nothing for it).
+  // Never inlined: in parse(), it made the machine 7% slower on replies
+  // without data blocks.
+  template <bool Record>
+  [[gnu::noinline]] static const char* skip_data_lines(ReplyReader& r, const char* base,
+                                                       const char* p, const char* pe);
+  // Appends a data LF at reply offset `lf` to lfs_ (record_ only).
+  static void record_lf(ReplyReader& r, std::size_t lf) {
+    if (r.nlfs_ == r.lfs_.size()) grow_lfs(r);
+    r.lfs_[r.nlfs_++] = std::uint32_t(lf - r.data_off_);
+  }
+  static void grow_lfs(ReplyReader& r);
+  static void emit(ReplyReader& r, Reply& out);
+};
 
 %%{
   machine reply;
   alphtype char;
 
-  action code0 { code_ = (fc - '0') * 100; }
-  action code1 { code_ += (fc - '0') * 10; }
-  action code2 { code_ += fc - '0'; }
+  action code0 { r.code_ = (fc - '0') * 100; }
+  action code1 { r.code_ += (fc - '0') * 10; }
+  action code2 { r.code_ += fc - '0'; }
 
   action sep {
-    if (!recs_.empty() && code_ != recs_.front().code) {
-      return fail(Errc::status_mismatch,
-                  "status code " + std::to_string(code_) + " differs from " +
-                      std::to_string(recs_.front().code) + " earlier in the reply",
-                  line_off_);
+    if (!r.recs_.empty() && r.code_ != r.recs_.front().code) {
+      return fail(r, Errc::status_mismatch,
+                  "status code " + std::to_string(r.code_) + " differs from " +
+                      std::to_string(r.recs_.front().code) + " earlier in the reply",
+                  r.line_off_);
     }
-    recs_.push_back(LineRec{line_off_ + 4, 0, 0, 0, 0, 0, code_, static_cast<Sep>(fc)});
+    r.recs_.push_back(LineRec{r.line_off_ + 4, 0, 0, 0, 0, 0, r.code_, static_cast<Sep>(fc)});
   }
 
   # Jump to the LF that ends this line (or to the end of input).
@@ -48,7 +86,7 @@ namespace torcon {
     {
       const char* lf = static_cast<const char*>(std::memchr(p, '\n', pe - p));
       const std::size_t stop = static_cast<std::size_t>((lf ? lf : pe) - base);
-      if (!within_limits(stop)) return Next::error;
+      if (!within_limits(r, stop)) return Next::error;
       fexec (lf ? lf : pe);
     }
   }
@@ -59,8 +97,8 @@ namespace torcon {
   # runs.
   action skip_data {
     {
-      const char* lf = record_ ? skip_data_lines<true>(base, p, pe)
-                                : skip_data_lines<false>(base, p, pe);
+      const char* lf = r.record_ ? skip_data_lines<true>(r, base, p, pe)
+                                  : skip_data_lines<false>(r, base, p, pe);
       if (!lf) return Next::error;
       fexec lf;
     }
@@ -71,16 +109,16 @@ namespace torcon {
     {
       const std::size_t lf = static_cast<std::size_t>(p - base);
       std::size_t text_end = lf;
-      if (!line_end(lf, text_end)) return Next::error;
-      LineRec& rec = recs_.back();
+      if (!line_end(r, lf, text_end)) return Next::error;
+      LineRec& rec = r.recs_.back();
       rec.text_len = text_end - rec.text_off;
-      line_off_ = lf + 1;
+      r.line_off_ = lf + 1;
       if (rec.sep == Sep::data) {
-        data_off_ = line_off_;
-        in_data_ = true;
-        rec.lfs_begin = rec.lfs_end = nlfs_;
+        r.data_off_ = r.line_off_;
+        r.in_data_ = true;
+        rec.lfs_begin = rec.lfs_end = r.nlfs_;
       } else if (rec.sep == Sep::end) {
-        complete_ = true;
+        r.complete_ = true;
         fbreak;
       }
     }
@@ -90,25 +128,25 @@ namespace torcon {
     {
       const std::size_t lf = static_cast<std::size_t>(p - base);
       std::size_t text_end = lf;
-      if (!line_end(lf, text_end)) return Next::error;
-      if (record_) record_lf(lf);
-      line_off_ = lf + 1;
+      if (!line_end(r, lf, text_end)) return Next::error;
+      if (r.record_) record_lf(r, lf);
+      r.line_off_ = lf + 1;
     }
   }
 
   action data_dot {
-    recs_.back().lfs_end = nlfs_;
-    recs_.back().data_off = data_off_;
-    recs_.back().data_len = static_cast<std::size_t>(p - base) - data_off_;
+    r.recs_.back().lfs_end = r.nlfs_;
+    r.recs_.back().data_off = r.data_off_;
+    r.recs_.back().data_len = static_cast<std::size_t>(p - base) - r.data_off_;
   }
 
   action data_end {
     {
       const std::size_t lf = static_cast<std::size_t>(p - base);
       std::size_t text_end = lf;
-      if (!line_end(lf, text_end)) return Next::error;
-      line_off_ = lf + 1;
-      in_data_ = false;
+      if (!line_end(r, lf, text_end)) return Next::error;
+      r.line_off_ = lf + 1;
+      r.in_data_ = false;
     }
   }
 
@@ -128,27 +166,28 @@ namespace torcon {
 
 %% write data;
 
-ReplyReader::Next ReplyReader::parse() {
-  const char* const base = buf_.get() + begin_;  // the current reply's first byte
-  const char* p = buf_.get() + parse_;
-  const char* const pe = buf_.get() + end_;
-  int cs = cs_;
-  complete_ = false;
+ReplyReader::Next ReplyReader::Machine::parse(ReplyReader& r) {
+  const char* const base = r.buf_.get() + r.begin_;  // the current reply's first byte
+  const char* p = r.buf_.get() + r.parse_;
+  const char* const pe = r.buf_.get() + r.end_;
+  int cs = r.cs_;
+  r.complete_ = false;
 
   %% write exec;
 
-  cs_ = cs;
-  parse_ = static_cast<std::size_t>(p - buf_.get());
+  r.cs_ = cs;
+  r.parse_ = static_cast<std::size_t>(p - r.buf_.get());
   if (cs == reply_error) {
     const std::size_t at = static_cast<std::size_t>(p - base);
-    const std::size_t col = at - line_off_;
-    if (in_data_)
-      return fail(Errc::bad_data_block, "malformed data block terminator (expected \".\\r\\n\")", at);
+    const std::size_t col = at - r.line_off_;
+    if (r.in_data_)
+      return fail(r, Errc::bad_data_block,
+                  "malformed data block terminator (expected \".\\r\\n\")", at);
     if (col < 3)
-      return fail(Errc::bad_status_code, "status code is not three digits", at);
-    return fail(Errc::bad_separator, "expected '-', '+' or ' ' after the status code", at);
+      return fail(r, Errc::bad_status_code, "status code is not three digits", at);
+    return fail(r, Errc::bad_separator, "expected '-', '+' or ' ' after the status code", at);
   }
-  return complete_ ? Next::reply : Next::need_more;
+  return r.complete_ ? Next::reply : Next::need_more;
 }
 
 ReplyReader::ReplyReader(ParserOptions opts)
@@ -203,9 +242,10 @@ void ReplyReader::feed(std::string_view bytes) {
   commit(bytes.size());
 }
 
-ReplyReader::Next ReplyReader::fail(Errc code, std::string what, std::size_t reply_off) {
-  failed_ = true;
-  error_ = Error(code, std::move(what), consumed_ + reply_off);
+ReplyReader::Next ReplyReader::Machine::fail(ReplyReader& r, Errc code, std::string what,
+                                             std::size_t reply_off) {
+  r.failed_ = true;
+  r.error_ = Error(code, std::move(what), r.consumed_ + reply_off);
   return Next::error;
 }
 
@@ -214,279 +254,17 @@ ReplyReader::Next ReplyReader::fail(Errc code, std::string what, std::size_t rep
 // it is incomplete, whose last buffered byte + 1) reaches either fails, and
 // the error names whichever position comes first, so the outcome cannot
 // depend on how reads split the stream.
-bool ReplyReader::limit_error() {
+bool ReplyReader::Machine::limit_error(ReplyReader& r) {
+  const std::size_t max_line = r.opts_.max_line, max_reply = r.opts_.max_reply;
   const std::size_t line_limit =
-      opts_.max_line > SIZE_MAX - line_off_ ? SIZE_MAX : line_off_ + opts_.max_line;
-  if (line_limit < opts_.max_reply)
-    fail(Errc::line_too_long,
-         "line longer than max_line (" + std::to_string(opts_.max_line) + " bytes)", line_limit);
+      max_line > SIZE_MAX - r.line_off_ ? SIZE_MAX : r.line_off_ + max_line;
+  if (line_limit < max_reply)
+    fail(r, Errc::line_too_long,
+         "line longer than max_line (" + std::to_string(max_line) + " bytes)", line_limit);
   else
-    fail(Errc::reply_too_large,
-         "reply larger than max_reply (" + std::to_string(opts_.max_reply) + " bytes)",
-         opts_.max_reply);
+    fail(r, Errc::reply_too_large,
+         "reply larger than max_reply (" + std::to_string(max_reply) + " bytes)", max_reply);
   return false;
-}
-
-#if defined(__x86_64__)
-namespace {
-
-// skip_data_lines()'s block loop exists once per instruction set; the best
-// one the CPU has is picked at run time. SSE2 (x86-64's baseline) first, so
-// that a kSimd read before its initialiser ran (another static initialiser
-// framing replies) is zero and picks the loop that always works.
-enum class Simd { sse2, avx2, avx512 };
-
-Simd detect_simd() {
-  __builtin_cpu_init();  // may run before the constructor that would do it
-  // LZCNT has no __builtin_cpu_supports() name in clang 14.
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  const bool lzcnt = __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & bit_LZCNT) != 0;
-  Simd best = Simd::sse2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && lzcnt) {
-    best = Simd::avx2;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("popcnt"))
-      best = Simd::avx512;
-  }
-  // TORCON_REPLY_READER_SIMD=sse2 (or avx2) in the environment caps it, so
-  // tests and fuzzers reach every loop on a machine that has more (ctest runs
-  // reply_reader_test once per level).
-  if (const char* cap = std::getenv("TORCON_REPLY_READER_SIMD")) {
-    if (std::strcmp(cap, "sse2") == 0) best = Simd::sse2;
-    else if (std::strcmp(cap, "avx2") == 0) best = std::min(best, Simd::avx2);
-  }
-  return best;
-}
-
-// Decided once (CPUID is slow): skip_data_lines() runs per data block.
-const Simd kSimd = detect_simd();
-
-// How far ahead the block loop prefetches: measured, it takes a quarter off
-// the scan of ns/all when the input is not in L1 (a 64 KiB read overflows it).
-constexpr std::size_t kAhead = 1024;
-
-// After an LF, '.' and LF start a line the machine must see.
-constexpr auto kMachineLine = [] {
-  std::array<std::uint8_t, 256> t{};
-  t['.'] = t['\n'] = 1;
-  return t;
-}();
-
-// A 64-byte block as masks, bit i for byte i.
-struct BlockMasks {
-  std::uint64_t lf, cr, dot;
-};
-
-// Writes rel + the position of each LF in `lfm` from `out` on; returns the new
-// end. Four at a time with no branch per LF (a block of router status text
-// holds 0-3 of them, unpredictably): each slot is written, the end advances
-// only past real ones. Writes at most 64 slots.
-inline std::uint32_t* record_lfs(std::uint32_t* out, std::uint64_t lfm, std::uint32_t rel) {
-  do {
-    for (int k = 0; k < 4; ++k) {
-      *out = rel + unsigned(std::countr_zero(lfm | std::uint64_t(1) << 63));
-      out += lfm != 0;
-      lfm &= lfm - 1;
-    }
-  } while (lfm);
-  return out;
-}
-
-// What the block loop needs of an instruction set: masks(), tz() and lz()
-// (64 for 0), and record() of a block's LFs at `rel` (its offset in the data
-// block), which moves rel on to the next block.
-struct Sse2 {
-  static BlockMasks masks(const char* q) {
-    const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), dot = _mm_set1_epi8('.');
-    BlockMasks m{0, 0, 0};
-    for (int k = 0; k < 4; ++k) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * k));
-      m.lf |= std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))) << 16 * k;
-      m.cr |= std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr)))) << 16 * k;
-      m.dot |= std::uint64_t(unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, dot)))) << 16 * k;
-    }
-    return m;
-  }
-  static std::size_t tz(std::uint64_t x) { return unsigned(std::countr_zero(x)); }
-  // Not std::countl_zero(): without LZCNT, GCC branches on x == 0 around BSR.
-  static std::size_t lz(std::uint64_t x) { return unsigned(__builtin_clzll(x | 1)) + (x == 0); }
-  using Rel = std::uint32_t;
-  static void start(Rel& rel, std::uint32_t at) { rel = at; }
-  static std::uint32_t* record(std::uint32_t* out, std::uint64_t lfm, Rel& rel) {
-    out = record_lfs(out, lfm, rel);
-    rel += 64;
-    return out;
-  }
-};
-
-// tz() and lz() are the TZCNT/LZCNT intrinsics, not std::countr_zero(): GCC
-// sees through the latter and branches on "no LF in the block" again.
-#define TORCON_TARGET_AVX2 __attribute__((target("avx2,bmi,lzcnt")))
-struct Avx2 {
-  TORCON_TARGET_AVX2 static std::uint64_t eq(__m256i lo, __m256i hi, char c) {
-    const __m256i cv = _mm256_set1_epi8(c);
-    return std::uint64_t(unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, cv)))) |
-           std::uint64_t(unsigned(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, cv)))) << 32;
-  }
-  TORCON_TARGET_AVX2 static BlockMasks masks(const char* q) {
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32));
-    return {eq(lo, hi, '\n'), eq(lo, hi, '\r'), eq(lo, hi, '.')};
-  }
-  TORCON_TARGET_AVX2 static std::size_t tz(std::uint64_t x) { return _tzcnt_u64(x); }
-  TORCON_TARGET_AVX2 static std::size_t lz(std::uint64_t x) { return _lzcnt_u64(x); }
-  using Rel = std::uint32_t;
-  TORCON_TARGET_AVX2 static void start(Rel& rel, std::uint32_t at) { rel = at; }
-  TORCON_TARGET_AVX2 static std::uint32_t* record(std::uint32_t* out, std::uint64_t lfm, Rel& rel) {
-    out = record_lfs(out, lfm, rel);
-    rel += 64;
-    return out;
-  }
-};
-
-#define TORCON_TARGET_AVX512 \
-  __attribute__((target("avx512f,avx512bw,avx512vbmi2,avx2,bmi,lzcnt,popcnt")))
-struct Avx512 {
-  TORCON_TARGET_AVX512 static BlockMasks masks(const char* q) {
-    const __m512i v = _mm512_loadu_si512(q);
-    return {_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n')),
-            _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\r')),
-            _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.'))};
-  }
-  TORCON_TARGET_AVX512 static std::size_t tz(std::uint64_t x) { return _tzcnt_u64(x); }
-  TORCON_TARGET_AVX512 static std::size_t lz(std::uint64_t x) { return _lzcnt_u64(x); }
-  // vpcompressb packs the LFs' positions into the low bytes, which widen to 8
-  // offsets per store: no branch per LF, and a block's 0-3 LFs cost what one
-  // does. rel is the block's offset 8 times, moved on by an add (a broadcast
-  // per block measured slower). The maskz_ forms because GCC 12 warns of
-  // maybe-uninitialized in the unmasked ones.
-  using Rel = __m256i;
-  TORCON_TARGET_AVX512 static void start(Rel& rel, std::uint32_t at) {
-    rel = _mm256_set1_epi32(int(at));
-  }
-  TORCON_TARGET_AVX512 static std::uint32_t* record(std::uint32_t* out, std::uint64_t lfm,
-                                                    Rel& rel) {
-    const __m512i iota = _mm512_set_epi64(
-        0x3f3e3d3c3b3a3938, 0x3736353433323130, 0x2f2e2d2c2b2a2928, 0x2726252423222120,
-        0x1f1e1d1c1b1a1918, 0x1716151413121110, 0x0f0e0d0c0b0a0908, 0x0706050403020100);
-    const __m512i all = _mm512_maskz_compress_epi8(lfm, iota);
-    const int n = std::popcount(lfm);
-    int k = 0;
-    do {  // more than once only with lines under 8 bytes
-      const __m128i pos = _mm512_maskz_extracti32x4_epi32(
-          0xf, k ? _mm512_maskz_compress_epi8(~std::uint64_t(0) << k, all) : all, 0);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k),
-                          _mm256_add_epi32(rel, _mm256_cvtepu8_epi32(pos)));
-    } while ((k += 8) < n);
-    rel = _mm256_add_epi32(rel, _mm256_set1_epi32(64));
-    return out + n;
-  }
-};
-
-}  // namespace
-
-// skip_data_lines()'s block loop: 64 bytes at a time as LF, CR and '.'
-// masks, so a run of lines costs a few instructions per 64 bytes instead of a
-// memchr() call and a trip through the machine per line. One branch per
-// block, taken only at a block with anything unusual, which is left to the
-// exact loop from its first line on. Nothing branches on whether a block
-// holds an LF: 38% of ns/all's hold none, unpredictably.
-struct ReplyReader::Blocks {
-  // Returns where the exact loop starts; line_off_ (and nlfs_) are up to date.
-  // Always inlined, so that it is compiled for each instruction set below.
-  template <class Isa, bool Record>
-  [[gnu::always_inline]] static const char* scan(ReplyReader& r, const char* base, const char* p,
-                                                 const char* pe) {
-    // Offsets from base, in locals: members would be reloaded after every
-    // SIMD store (those may alias anything).
-    std::size_t at = std::size_t(p - base);
-    std::size_t gap = at - r.line_off_;  // bytes of the current line before the block
-    // A block runs when byte 64 exists (the look past its last byte) and its
-    // LFs are all before max_reply: only its first line can break a limit,
-    // and only max_line (max_line >= 64).
-    const std::size_t end = std::min(std::size_t(pe - base) - 1, r.opts_.max_reply);
-    const std::size_t max_line = r.opts_.max_line;
-    const std::uint64_t strict = r.opts_.allow_bare_lf ? 0 : ~std::uint64_t(0);
-    std::uint32_t* out = nullptr;
-    typename Isa::Rel rel{};
-    if constexpr (Record) {
-      out = r.lfs_.data() + r.nlfs_;
-      Isa::start(rel, std::uint32_t(at - r.data_off_));
-    }
-    std::uint64_t prev_cr = 0;  // bit 0: the byte before the block is a CR
-    while (true) {
-      // Prefetch kAhead on while that is before `end`, then the block itself.
-      std::size_t stop = end, ahead = 0;
-      if (at + 64 + kAhead <= end) stop = end - kAhead, ahead = kAhead;
-      if constexpr (Record) {
-        // As many blocks as lfs_ has room for (each writes at most 64
-        // slots), so the loop checks none.
-        if (std::size_t(r.lfs_.data() + r.lfs_.size() - out) < 64) {
-          r.nlfs_ = std::size_t(out - r.lfs_.data());
-          r.grow_lfs();
-          out = r.lfs_.data() + r.nlfs_;
-        }
-        stop = std::min(stop, at + std::size_t(r.lfs_.data() + r.lfs_.size() - out) / 64 * 64);
-      }
-      const char* const pf = base + ahead;
-      for (; at + 64 <= stop; at += 64) {
-        __builtin_prefetch(pf + at);
-        const BlockMasks m = Isa::masks(base + at);
-        // Bit i: byte i + 1 is '.' or LF. Byte 64 is looked up alone rather
-        // than loaded again with its 63 predecessors.
-        const std::uint64_t next =
-            (m.lf | m.dot) >> 1 | std::uint64_t(kMachineLine[std::uint8_t(base[at + 64])]) << 63;
-        const std::uint64_t bare = ~(m.cr << 1 | prev_cr) & strict;
-        // tz() is 64 with no LF, so a line running on is checked too.
-        if ((m.lf & (next | bare)) != 0 || gap + Isa::tz(m.lf) >= max_line) break;
-        if constexpr (Record) out = Isa::record(out, m.lf, rel);
-        // The line running on past the block: after its last LF, or 64
-        // bytes more.
-        const std::size_t lz = Isa::lz(m.lf);
-        gap = lz + (gap & (std::size_t(0) - (lz >> 6)));
-        prev_cr = m.cr >> 63;
-      }
-      if (at + 64 <= stop || at + 64 > end) break;  // stopped at a block, or done
-    }
-    const std::size_t line = at - gap;
-    r.line_off_ = line;
-    if constexpr (Record) r.nlfs_ = std::size_t(out - r.lfs_.data());
-    return std::max(p, base + line);
-  }
-
-  template <bool Record>
-  static const char* run(ReplyReader& r, const char* base, const char* p, const char* pe) {
-    switch (kSimd) {
-      case Simd::avx512: return avx512<Record>(r, base, p, pe);
-      case Simd::avx2: return avx2<Record>(r, base, p, pe);
-      case Simd::sse2: break;
-    }
-    return scan<Sse2, Record>(r, base, p, pe);
-  }
-  template <bool Record>
-  TORCON_TARGET_AVX2 static const char* avx2(ReplyReader& r, const char* base, const char* p,
-                                             const char* pe) {
-    return scan<Avx2, Record>(r, base, p, pe);
-  }
-  template <bool Record>
-  TORCON_TARGET_AVX512 static const char* avx512(ReplyReader& r, const char* base, const char* p,
-                                                 const char* pe) {
-    return scan<Avx512, Record>(r, base, p, pe);
-  }
-};
-#undef TORCON_TARGET_AVX2
-#undef TORCON_TARGET_AVX512
-#endif
-
-std::string_view ReplyReader::simd_level() noexcept {
-#if defined(__x86_64__)
-  switch (kSimd) {
-    case Simd::avx512: return "avx512";
-    case Simd::avx2: return "avx2";
-    case Simd::sse2: return "sse2";
-  }
-#endif
-  return "scalar";
 }
 
 // At the first byte of an ordinary data line (not "."): jumps over the run
@@ -496,62 +274,81 @@ std::string_view ReplyReader::simd_level() noexcept {
 // then handles only the line before something it must look at: a leading
 // ".", an empty line, a bare LF, the end of the input.
 //
-// On x86-64 the block loop above takes the bulk, and the exact loop below
-// goes on from where it stopped.
+// skip_data_blocks() takes the bulk, and the exact loop below goes on from
+// where it stopped.
 template <bool Record>
-const char* ReplyReader::skip_data_lines(const char* base, const char* p, const char* pe) {
-#if defined(__x86_64__)
-  if (opts_.max_line >= 64) p = Blocks::run<Record>(*this, base, p, pe);  // see scan()
-#endif
+const char* ReplyReader::Machine::skip_data_lines(ReplyReader& r, const char* base,
+                                                              const char* p, const char* pe) {
+  // The block scan reads the byte after each block, and passes no LF at or
+  // past max_reply (pe > p, so pe - base >= 1).
+  const char* const limit = base + std::min(std::size_t(pe - base) - 1, r.opts_.max_reply);
+  const detail::DataLineRules rules{r.opts_.max_line, r.opts_.allow_bare_lf};
+  const char* line = base + r.line_off_;
+  if constexpr (Record) {
+    detail::LfList lfs{nullptr, nullptr, base + r.data_off_};
+    do {
+      if (r.lfs_.size() - r.nlfs_ < 64) grow_lfs(r);
+      lfs.next = r.lfs_.data() + r.nlfs_;
+      lfs.end = r.lfs_.data() + r.lfs_.size();
+      lfs.full = false;
+      p = detail::skip_data_blocks(p, limit, line, rules, &lfs);
+      r.nlfs_ = std::size_t(lfs.next - r.lfs_.data());
+    } while (lfs.full);
+  } else {
+    p = detail::skip_data_blocks(p, limit, line, rules);
+  }
+  r.line_off_ = std::size_t(line - base);
   while (true) {
     const char* lf = static_cast<const char*>(std::memchr(p, '\n', std::size_t(pe - p)));
-    if (!within_limits(std::size_t((lf ? lf : pe) - base))) return nullptr;
+    if (!within_limits(r, std::size_t((lf ? lf : pe) - base))) return nullptr;
     if (!lf) return pe;
     if (lf + 1 >= pe || lf[1] == '.' || lf[1] == '\n') return lf;
     // A bare LF is line_end()'s to refuse: leave that line to the machine.
-    if (!opts_.allow_bare_lf && (lf == base + line_off_ || lf[-1] != '\r')) return lf;
-    if constexpr (Record) record_lf(std::size_t(lf - base));
-    line_off_ = std::size_t(lf + 1 - base);
+    if (!r.opts_.allow_bare_lf && (lf == base + r.line_off_ || lf[-1] != '\r')) return lf;
+    if constexpr (Record) record_lf(r, std::size_t(lf - base));
+    r.line_off_ = std::size_t(lf + 1 - base);
     p = lf + 1;
   }
 }
 
-void ReplyReader::grow_lfs() { lfs_.resize(std::max<std::size_t>(4096, lfs_.size() * 2)); }
+void ReplyReader::Machine::grow_lfs(ReplyReader& r) {
+  r.lfs_.resize(std::max<std::size_t>(4096, r.lfs_.size() * 2));
+}
 
-bool ReplyReader::line_end(std::size_t lf, std::size_t& text_end) {
-  const char* base = buf_.get() + begin_;
-  if (!within_limits(lf)) return false;
-  if (lf > line_off_ && base[lf - 1] == '\r') {
+bool ReplyReader::Machine::line_end(ReplyReader& r, std::size_t lf, std::size_t& text_end) {
+  const char* base = r.buf_.get() + r.begin_;
+  if (!within_limits(r, lf)) return false;
+  if (lf > r.line_off_ && base[lf - 1] == '\r') {
     text_end = lf - 1;
     return true;
   }
-  if (!opts_.allow_bare_lf) {
-    fail(Errc::bare_lf, "line ends in LF without CR (enable ParserOptions::allow_bare_lf to accept)",
-         lf);
+  if (!r.opts_.allow_bare_lf) {
+    fail(r, Errc::bare_lf,
+         "line ends in LF without CR (enable ParserOptions::allow_bare_lf to accept)", lf);
     return false;
   }
   text_end = lf;
   return true;
 }
 
-void ReplyReader::emit(Reply& out) {
-  const char* base = buf_.get() + begin_;
-  const std::size_t len = parse_ - begin_;
-  lines_.clear();
-  for (const LineRec& r : recs_) {
-    lines_.push_back(ReplyLine{r.code, r.sep, std::string_view(base + r.text_off, r.text_len),
-                               std::string_view(base + r.data_off, r.data_len),
-                               std::span<const std::uint32_t>(lfs_.data() + r.lfs_begin,
-                                                              r.lfs_end - r.lfs_begin)});
+void ReplyReader::Machine::emit(ReplyReader& r, Reply& out) {
+  const char* base = r.buf_.get() + r.begin_;
+  const std::size_t len = r.parse_ - r.begin_;
+  r.lines_.clear();
+  for (const LineRec& l : r.recs_) {
+    r.lines_.push_back(ReplyLine{l.code, l.sep, std::string_view(base + l.text_off, l.text_len),
+                                 std::string_view(base + l.data_off, l.data_len),
+                                 std::span<const std::uint32_t>(r.lfs_.data() + l.lfs_begin,
+                                                                l.lfs_end - l.lfs_begin)});
   }
-  out.code = recs_.front().code;
-  out.lines = std::span<const ReplyLine>(lines_);
+  out.code = r.recs_.front().code;
+  out.lines = std::span<const ReplyLine>(r.lines_);
   out.raw = std::string_view(base, len);
-  out.offset = consumed_;
-  consumed_ += len;
-  begin_ = parse_;
-  recs_.clear();
-  line_off_ = 0;
+  out.offset = r.consumed_;
+  r.consumed_ += len;
+  r.begin_ = r.parse_;
+  r.recs_.clear();
+  r.line_off_ = 0;
 }
 
 ReplyReader::Next ReplyReader::next(Reply& out) {
@@ -560,9 +357,9 @@ ReplyReader::Next ReplyReader::next(Reply& out) {
   // reply's exist before its first line is open.
   if (recs_.empty()) nlfs_ = 0;
   if (parse_ == end_) return Next::need_more;
-  Next r = parse();
-  if (r == Next::reply) emit(out);
-  return r;
+  Next n = Machine::parse(*this);
+  if (n == Next::reply) Machine::emit(*this, out);
+  return n;
 }
 
 }  // namespace torcon

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "router_status_fast.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 namespace {
@@ -248,9 +249,9 @@ bool parse_r_general(std::string_view rest, RouterStatus& out, std::string& why)
   if (nf < 7 || !rest.empty())
     return fail("r line needs 7 or 8 fields, has " + std::to_string(nf + !rest.empty()));
   const std::string_view nick = f[0];
-  if (nick.empty() || nick.size() > 19) return fail("nickname must be 1-19 characters");
-  for (char c : nick)
-    if (!is_nick_char(c)) return fail("nickname has a non-alphanumeric byte");
+  if (!is_nickname(nick))
+    return fail(nick.empty() || nick.size() > 19 ? "nickname must be 1-19 characters"
+                                                 : "nickname has a non-alphanumeric byte");
   std::memcpy(out.nickname_buf, nick.data(), nick.size());
   out.nickname_len = std::uint8_t(nick.size());
   if (!decode_digest_fast(f[1], out.identity)) return fail("identity is not 27 base64 characters");

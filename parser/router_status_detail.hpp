@@ -17,6 +17,7 @@
 #endif
 
 #include "torcon/router_status.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon::detail {
 
@@ -131,10 +132,6 @@ inline std::string_view field(std::string_view& rest) {
   // keep `rest` as a view (a bare "v" line's version is empty but located).
   rest = sp == std::string_view::npos ? rest.substr(rest.size()) : rest.substr(sp + 1);
   return f;
-}
-
-constexpr bool is_nick_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 // "[v6]:port" into addr/port.

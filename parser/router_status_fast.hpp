@@ -29,7 +29,7 @@ namespace torcon::detail {
 struct NickTable {
   bool v[256];
   constexpr NickTable() : v() {
-    for (int c = 0; c < 256; ++c) v[c] = is_nick_char(char(c));
+    for (int c = 0; c < 256; ++c) v[c] = is_ascii_alnum(char(c));
   }
 };
 constexpr NickTable kNick;
@@ -419,13 +419,12 @@ class FlagsCache {
   Slot slot_[1u << kBits];
 };
 
-// Hex digit values, 16 for anything else.
+// Hex digit values (hex_value() by table), 16 for anything else.
 struct HexTable {
   std::uint8_t v[256];
   constexpr HexTable() : v() {
-    for (auto& x : v) x = 16;
-    for (int i = 0; i < 10; ++i) v['0' + i] = std::uint8_t(i);
-    for (int i = 0; i < 6; ++i) v['a' + i] = v['A' + i] = std::uint8_t(10 + i);
+    for (int c = 0; c < 256; ++c)
+      v[c] = std::uint8_t(hex_value(char(c)) < 0 ? 16 : hex_value(char(c)));
   }
 };
 inline constexpr HexTable kHexTable;

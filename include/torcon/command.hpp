@@ -21,7 +21,7 @@ namespace torcon {
 
 class Command {
  public:
-  // `keyword` is 1*ALPHA per the spec (underscores allowed too: ADD_ONION).
+  // `keyword` must pass is_command_keyword() (tokens.hpp): letters and '_'.
   explicit Command(std::string_view keyword);
 
   // A bare positional argument: non-empty, printable ASCII, no space or quote
@@ -30,8 +30,9 @@ class Command {
   Command& arg(std::string_view value);
   // A positional argument always written as a QuotedString.
   Command& quoted(std::string_view value);
-  // KEY=VALUE, the value quoted when it is not safe bare or holds '='. The key must be
-  // 1*(ALPHA / DIGIT / "_" / "/" / "." / "-" / ":"); GETCONF-style keys and
+  // KEY=VALUE, the value quoted when it is not safe bare or holds '='. The
+  // key must pass is_command_key() (tokens.hpp): 1*(ALPHA / DIGIT / "_" /
+  // "/" / "." / "-" / ":"), which GETCONF-style keys and
   // HiddenServiceOptions-style ones fit.
   Command& kv(std::string_view key, std::string_view value);
   // KEY=VALUE with the value written exactly as given (it must be safe bare).

@@ -4,8 +4,8 @@
 //
 // yields positional "CIRC", "7", "BUILT", "$AB..~relay0,$CD..~exit0", then
 // PURPOSE=GENERAL and REASON="a b". A token is a keyword argument only when
-// what precedes '=' is 1*(ALPHA / DIGIT / "_"), so "$FP=nick" (an old-style
-// LongName) stays positional. Unknown keys and extra arguments are simply
+// what precedes '=' is 1*(ALPHA / DIGIT / "_") (is_arg_key_char), so
+// "$FP=nick" (an old-style LongName) stays positional. Unknown keys and extra arguments are simply
 // returned: nothing here knows which keys exist.
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "torcon/expected.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 
@@ -37,10 +38,7 @@ namespace detail {
 struct KeyChars {
   bool t[256] = {};
   constexpr KeyChars() {
-    for (int c = '0'; c <= '9'; ++c) t[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-    t[int('_')] = true;
+    for (int c = 0; c < 256; ++c) t[c] = is_arg_key_char(char(c));
   }
 };
 inline constexpr KeyChars kKeyChars{};

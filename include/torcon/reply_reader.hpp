@@ -49,10 +49,6 @@ class ReplyReader {
 
   explicit ReplyReader(ParserOptions opts = {});
   ~ReplyReader();
-  // Which loop scans data blocks on this CPU: "avx512", "avx2", "sse2" or
-  // "scalar" (not x86-64). The best the CPU has, unless the environment
-  // variable TORCON_REPLY_READER_SIMD=sse2|avx2 caps it (for tests).
-  static std::string_view simd_level() noexcept;
   ReplyReader(const ReplyReader&) = delete;
   ReplyReader& operator=(const ReplyReader&) = delete;
 
@@ -84,43 +80,13 @@ class ReplyReader {
   void reset();
 
  private:
-  // A reply line as offsets from the reply's first byte, so the buffer can
-  // move (grow or compact) while a reply is incomplete.
-  struct LineRec {
-    std::size_t text_off, text_len, data_off, data_len;
-    std::size_t lfs_begin, lfs_end;  // the data block's LFs in lfs_
-    int code;
-    Sep sep;
-  };
+  // The framing machine and everything it calls are in parser/reply_reader.rl
+  // (the bulk of data blocks in parser/data_block_scan.hpp).
+  struct Machine;
+  friend struct Machine;
+  struct LineRec;  // a reply line as offsets from the reply's first byte
 
-  Next parse();  // the Ragel machine (parser/reply_reader.rl)
-  Next fail(Errc code, std::string what, std::size_t reply_off);
-  // Checks the line ending at LF offset `lf` (CR, limits); sets text_end.
-  bool line_end(std::size_t lf, std::size_t& text_end);
-  // False (and the error set) when a line running to offset `stop` breaks
-  // max_line or max_reply. Inline: it runs for every line. `stop` is never
-  // before line_off_, so the subtraction cannot wrap.
-  bool within_limits(std::size_t stop) {
-    if (stop - line_off_ < opts_.max_line && stop < opts_.max_reply) [[likely]]
-      return true;
-    return limit_error();
-  }
-  bool limit_error();  // sets the error for whichever limit comes first
-  // Skips a run of ordinary data lines (parser/reply_reader.rl).
-  // Record: also store the LFs skipped (a template so framing without
-  // record_data_lines pays nothing for it). Never inlined: in parse(), it
-  // made the machine 7% slower on replies without data blocks.
-  template <bool Record>
-  [[gnu::noinline]] const char* skip_data_lines(const char* base, const char* p, const char* pe);
-  struct Blocks;  // its SIMD loop, per instruction set (parser/reply_reader.rl)
-  // Appends a data LF at reply offset `lf` to lfs_ (record_ only).
-  void record_lf(std::size_t lf) {
-    if (nlfs_ == lfs_.size()) grow_lfs();
-    lfs_[nlfs_++] = std::uint32_t(lf - data_off_);
-  }
-  void grow_lfs();
-  void emit(Reply& out);
-
+  // ---- private fields: the reader's whole state ------------------------------
   ParserOptions opts_;
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0;

@@ -21,15 +21,9 @@
 // everything RouterStatusReader checks and give the same RouterStatus for any
 // entry it accepts (tests/parser/router_entry_test, fuzz/fuzz_router_entry).
 //
-// Why identity and flags are eager: they are what a state table needs of
-// every router (the key, and what path selection filters on), and the
-// identity check is what lets a table trust its key. Identity costs ~20-30 ns
-// per entry (nickname found with SSE2, 27 base64 characters by table); flags
-// ~5-10 ns, as a network has a few dozen distinct "s" lines and those seen
-// before come from a cache (detail::FlagsCache, texts over 16 KiB).
-// Measured on the generated 8000-router ns/all (bench/parser_bench.cpp,
-// Release): framing ~0.55 ms (~0.6 recording line ends), the pass ~0.4 ms
-// given them (~0.55 scanning).
+// Identity and flags are decoded in the pass because they are what a state
+// table needs of every router: the key (checked, so the table can trust it)
+// and what path selection filters on.
 #pragma once
 
 #include <array>
@@ -106,6 +100,7 @@ class RouterEntry {
   bool decode_r(RouterStatus& out, Error& err) const;
   bool decode_w(RouterStatus& out, Error& err) const;
 
+  // ---- private fields: set by RouterEntryReader::next() ----
   const char* base_ = nullptr;
   std::uint32_t text_len_ = 0;  // decoders may read up to here (SIMD), never past
   std::uint32_t entry_off_ = 0, entry_len_ = 0;
@@ -124,17 +119,17 @@ class RouterEntry {
 };
 
 // Splits a sequence of router status entries (a data block as ReplyLine::data
-// holds it, or plain LF text) into RouterEntry records: one SSE2 pass finds
-// the line ends (or they are given, as ReplyReader records them), each line
-// is classified by its first bytes.
+// holds it, or plain LF text) into RouterEntry records: one pass finds the
+// line ends (or they are given, as ReplyReader records them), each line is
+// classified by its first bytes.
 class RouterEntryReader {
  public:
   explicit RouterEntryReader(std::string_view text);
   // The same, given the offset of every LF in `text`, ascending (a data
   // block's ReplyLine::data_line_ends): the reader uses them instead of
-  // scanning for LFs itself (about a third of its time on ns/all). Offsets
-  // that are out of order or outside the text make next() fail; a missing
-  // one merges two lines. An empty span means "not recorded": it scans.
+  // scanning for LFs itself. Offsets that are out of order or outside the
+  // text make next() fail; a missing one merges two lines. An empty span
+  // means "not recorded": it scans.
   RouterEntryReader(std::string_view text, std::span<const std::uint32_t> line_ends);
   ~RouterEntryReader();
   RouterEntryReader(RouterEntryReader&&) noexcept;
@@ -145,18 +140,14 @@ class RouterEntryReader {
   const Error& error() const noexcept { return error_; }
 
  private:
+  // Helpers of next() (parser/router_entry.cpp).
   bool fail(std::size_t off, const char* what);
+  std::size_t next_lf();  // the next LF at or after the scan position, or the text's size
+  std::size_t refill();   // scans the next chunk, returns its first LF
 
-  // The next LF at or after the scan position, or the text's size.
-  std::size_t next_lf() {
-    if (lf_idx_ < lf_count_) [[likely]]
-      return (ext_ ? ext_ : lf_buf_)[lf_idx_++];
-    return refill();
-  }
-  std::size_t refill();  // scans the next chunk, returns its first LF
-
-  // LF offsets are found a chunk at a time (SIMD, parser/router_entry.cpp)
-  // and written to lf_buf_, so the per-line loop has no scan branches.
+  // ---- private fields ----
+  // LF offsets are found a chunk at a time and written to lf_buf_, so the
+  // per-line loop has no scan branches.
   static constexpr std::size_t kChunk = 512;
   std::string_view text_;
   std::size_t pos_ = 0;   // start of the next line to classify

@@ -107,13 +107,13 @@ class OrAddressLines {
   std::string_view rest_;
 };
 
+namespace detail {
+class FlagsCache;  // parser/router_status_fast.hpp
+}
+
 // Splits a sequence of router status entries (a data block as ReplyLine::data
 // holds it, dot-stuffed CRLF lines; or plain LF text) into RouterStatus
 // structs. Unknown line keywords are skipped, as dir-spec requires.
-namespace detail {
-class FlagsCache;
-}
-
 class RouterStatusReader {
  public:
   explicit RouterStatusReader(std::string_view text);
@@ -133,11 +133,14 @@ class RouterStatusReader {
   const Error& error() const noexcept { return error_; }
 
  private:
+  // Helpers of next() (parser/router_status.cpp). The slow paths, out of
+  // line: an r line not in tor's usual layout (`rest` is the text after
+  // "r "), and a "w" line.
   bool fail(std::size_t off, std::string what);
-  // Slow paths of next(), out of line: an r line not in tor's usual layout
-  // (`rest` is the text after "r "), and a "w" line.
   bool parse_r_general(std::string_view rest, std::size_t line_start, RouterStatus& out);
   bool parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out);
+
+  // ---- private fields ----
   std::string_view text_;
   std::span<const std::uint32_t> ends_;  // given LFs, else empty
   std::size_t pos_ = 0;

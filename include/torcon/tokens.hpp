@@ -46,12 +46,42 @@ constexpr bool is_hex(std::string_view s, std::size_t digits) noexcept {
 // A relay identity as 40 hex digits (HexDigest), without the '$'.
 constexpr bool is_hex_identity(std::string_view s) noexcept { return is_hex(s, 40); }
 
+constexpr bool is_ascii_alpha(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+namespace detail {
+constexpr bool all_alpha_or_underscore(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_ascii_alpha(c) && c != '_') return false;
+  return true;
+}
+}  // namespace detail
+
 // An event name as SETEVENTS takes it: 1*(ALPHA / "_"). Tor's own names are
 // upper case; tor matches them case-insensitively.
 constexpr bool is_event_name(std::string_view s) noexcept {
+  return detail::all_alpha_or_underscore(s);
+}
+
+// A command keyword: 1*ALPHA in control-spec 2.3's grammar, and "_" too, as
+// in ADD_ONION and DROP_GUARDS.
+constexpr bool is_command_keyword(std::string_view s) noexcept {
+  return detail::all_alpha_or_underscore(s);
+}
+
+// A byte of the KEY in a reply's or event's KEY=VALUE: ALPHA / DIGIT / "_".
+// "$FP=nick" (an old LongName) is positional, not a key, because '$' is none.
+constexpr bool is_arg_key_char(char c) noexcept { return is_ascii_alnum(c) || c == '_'; }
+
+// A KEY the command encoder writes in KEY=VALUE or alone: 1*(ALPHA / DIGIT /
+// "_" / "/" / "." / "-" / ":"), which configuration options (SETCONF,
+// GETCONF), GETINFO keys and HiddenServiceOptions-style names all fit.
+constexpr bool is_command_key(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) return false;
+    if (!is_arg_key_char(c) && c != '/' && c != '.' && c != '-' && c != ':') return false;
   return true;
 }
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "data_block_scan.hpp"  // the level the block loop runs at
 #include "parser/guarded_buffer.hpp"
 #include "parser/test_printers.hpp"
 #include "torcon/reply.hpp"
@@ -1188,6 +1189,28 @@ TEST(ReplyReaderRecordLines, OffsetsEqualANaiveScanForRandomSplits) {
   }
 }
 
+// One read holding a block of many lines, some longer than 64 bytes: the LF
+// list fills up (and grows) in the middle of the block scan, at every
+// distance from a long line's start.
+TEST(ReplyReaderRecordLines, ListFillsUpMidBlockInOneRead) {
+  std::mt19937_64 rng(0x5ca1ab1e);
+  for (int iter = 0; iter < 20; ++iter) {
+    std::string data;
+    while (data.size() < 400'000) {
+      data += std::string(rng() % 4 == 0 ? 64 + rng() % 500 : 1 + rng() % 40, 'a');
+      data += "\r\n";
+    }
+    ReplyReader rd(ParserOptions{.record_data_lines = true});
+    rd.feed("250+ns/all=\r\n" + data + ".\r\n250 OK\r\n");
+    Reply r;
+    ASSERT_EQ(rd.next(r), Next::reply) << rd.error().message;
+    ASSERT_EQ(r.lines[0].data, data);
+    EXPECT_EQ(std::vector<std::uint32_t>(r.lines[0].data_line_ends.begin(),
+                                         r.lines[0].data_line_ends.end()),
+              lf_offsets(data));
+  }
+}
+
 TEST(ReplyReaderRecordLines, IgnoredWhenOffsetsCouldOverflow) {
   ReplyReader rd(ParserOptions{.max_reply = std::size_t(1) << 33, .record_data_lines = true});
   rd.feed("250+k=\r\na\r\nb\r\n.\r\n250 OK\r\n");
@@ -1220,22 +1243,27 @@ namespace {
 // ctest runs this binary once per block-loop level (tests/parser/CMakeLists.txt):
 // the cap must really be in effect, or those runs test the same loop thrice.
 TEST(ReplyReaderSimd, EnvironmentCapIsInEffect) {
-  const std::string_view level = ReplyReader::simd_level();
+  using detail::DataScanLevel;
+  const DataScanLevel level = detail::data_scan_level();
   const char* cap = std::getenv("TORCON_REPLY_READER_SIMD");
 #if defined(__x86_64__)
-  EXPECT_NE(level, "scalar");
+  EXPECT_NE(level, DataScanLevel::scalar);
   if (cap && std::string_view(cap) == "sse2") {
-    EXPECT_EQ(level, "sse2");
+    EXPECT_EQ(level, DataScanLevel::sse2);
   }
   if (cap && std::string_view(cap) == "avx2") {
-    EXPECT_NE(level, "avx512");
+    EXPECT_NE(level, DataScanLevel::avx512);
   }
 #else
-  EXPECT_EQ(level, "scalar");
+  EXPECT_EQ(level, DataScanLevel::scalar);
 #endif
+  // Without a cap, the best level the CPU supports.
   if (!cap) {
-    const std::string_view known[] = {"avx512", "avx2", "sse2", "scalar"};
-    EXPECT_NE(std::find(std::begin(known), std::end(known), level), std::end(known)) << level;
+    EXPECT_TRUE(detail::cpu_supports(level)) << detail::to_string(level);
+    if (level != DataScanLevel::avx512) {
+      const DataScanLevel better = DataScanLevel(unsigned(level) + 1);
+      EXPECT_FALSE(detail::cpu_supports(better)) << detail::to_string(better);
+    }
   }
 }
 

@@ -66,5 +66,55 @@ TEST(Tokens, EventName) {
   for (const Case& c : cases) EXPECT_EQ(is_event_name(c.in), c.want) << c.in;
 }
 
+TEST(Tokens, CommandKeyword) {
+  const Case cases[] = {
+      {"GETINFO", true}, {"ADD_ONION", true},  {"getconf", true},
+      {"", false},       {"GET INFO", false},  {"GETINFO\r\n", false},
+      {"HS2", false},    {"+POSTDESC", false}, {"A\0B"sv, false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(is_command_keyword(c.in), c.want) << c.in;
+}
+
+TEST(Tokens, CommandKey) {
+  const Case cases[] = {
+      {"ORPort", true},
+      {"HiddenServiceDir", true},
+      {"ns/id/0123456789ABCDEF0123456789ABCDEF01234567", true},
+      {"status/bootstrap-phase", true},
+      {"Log.notice", true},
+      {"a:b", true},
+      {"", false},
+      {"Key Value", false},
+      {"Key=Value", false},
+      {"\"quoted\"", false},
+      {"Key\n", false},
+      {"K\0"sv, false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(is_command_key(c.in), c.want) << c.in;
+}
+
+// Byte classes: every byte against the grammar's ranges, not a few samples.
+TEST(Tokens, ByteClasses) {
+  for (int i = 0; i < 256; ++i) {
+    const char c = char(i);
+    const bool digit = i >= '0' && i <= '9';
+    const bool alpha = (i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z');
+    const bool hex = digit || (i >= 'A' && i <= 'F') || (i >= 'a' && i <= 'f');
+    EXPECT_EQ(is_ascii_alpha(c), alpha) << i;
+    EXPECT_EQ(is_ascii_alnum(c), alpha || digit) << i;
+    EXPECT_EQ(is_arg_key_char(c), alpha || digit || i == '_') << i;
+    const int value = digit ? i - '0' : (i | 0x20) - 'a' + 10;
+    EXPECT_EQ(hex_value(c), hex ? value : -1) << i;
+  }
+}
+
+TEST(Tokens, HexOfAnyLength) {
+  EXPECT_TRUE(is_hex("", 0));
+  EXPECT_TRUE(is_hex("0aF9", 4));
+  EXPECT_FALSE(is_hex("0aF9", 3));
+  EXPECT_FALSE(is_hex("0aG9", 4));
+  EXPECT_FALSE(is_hex("0x12", 4));
+}
+
 }  // namespace
 }  // namespace torcon

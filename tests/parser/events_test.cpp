@@ -120,8 +120,86 @@ TEST(EventType, UnknownAndNearMisses) {
   for (std::string_view n : {"", "circ", "CIRC_", "CIR", "STREAMS", "BW2", "HS_DESC_CONTENT",
                              "TRANSPORT_LAUNCHED", "CELL_STATS", "STATUS_CLIENTS", "NOTICE "})
     EXPECT_EQ(event_type(n), EventType::unknown) << n;
+  // Same length, first and last byte as a known keyword: only the middle
+  // tells them apart.
+  for (std::string_view n : {"CXRC", "NOXICE", "STATUS_XLIENT", "SXRVER_STATUS", "BUILDTIMEOUT_XET",
+                             "NEXWORK_LIVENESS", "SS", "BX", "EXR", "CIRC_MINOX"})
+    EXPECT_EQ(event_type(n), EventType::unknown) << n;
   // control-spec 4.1.10: accept the pre-0.2.0.22-rc misspelling.
   EXPECT_EQ(event_type("STATUS_SEVER"), EventType::status_server);
+  EXPECT_EQ(to_string(EventType::unknown), "");
+}
+
+TEST(EventType, EveryMemberRoundTrips) {
+  for (unsigned i = 0; i < unsigned(EventType::unknown); ++i) {
+    const EventType t = EventType(i);
+    EXPECT_FALSE(to_string(t).empty()) << i;
+    EXPECT_EQ(event_type(to_string(t)), t) << to_string(t);
+  }
+}
+
+template <class T>
+std::size_t body_index() {
+  Event e;
+  e.body.emplace<T>();
+  return e.body.index();
+}
+
+// parse_event() gives each type its struct: one minimal event per type, and
+// every type has one.
+TEST(EventType, EachTypeParsesIntoItsStruct) {
+  struct Case {
+    std::string wire;
+    EventType type;
+    std::size_t body;
+  };
+  const Case cases[] = {
+      {"650 CIRC 1 LAUNCHED\r\n", EventType::circ, body_index<CircEvent>()},
+      {"650 CIRC_MINOR 1 CANNIBALIZED\r\n", EventType::circ_minor, body_index<CircMinorEvent>()},
+      {"650 STREAM 1 NEW 0 a.b:80\r\n", EventType::stream, body_index<StreamEvent>()},
+      {"650 ORCONN 1.2.3.4:9001 LAUNCHED\r\n", EventType::orconn, body_index<OrConnEvent>()},
+      {"650 BW 1 2\r\n", EventType::bw, body_index<BwEvent>()},
+      {"650 CIRC_BW ID=1 READ=0 WRITTEN=0\r\n", EventType::circ_bw, body_index<CircBwEvent>()},
+      {"650 STREAM_BW 1 2 3\r\n", EventType::stream_bw, body_index<StreamBwEvent>()},
+      {"650 ADDRMAP a b NEVER\r\n", EventType::addrmap, body_index<AddrMapEvent>()},
+      {"650+NS\r\n.\r\n650 OK\r\n", EventType::ns, body_index<NetworkStatusEvent>()},
+      {"650+NEWCONSENSUS\r\n.\r\n650 OK\r\n", EventType::newconsensus,
+       body_index<NetworkStatusEvent>()},
+      {"650 NEWDESC $" + std::string(kFp1) + "\r\n", EventType::newdesc,
+       body_index<NewDescEvent>()},
+      {"650 GUARD ENTRY $" + std::string(kFp1) + " UP\r\n", EventType::guard,
+       body_index<GuardEvent>()},
+      {"650 STATUS_GENERAL NOTICE CLOCK_JUMPED\r\n", EventType::status_general,
+       body_index<StatusEvent>()},
+      {"650 STATUS_CLIENT NOTICE ENOUGH_DIR_INFO\r\n", EventType::status_client,
+       body_index<StatusEvent>()},
+      {"650 STATUS_SERVER NOTICE GOOD_SERVER_DESCRIPTOR\r\n", EventType::status_server,
+       body_index<StatusEvent>()},
+      {"650 HS_DESC REQUESTED " + kOnion + " NO_AUTH UNKNOWN\r\n", EventType::hs_desc,
+       body_index<HsDescEvent>()},
+      {"650-CONF_CHANGED\r\n650-SocksPort=9050\r\n650 OK\r\n", EventType::conf_changed,
+       body_index<ConfChangedEvent>()},
+      {"650 NETWORK_LIVENESS UP\r\n", EventType::network_liveness,
+       body_index<NetworkLivenessEvent>()},
+      {"650 SIGNAL NEWNYM\r\n", EventType::signal, body_index<SignalEvent>()},
+      {"650 BUILDTIMEOUT_SET COMPUTED TOTAL_TIMES=1\r\n", EventType::buildtimeout_set,
+       body_index<BuildTimeoutSetEvent>()},
+      {"650 DEBUG d\r\n", EventType::debug, body_index<LogEvent>()},
+      {"650 INFO i\r\n", EventType::info, body_index<LogEvent>()},
+      {"650 NOTICE n\r\n", EventType::notice, body_index<LogEvent>()},
+      {"650 WARN w\r\n", EventType::warn, body_index<LogEvent>()},
+      {"650 ERR e\r\n", EventType::err, body_index<LogEvent>()},
+      {"650 CELL_STATS ID=1\r\n", EventType::unknown, body_index<UnknownEvent>()},
+  };
+  std::vector<bool> seen(std::size_t(EventType::unknown) + 1);
+  for (const Case& c : cases) {
+    const Parsed& p = parse(c.wire);
+    ASSERT_TRUE(p.ev.ok()) << c.wire << ": " << p.ev.error().message;
+    EXPECT_EQ(p.ev->type, c.type) << c.wire;
+    EXPECT_EQ(p.ev->body.index(), c.body) << c.wire;
+    seen[std::size_t(c.type)] = true;
+  }
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << "no case for " << i;
 }
 
 // ---- LongName ----------------------------------------------------------------
