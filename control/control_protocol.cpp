@@ -143,16 +143,20 @@ void ControlProtocol::enqueue(std::string_view wire, ReplyCallback cb) {
 
 void ControlProtocol::command(std::string_view line, ReplyCallback cb) {
   if (Status s = check_raw_command(line); !s) return fail_soon(std::move(cb), s.error());
-  std::string wire;
-  wire.reserve(line.size() + 2);
-  wire.append(line).append("\r\n");
-  enqueue(wire, std::move(cb));
+  wire_.assign(line).append("\r\n");
+  enqueue_wire(std::move(cb));
 }
 
 void ControlProtocol::send(const Command& cmd, ReplyCallback cb) {
-  std::string wire;
-  if (!cmd.append_to(wire)) return fail_soon(std::move(cb), cmd.error());
-  enqueue(wire, std::move(cb));
+  wire_.clear();
+  if (!cmd.append_to(wire_)) return fail_soon(std::move(cb), cmd.error());
+  enqueue_wire(std::move(cb));
+}
+
+void ControlProtocol::enqueue_wire(ReplyCallback cb) {
+  enqueue(wire_, std::move(cb));
+  // Keep the buffer for ordinary commands, not the largest LOADCONF ever sent.
+  if (wire_.capacity() > 64 * 1024) std::string().swap(wire_);
 }
 
 // ---- receiving ------------------------------------------------------------

@@ -145,6 +145,7 @@ class ControlProtocol {
   void defer(std::function<void()> fn);
   void enqueue(std::string_view wire, ReplyCallback cb);  // held until ready
   void write_now(std::string_view wire, ReplyCallback cb);
+  void enqueue_wire(ReplyCallback cb);  // enqueue(wire_)
   void dispatch(const Reply& r);
   void fail_all(const Error& why);
 
@@ -162,6 +163,10 @@ class ControlProtocol {
 
   Host& host_;
   ControllerOptions opts_;
+  // The command being sent, reused: no allocation per command. (Nothing
+  // re-enters command() or send() while it is in use: Host::write() runs
+  // no callbacks.)
+  std::string wire_;
   ReplyReader reader_;
   std::uint64_t received_ = 0;  // bytes given to the reader, ever
   State state_ = State::idle;
