@@ -32,6 +32,7 @@ Digest compute(bool server, std::span<const std::uint8_t> cookie,
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out.data(), &len);
+  wipe(msg);  // it holds the cookie
   return out;
 }
 

@@ -100,7 +100,9 @@ struct AddOnionRequest {
 class Controller final {
  public:
   explicit Controller(Reactor& reactor, ControllerOptions options = {});
-  ~Controller();  // closes; pending callbacks get Errc::disconnected
+  // Closes: pending callbacks get Errc::disconnected, and callbacks owed an
+  // error that was waiting for the loop get it now.
+  ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
@@ -177,8 +179,8 @@ class Controller final {
   // the subscription stays (it is sent on the next connection).
   SubscriptionId subscribe(std::string_view event, EventHandler h, StatusCallback done = {});
   // The same, with the event parsed into its typed struct (events.hpp) first.
-  // An event tor sends that doesn't parse goes to on_malformed (if given)
-  // with the error and the raw reply; it is never silently dropped.
+  // An event tor sends that doesn't parse goes to on_malformed with the
+  // error and the raw reply, never to h (without on_malformed it is dropped).
   SubscriptionId subscribe_typed(std::string_view event, TypedEventHandler h,
                                  MalformedEventHandler on_malformed = {}, StatusCallback done = {});
   void unsubscribe(SubscriptionId id);

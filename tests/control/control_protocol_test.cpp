@@ -206,6 +206,7 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
       {"NULL", M::cookie, "", M::automatic, "does not offer COOKIE"},
       {"COOKIE", M::safecookie, "", M::automatic, "does not offer SAFECOOKIE"},
       {"NULL", M::hashed_password, "pw", M::automatic, "does not offer HASHEDPASSWORD"},
+      {"HASHEDPASSWORD", M::automatic, "pw\r\nSIGNAL HALT", M::automatic, "password: "},
   };
   for (const AuthCase& c : cases) {
     SCOPED_TRACE(std::string(c.methods) + " wanted " + to_string(c.wanted));
