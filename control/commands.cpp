@@ -1,6 +1,7 @@
 // Typed command helpers: each builds its command with torcon::Command (so
 // arguments are quoted and injection refused) and adapts the reply.
 
+#include "controller_glue.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/getinfo.hpp"
 #include "torcon/quoted.hpp"
@@ -106,8 +107,8 @@ void Controller::mapaddress(std::span<const std::pair<std::string_view, std::str
 void Controller::extendcircuit(std::string_view circuit_id, std::span<const std::string_view> path,
                                std::string_view purpose, IdCallback cb) {
   if (!is_control_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     bad_id("circuit", circuit_id));
+    return impl_->protocol.fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                                     bad_id("circuit", circuit_id));
   Command c("EXTENDCIRCUIT");
   c.arg(circuit_id);
   if (!path.empty()) {
@@ -134,8 +135,8 @@ void Controller::extendcircuit(std::string_view circuit_id, std::span<const std:
 void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view purpose,
                                    StatusCallback cb) {
   if (!is_control_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     bad_id("circuit", circuit_id));
+    return impl_->protocol.fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                                     bad_id("circuit", circuit_id));
   Command c("SETCIRCUITPURPOSE");
   c.arg(circuit_id).kv_bare("purpose", purpose);
   send(c, status_adapter(std::move(cb)));
@@ -144,7 +145,7 @@ void Controller::setcircuitpurpose(std::string_view circuit_id, std::string_view
 void Controller::attachstream(std::string_view stream_id, std::string_view circuit_id, int hop,
                               StatusCallback cb) {
   if (!is_control_id(stream_id) || !is_control_id(circuit_id))
-    return fail_soon(
+    return impl_->protocol.fail_soon(
         [cb](const Expected<Reply>& r) { cb(r.error()); },
         is_control_id(stream_id) ? bad_id("circuit", circuit_id) : bad_id("stream", stream_id));
   Command c("ATTACHSTREAM");
@@ -156,8 +157,8 @@ void Controller::attachstream(std::string_view stream_id, std::string_view circu
 void Controller::redirectstream(std::string_view stream_id, std::string_view address, int port,
                                 StatusCallback cb) {
   if (!is_control_id(stream_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     bad_id("stream", stream_id));
+    return impl_->protocol.fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                                     bad_id("stream", stream_id));
   Command c("REDIRECTSTREAM");
   c.arg(stream_id).arg(address);
   if (port > 0) c.arg(std::to_string(port));
@@ -166,8 +167,8 @@ void Controller::redirectstream(std::string_view stream_id, std::string_view add
 
 void Controller::closestream(std::string_view stream_id, int reason, StatusCallback cb) {
   if (!is_control_id(stream_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     bad_id("stream", stream_id));
+    return impl_->protocol.fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                                     bad_id("stream", stream_id));
   Command c("CLOSESTREAM");
   c.arg(stream_id).arg(std::to_string(reason));
   send(c, status_adapter(std::move(cb)));
@@ -175,8 +176,8 @@ void Controller::closestream(std::string_view stream_id, int reason, StatusCallb
 
 void Controller::closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb) {
   if (!is_control_id(circuit_id))
-    return fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
-                     bad_id("circuit", circuit_id));
+    return impl_->protocol.fail_soon([cb](const Expected<Reply>& r) { cb(r.error()); },
+                                     bad_id("circuit", circuit_id));
   Command c("CLOSECIRCUIT");
   c.arg(circuit_id);
   if (if_unused) c.arg("IfUnused");

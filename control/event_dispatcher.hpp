@@ -1,6 +1,6 @@
 // Routes asynchronous replies (events) to the handlers subscribed to their
-// event name. Used by Controller; separate so the dispatch path can be
-// measured without a socket (bench/controller_bench.cpp).
+// event name. Used by ControlProtocol; separate so the dispatch path can be
+// measured on its own (bench/controller_bench.cpp).
 #pragma once
 
 #include <cstdint>

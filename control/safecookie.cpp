@@ -32,6 +32,7 @@ Digest compute(bool server, std::span<const std::uint8_t> cookie,
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out.data(), &len);
+  wipe(msg);  // it holds the cookie
   return out;
 }
 
@@ -39,8 +40,8 @@ bool equal(const Digest& a, const Digest& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-Expected<std::array<std::uint8_t, 32>> client_nonce() {
-  std::array<std::uint8_t, 32> n{};
+Expected<Nonce> client_nonce() {
+  Nonce n{};
   std::size_t got = 0;
   while (got < n.size()) {
     const ssize_t r = ::getrandom(n.data() + got, n.size() - got, 0);
@@ -68,6 +69,11 @@ Expected<std::string> read_cookie(const std::string& path) {
                                  " bytes, not the 32 tor writes");
   cookie.resize(32);
   return cookie;
+}
+
+void wipe(std::string& s) {
+  OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

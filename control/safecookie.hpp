@@ -13,6 +13,7 @@
 namespace torcon::safecookie {
 
 using Digest = std::array<std::uint8_t, 32>;
+using Nonce = std::array<std::uint8_t, 32>;
 
 // HMAC-SHA256 keyed with the spec's "server-to-controller" (server = true)
 // or "controller-to-server" constant.
@@ -24,10 +25,14 @@ Digest compute(bool server, std::span<const std::uint8_t> cookie,
 bool equal(const Digest& a, const Digest& b);
 
 // 32 bytes from the kernel's CSPRNG (getrandom).
-Expected<std::array<std::uint8_t, 32>> client_nonce();
+Expected<Nonce> client_nonce();
 
 // Reads a cookie file; it must be exactly 32 bytes.
 Expected<std::string> read_cookie(const std::string& path);
+
+// Overwrites s with zeros (in a way the compiler may not elide), then
+// empties it: for strings that held the cookie, the password or a hash.
+void wipe(std::string& s);
 
 std::string to_hex(std::span<const std::uint8_t> bytes);
 // Hex (either case) to bytes; false on odd length or a non-hex digit.

@@ -21,14 +21,11 @@
 // They must not destroy the Controller (post that to the reactor instead).
 #pragma once
 
-#include <array>
-#include <chrono>
 #include <coroutine>
 #include <cstdint>
-#include <deque>
+#include <exception>
 #include <functional>
 #include <initializer_list>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,10 +41,6 @@
 #include "torcon/reply_reader.hpp"
 
 namespace torcon {
-
-namespace detail {
-class EventDispatcher;
-}
 
 enum class AuthMethod : std::uint8_t { automatic, null, hashed_password, cookie, safecookie };
 const char* to_string(AuthMethod m);
@@ -104,10 +97,12 @@ struct AddOnionRequest {
   int max_streams = -1;                                      // -1: not sent
 };
 
-class Controller final : private SocketHandler {
+class Controller final {
  public:
   explicit Controller(Reactor& reactor, ControllerOptions options = {});
-  ~Controller() override;  // closes; pending callbacks get Errc::disconnected
+  // Closes: pending callbacks get Errc::disconnected, and callbacks owed an
+  // error that was waiting for the loop get it now.
+  ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
@@ -119,15 +114,16 @@ class Controller final : private SocketHandler {
   // whole handshake (TCP connect, PROTOCOLINFO, authentication) is bounded by
   // options.connect.timeout (Errc::timeout).
   void connect(const Endpoint& where, StatusCallback done);
-  bool ready() const noexcept { return state_ == State::ready; }
-  const ProtocolInfo& protocol_info() const noexcept { return protocol_info_; }
-  AuthMethod auth_method() const noexcept { return used_auth_; }
+  bool ready() const noexcept;
+  const ProtocolInfo& protocol_info() const noexcept;
+  AuthMethod auth_method() const noexcept;
 
   // Closes the connection: pending callbacks get Errc::disconnected, then
   // the disconnect handler runs (once per connection).
   void close();
-  void on_disconnect(DisconnectHandler h) { disconnect_handler_ = std::move(h); }
-  std::size_t pending() const noexcept { return pending_.size() + held_.size(); }
+  void on_disconnect(DisconnectHandler h);
+  // Commands sent and not yet answered, plus those waiting for authentication.
+  std::size_t pending() const noexcept;
 
   // A raw command line, without CRLF. CR, LF or NUL in it is refused
   // (Errc::injection) and nothing is sent.
@@ -178,11 +174,13 @@ class Controller final : private SocketHandler {
   // parse_event() from events.hpp for a typed struct).
   using SubscriptionId = std::uint64_t;
   // `done` (optional) gets SETEVENTS' outcome; if tor refuses the event
-  // (552), the subscription is dropped and done gets tor's error.
+  // (552), the subscription is dropped and done gets tor's error. If the
+  // connection ends before SETEVENTS could be sent, done gets that error and
+  // the subscription stays (it is sent on the next connection).
   SubscriptionId subscribe(std::string_view event, EventHandler h, StatusCallback done = {});
   // The same, with the event parsed into its typed struct (events.hpp) first.
-  // An event tor sends that doesn't parse goes to on_malformed (if given)
-  // with the error and the raw reply; it is never silently dropped.
+  // An event tor sends that doesn't parse goes to on_malformed with the
+  // error and the raw reply, never to h (without on_malformed it is dropped).
   SubscriptionId subscribe_typed(std::string_view event, TypedEventHandler h,
                                  MalformedEventHandler on_malformed = {}, StatusCallback done = {});
   void unsubscribe(SubscriptionId id);
@@ -199,56 +197,9 @@ class Controller final : private SocketHandler {
   Awaiter<Status> co_connect(Endpoint where);
 
  private:
-  enum class State : std::uint8_t {
-    idle,
-    connecting,
-    protocolinfo,
-    authchallenge,
-    authenticate,
-    ready,
-    closed
-  };
-  struct Pending {
-    ReplyCallback cb;
-  };
-
-  // SocketHandler
-  std::span<char> read_space() override;
-  void on_read(std::size_t n) override;
-  void on_close(const Error& why) override;
-
-  void enqueue(std::string wire, ReplyCallback cb, bool internal = false);
-  void fail_soon(ReplyCallback cb, Error err);
-  void dispatch(const Reply& r);
-  void fail_all(const Error& why);
-  void auth_step(const Reply& r);
-  void start_auth_method();
-  void auth_failed(Error err);
-  void became_ready();
-  void update_setevents(SubscriptionId added = 0, StatusCallback done = {});
-  bool remove_subscription(SubscriptionId id);  // without re-sending SETEVENTS
-  void handshake_timed_out();
-
-  Reactor& reactor_;
-  ControllerOptions opts_;
-  Socket socket_;
-  ReplyReader reader_;
-  State state_ = State::idle;
-  StatusCallback connect_done_;
-  std::deque<Pending> pending_;                              // sent, awaiting replies (FIFO)
-  std::vector<std::pair<std::string, ReplyCallback>> held_;  // issued before ready
-  ProtocolInfo protocol_info_;
-  AuthMethod used_auth_ = AuthMethod::automatic;
-  std::string cookie_;  // 32 bytes while authenticating
-  std::array<std::uint8_t, 32> client_nonce_{};
-  std::unique_ptr<detail::EventDispatcher> events_;  // (control/event_dispatcher.hpp)
-  std::vector<std::pair<SubscriptionId, StatusCallback>> pending_done_;  // SETEVENTS not yet sent
-  std::string current_setevents_;
-  SubscriptionId next_sub_ = 1;
-  DisconnectHandler disconnect_handler_;
-  bool live_ = false;
-  TimerId handshake_timer_;  // authenticated; the disconnect handler is owed a call
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // The socket glue and the protocol core under it (control/controller_glue.hpp).
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Awaiter: suspends the coroutine until the operation's callback runs, then

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -318,10 +320,16 @@ class FakeTor {
     }
     return l;
   }
-  static void say(int fd, std::string_view s) { (void)!::write(fd, s.data(), s.size()); }
+  // MSG_NOSIGNAL: a controller that hung up early fails the test here,
+  // instead of SIGPIPE killing the whole binary.
+  static void say(int fd, std::string_view s) {
+    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+    EXPECT_EQ(n, static_cast<ssize_t>(s.size()))
+        << "fake server: send failed (" << std::strerror(errno) << ")";
+  }
   static void drip(int fd, std::string_view s) {
     for (char c : s) {
-      (void)!::write(fd, &c, 1);
+      say(fd, std::string_view(&c, 1));
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
