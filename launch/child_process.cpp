@@ -227,7 +227,8 @@ int ChildProcess::terminate_and_wait(milliseconds grace) {
 // ---- on a loop -------------------------------------------------------------------
 
 Status ChildProcess::watch(Reactor& reactor, std::function<void(int)> on_exit) {
-  if (reactor_) return Error(Errc::bad_argument, "this child is already watched");
+  if (watched_) return Error(Errc::bad_argument, "this child is already watched");
+  watched_ = true;
   if (!running_) {
     // Reaped already: report it from the loop all the same.
     reactor.start_timer(Reactor::Duration::zero(),

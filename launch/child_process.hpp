@@ -117,7 +117,8 @@ class ChildProcess {
   std::string output_path_;
   std::uint64_t output_start_ = 0;  // size of output_path before this child wrote to it
 
-  Reactor* reactor_ = nullptr;  // set by watch()
+  bool watched_ = false;        // watch() was called (once only)
+  Reactor* reactor_ = nullptr;  // while watching
   std::function<void(int)> on_exit_;
   int signal_fd_ = -1;  // SIGCHLD fallback of watch()
   bool fd_watched_ = false;
