@@ -520,6 +520,7 @@ class Starter {
   const Options& o_;
   Clock::time_point t0_, deadline_;
   Plan plan_;
+  std::string tor_;  // the tor binary's path
   bool launched_ = false;
   std::unique_ptr<Reactor> reactor_;
   std::vector<std::unique_ptr<SyncController>> ctl_;  // one per node
@@ -576,6 +577,7 @@ Status Starter::prepare() {
   Expected<std::string> tor = find_executable(o.tor), gencert = find_executable(o.tor_gencert);
   if (!tor) return Error(Errc::io, "tor not found: " + tor.error().message);
   if (!gencert) return Error(Errc::io, "tor-gencert not found: " + gencert.error().message);
+  tor_ = *tor;
 
   bool reuse = keys_reusable(o, net);
   for (const Node& n : net.nodes) {
@@ -648,12 +650,10 @@ std::string launch_failure(const std::string& path) {
 }
 
 Status Starter::launch() {
-  Expected<std::string> tor = find_executable(o_.tor);  // prepare() found it
-  if (!tor) return Error(Errc::io, "tor not found: " + tor.error().message);
   std::vector<std::pair<std::unique_ptr<ChildProcess>, const Node*>> parents;
   launched_ = true;  // from here on, failures stop what runs
   for (const Node& n : plan_.net.nodes) {
-    auto child = start_child({*tor, "-f", n.torrc, "--defaults-torrc", "/dev/null", "--hush"}, "",
+    auto child = start_child({tor_, "-f", n.torrc, "--defaults-torrc", "/dev/null", "--hush"}, "",
                              n.data_dir + "/launch.out");
     if (!child) return child.error();
     parents.emplace_back(std::move(*child), &n);
