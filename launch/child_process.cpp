@@ -130,9 +130,11 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions o) {
   else
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
   // Descriptors someone opened without O_CLOEXEC (another thread, a
   // library) must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
   // A caller that blocks or ignores signals (SIGCHLD for a signalfd, SIGPIPE,
   // SIGHUP under nohup) must not pass that on: the child would ignore our
   // SIGTERM, or die where it expects an EPIPE.

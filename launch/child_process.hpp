@@ -3,15 +3,17 @@
 //
 //   SpawnOptions o;
 //   o.argv = {"/usr/bin/tor", "-f", torrc};
-//   o.output_path = dir + "/stdout.log";            // stdout and stderr
-//   auto child = ChildProcess::spawn(std::move(o));   // Expected<unique_ptr>
-//   child->watch(reactor, [](int ws) { ... });        // on a loop, or
-//   int ws = (*child)->wait();                        // blocking
+//   o.output_path = dir + "/stdout.log";             // stdout and stderr
+//   Expected<std::unique_ptr<ChildProcess>> c = ChildProcess::spawn(std::move(o));
+//   if (!c) return c.error();                         // says what and why
+//   (*c)->watch(reactor, [](int ws) { ... });         // on a loop, or
+//   int ws = (*c)->wait();                            // blocking
 //
 // The child gets exactly three descriptors: stdin (the given text, then end
 // of file; or /dev/null), stdout and stderr (both the output file, or
-// /dev/null). Nothing else of ours is inherited, O_CLOEXEC or not. Signals
-// the caller blocks or ignores are reset to default in the child, so that
+// /dev/null). Nothing else of ours is inherited, O_CLOEXEC or not (with
+// glibc 2.34+; before, only O_CLOEXEC ones are kept back). Signals the
+// caller blocks or ignores are reset to default in the child, so that
 // SIGTERM works on it.
 //
 // A ChildProcess owns its child until it is reaped: through watch() (a

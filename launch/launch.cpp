@@ -295,7 +295,10 @@ Status Tor::spawn() {
   Expected<std::unique_ptr<ChildProcess>> child = ChildProcess::spawn(std::move(so));
   if (!child) return child.error();
   child_ = std::move(*child);
-  return child_->watch(reactor_, [this](int ws) { child_exited(ws); });
+  Status watched = child_->watch(reactor_, [this](int ws) { child_exited(ws); });
+  // Unwatched, its exit would never be reported: stop and reap it now.
+  if (!watched) child_.reset();
+  return watched;
 }
 
 void Tor::check_child() {
