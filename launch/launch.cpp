@@ -4,7 +4,7 @@
 //
 // Life of a launch (everything runs on the reactor's loop):
 //   prepare()      find the binary, make the DataDirectory, write the torrc
-//   spawn()        posix_spawn tor; watch its exit with a pidfd (or SIGCHLD)
+//   spawn()        start tor (ChildProcess) and watch its exit from the loop
 //   poll_files()   every 5 ms until the port file AND the cookie exist
 //                  (tor writes the port file first)
 //   connect()      Controller with SAFECOOKIE, then TAKEOWNERSHIP,
@@ -16,15 +16,10 @@
 #include "torcon/launch.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,11 +28,9 @@
 #include <optional>
 #include <sstream>
 #include <string_view>
-#include <thread>
 
+#include "child_process.hpp"
 #include "torcon/events.hpp"
-
-extern char** environ;
 
 namespace torcon {
 namespace {
@@ -46,51 +39,16 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 constexpr auto kFilePoll = milliseconds(5);
-// Only used when pidfd_open is unavailable: SIGCHLD may be taken by another
-// thread or merged with another child's, so we also poll waitpid.
-constexpr auto kFallbackPoll = milliseconds(100);
 constexpr std::size_t kErrorTail = 2000;
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-std::string describe_wait_status(int ws) {
-  if (ws < 0) return "exit status unknown (reaped elsewhere)";
-  if (WIFEXITED(ws)) return "exit status " + std::to_string(WEXITSTATUS(ws));
-  if (WIFSIGNALED(ws)) {
-    const char* name = sigabbrev_np(WTERMSIG(ws));
-    return "killed by signal " + std::to_string(WTERMSIG(ws)) +
-           (name ? std::string(" (SIG") + name + ")" : std::string());
-  }
-  return "wait status " + std::to_string(ws);
-}
-
-bool executable(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
 // A path with '/' is used as is; a bare name is looked up in $PATH, as
 // execvp would, so the error can say exactly what was searched.
 Expected<std::string> find_tor(const std::string& given) {
-  const std::string name = given.empty() ? "tor" : given;
-  if (name.find('/') != std::string::npos) {
-    if (executable(name)) return name;
-    return Error(Errc::io, "tor binary not found: " + name + " is not an executable file");
-  }
-  const char* env = std::getenv("PATH");
-  const std::string path = env ? env : "";
-  std::string_view rest = path;
-  while (true) {
-    const std::size_t colon = rest.find(':');
-    std::string dir(rest.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
-    if (executable(candidate)) return candidate;
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  return Error(Errc::io, "tor binary not found: no executable \"" + name + "\" in $PATH (" +
-                             (env ? path : std::string("$PATH is unset")) + ")");
+  Expected<std::string> path = find_executable(given.empty() ? "tor" : given);
+  if (!path) return Error(path.error().code, "tor binary not found: " + path.error().message);
+  return path;
 }
 
 // torrc values are written unquoted, so refuse what tor would split or
@@ -120,19 +78,6 @@ std::string read_file(const std::string& path) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
-}
-
-std::string tail_of(const std::string& path, std::uint64_t from, std::size_t bytes) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return {};
-  const auto end = static_cast<std::uint64_t>(f.tellg());
-  if (end <= from) return {};
-  const std::uint64_t start = std::max<std::uint64_t>(from, end > bytes ? end - bytes : 0);
-  f.seekg(static_cast<std::streamoff>(start));
-  std::string out(end - start, '\0');
-  f.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<std::size_t>(f.gcount()));
-  return out;
 }
 
 std::uint64_t file_size(const std::string& path) {
@@ -167,7 +112,7 @@ class Tor final : public TorProcess {
       : reactor_(reactor), opts_(std::move(options)), launch_done_(std::move(done)) {}
   ~Tor() override;
 
-  pid_t pid() const override { return pid_; }
+  pid_t pid() const override { return child_ ? child_->pid() : -1; }
   const std::string& data_directory() const override { return dir_; }
   Endpoint control_endpoint() const override { return endpoint_; }
   Controller& controller() override { return *controller_; }
@@ -183,15 +128,14 @@ class Tor final : public TorProcess {
 
   Status prepare();
   Status spawn();
-  Status watch_child();
   void poll_files();
   void connect();
   void got_bootstrap(const Bootstrap& b);
   void succeed();
   void fail(Error e);
+  bool alive() const { return child_ && child_->running(); }
   void check_child();
   void child_exited(int wait_status);
-  void release_watch();
   void terminate(milliseconds grace);
   void finish_failure();
   void finish_stop();
@@ -207,16 +151,11 @@ class Tor final : public TorProcess {
   bool temp_dir_ = false;
   std::uint64_t log_start_ = 0;  // notice.log may hold earlier runs (kept DataDirectory)
 
-  pid_t pid_ = -1;
-  bool alive_ = false;  // spawned and not yet reaped
-  int wait_status_ = 0;
-  int child_fd_ = -1;  // pidfd, or signalfd in the fallback
-  bool child_fd_watched_ = false;
-  bool signalfd_fallback_ = false;
+  std::unique_ptr<ChildProcess> child_;
   bool terminated_ = false;      // we sent SIGTERM
   bool exit_described_ = false;  // the launch error already gives the exit status
 
-  TimerId file_timer_, deadline_timer_, kill_timer_, fallback_timer_;
+  TimerId file_timer_, deadline_timer_;
   Endpoint endpoint_;
   std::unique_ptr<Controller> controller_;
   Bootstrap bootstrap_;
@@ -344,87 +283,27 @@ Status Tor::prepare() {
 }
 
 Status Tor::spawn() {
-  const std::string torrc = dir_ + "/torrc";
+  SpawnOptions so;
   // -f with an empty --defaults-torrc: only what we wrote applies, never
   // /etc/tor/torrc-defaults.
-  std::vector<std::string> args = {binary_, "-f", torrc, "--defaults-torrc", "/dev/null"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  so.argv = {binary_, "-f", dir_ + "/torrc", "--defaults-torrc", "/dev/null"};
   // Config errors happen before tor opens notice.log and go to stdout; keep
   // them so an early exit can be explained.
-  posix_spawn_file_actions_addopen(&fa, 1, stdout_log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  // Belt and braces: fds someone else opened without O_CLOEXEC stay ours.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-  // A caller that blocks or ignores signals (e.g. SIGCHLD for a signalfd)
-  // must not pass that on: tor would ignore our SIGTERM.
-  sigset_t none, deflt;
-  sigemptyset(&none);
-  sigemptyset(&deflt);
-  for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGXFSZ})
-    sigaddset(&deflt, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &deflt);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, binary_.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Error(Errc::io, "cannot start " + binary_ + ": " + errno_text(rc));
-  pid_ = pid;
-  alive_ = true;
-  return watch_child();
-}
-
-Status Tor::watch_child() {
+  so.output_path = stdout_log_;
   const char* force = std::getenv("TORCON_LAUNCH_FORCE_SIGCHLD");  // tests the fallback
-  const bool use_pidfd = !(force && *force == '1');
-  if (use_pidfd) child_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (child_fd_ < 0) {
-    // Fallback: SIGCHLD must be blocked to be read from a signalfd. It stays
-    // blocked on this thread (other launches may rely on it).
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    ::pthread_sigmask(SIG_BLOCK, &chld, nullptr);
-    child_fd_ = ::signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
-    signalfd_fallback_ = true;
-    fallback_timer_ = reactor_.start_repeating_timer(kFallbackPoll, [this] { check_child(); });
-  }
-  if (child_fd_ >= 0) {
-    Status s = reactor_.watch_readable(child_fd_, [this] {
-      if (signalfd_fallback_) {
-        signalfd_siginfo si[8];
-        while (::read(child_fd_, si, sizeof si) > 0) {
-        }
-      }
-      check_child();
-    });
-    if (!s) return s;
-    child_fd_watched_ = true;
-  }
-  // The child may have exited before the watch existed (SIGCHLD case).
-  if (signalfd_fallback_) check_child();
-  return {};
+  so.use_pidfd = !(force && *force == '1');
+  Expected<std::unique_ptr<ChildProcess>> child = ChildProcess::spawn(std::move(so));
+  if (!child) return child.error();
+  child_ = std::move(*child);
+  Status watched = child_->watch(reactor_, [this](int ws) { child_exited(ws); });
+  // Unwatched, its exit would never be reported: stop and reap it now.
+  if (!watched) child_.reset();
+  return watched;
 }
 
 void Tor::check_child() {
-  if (!alive_) return;
-  int ws = 0;
-  const pid_t r = ::waitpid(pid_, &ws, WNOHANG);
-  if (r == 0) return;
-  if (r < 0 && errno == EINTR) return;
-  child_exited(r == pid_ ? ws : -1);  // ECHILD: someone else reaped it
+  if (!alive()) return;
+  if (std::optional<int> ws = child_->poll_exit()) child_exited(*ws);
 }
 
 void Tor::poll_files() {
@@ -532,10 +411,10 @@ void Tor::fail(Error e) {
   phase_ = Phase::failing;
   launch_error_ = std::move(e);
   // Before we stop it: what tor said while it was failing, not its goodbye.
-  if (alive_) failure_tail_ = log_tail(kErrorTail);
+  if (alive()) failure_tail_ = log_tail(kErrorTail);
   cancel_timers();
   if (controller_) controller_->close();
-  if (alive_)
+  if (alive())
     terminate(milliseconds(5000));  // finish_failure() once reaped
   else
     finish_failure();
@@ -544,8 +423,8 @@ void Tor::fail(Error e) {
 void Tor::finish_failure() {
   std::string msg = launch_error_.message;
   // A controller error may be the symptom of tor exiting on its own.
-  if (pid_ > 0 && !alive_ && !terminated_ && !exit_described_)
-    msg += " (tor " + describe_wait_status(wait_status_) + ")";
+  if (child_ && !child_->running() && !terminated_ && !exit_described_)
+    msg += " (tor " + describe_wait_status(child_->wait_status()) + ")";
   const std::string tail = failure_tail_ ? *failure_tail_ : log_tail(kErrorTail);
   if (!tail.empty()) msg += "\ntor's log ends with:\n" + tail;
   launch_error_.message = std::move(msg);
@@ -560,11 +439,8 @@ void Tor::finish_failure() {
 
 // ---- child exit ---------------------------------------------------------------
 
+// Once, when child_ has reaped tor: from its watch, or from check_child().
 void Tor::child_exited(int wait_status) {
-  alive_ = false;
-  wait_status_ = wait_status;
-  release_watch();
-  reactor_.cancel_timer(kill_timer_);
   switch (phase_) {
     case Phase::launching:
       exit_described_ = true;
@@ -583,21 +459,9 @@ void Tor::child_exited(int wait_status) {
   }
 }
 
-void Tor::release_watch() {
-  if (child_fd_ < 0) return;
-  if (child_fd_watched_) reactor_.unwatch(child_fd_);
-  child_fd_watched_ = false;
-  ::close(child_fd_);
-  child_fd_ = -1;
-  reactor_.cancel_timer(fallback_timer_);
-}
-
 void Tor::terminate(milliseconds grace) {
   terminated_ = true;
-  ::kill(pid_, SIGTERM);  // unreaped, so the pid cannot have been reused
-  kill_timer_ = reactor_.start_timer(grace, [this] {
-    if (alive_) ::kill(pid_, SIGKILL);
-  });
+  child_->terminate(grace);  // SIGTERM now, SIGKILL after grace; child_exited() follows
 }
 
 // ---- stop -------------------------------------------------------------------
@@ -613,7 +477,7 @@ void Tor::stop(std::function<void()> done, milliseconds grace) {
   // Closing the owning connection alone would make tor exit too; SIGTERM
   // makes it prompt and the timer makes it certain.
   if (controller_) controller_->close();
-  if (alive_)
+  if (alive())
     terminate(grace);
   else
     finish_stop();
@@ -633,24 +497,10 @@ void Tor::finish_stop() {
 
 Tor::~Tor() {
   cancel_timers();
-  reactor_.cancel_timer(kill_timer_);
   controller_.reset();
-  if (alive_) {
-    // No loop to wait on here: give tor a moment for a clean exit, then
-    // make sure of it. SIGKILL is reaped within milliseconds.
-    ::kill(pid_, SIGTERM);
-    int ws = 0;
-    pid_t r = 0;
-    for (int i = 0; i < 200 && (r = ::waitpid(pid_, &ws, WNOHANG)) == 0; ++i)
-      std::this_thread::sleep_for(milliseconds(1));
-    if (r == 0) {
-      ::kill(pid_, SIGKILL);
-      while ((r = ::waitpid(pid_, &ws, 0)) < 0 && errno == EINTR) {
-      }
-    }
-    alive_ = false;
-  }
-  release_watch();
+  // No loop to wait on here: the child's destructor gives tor 200 ms for a
+  // clean exit, then SIGKILLs it, and reaps it.
+  child_.reset();
   if (phase_ != Phase::stopped) remove_temp_dir();
 }
 
@@ -667,9 +517,9 @@ void Tor::remove_temp_dir() {
 }
 
 std::string Tor::log_tail(std::size_t bytes) const {
-  std::string t = tail_of(notice_log_, log_start_, bytes);
+  std::string t = file_tail(notice_log_, log_start_, bytes);
   // Before tor reads its Log line (config errors) it only writes to stdout.
-  if (t.empty()) t = tail_of(stdout_log_, 0, bytes);
+  if (t.empty() && child_) t = child_->output_tail(bytes);
   return t;
 }
 

@@ -1,5 +1,5 @@
-// Internals of torcon::testnet: child processes, /proc checks, and a
-// blocking wrapper around Controller.
+// Internals of torcon::testnet: /proc checks, files, and a blocking wrapper
+// around Controller.
 #pragma once
 
 #include <sys/types.h>
@@ -21,18 +21,8 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // ---- processes (process.cpp) ----------------------------------------------
-
-// The executable `name` would run as: itself if it contains '/', else the
-// first match in PATH; "" if none.
-std::string find_executable(const std::string& name);
-
-// Starts argv with `input` on its stdin and stdout+stderr appended to
-// out_path. No other descriptor of ours is inherited.
-Expected<pid_t> spawn(const std::vector<std::string>& argv, std::string_view input,
-                      const std::string& out_path);
-
-// Reaps a child: its exit status, or 128+signal.
-int wait_child(pid_t pid);
+// Children are started with ChildProcess (launch/child_process.hpp); what is
+// here finds the tors that run as daemons, which are not our children.
 
 // True if pid is alive (not a zombie) and one of its argv elements equals
 // `arg` (the node's torrc path).

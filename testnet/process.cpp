@@ -1,9 +1,7 @@
-// Child processes and /proc inspection for the testnet.
+// /proc inspection and file helpers for the testnet.
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,78 +13,6 @@
 #include "internal.hpp"
 
 namespace torcon::testnet::detail {
-
-std::string find_executable(const std::string& name) {
-  if (name.empty()) return {};
-  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  std::string_view rest = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (true) {
-    std::size_t colon = rest.find(':');
-    std::string dir(rest.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0)
-      return candidate;
-    if (colon == std::string_view::npos) return {};
-    rest.remove_prefix(colon + 1);
-  }
-}
-
-Expected<pid_t> spawn(const std::vector<std::string>& argv, std::string_view input,
-                      const std::string& out_path) {
-  // Everything the child needs is prepared before fork(): between fork and
-  // exec only async-signal-safe calls are allowed (the caller may have threads).
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (out < 0) return Error(Errc::io, "open " + out_path + ": " + std::strerror(errno));
-  int in_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
-    int e = errno;
-    ::close(out);
-    return Error(Errc::io, std::string("pipe: ") + std::strerror(e));
-  }
-  // The input is tiny (a passphrase line): it fits the pipe buffer, so it is
-  // written up front and the child sees EOF after it.
-  if (!input.empty() && ::write(in_pipe[1], input.data(), input.size()) != ssize_t(input.size())) {
-    int e = errno;
-    ::close(in_pipe[0]);
-    ::close(in_pipe[1]);
-    ::close(out);
-    return Error(Errc::io, std::string("write to pipe: ") + std::strerror(e));
-  }
-  ::close(in_pipe[1]);
-
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    ::close_range(3, ~0U, 0);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int e = errno;
-  ::close(in_pipe[0]);
-  ::close(out);
-  if (pid < 0) return Error(Errc::io, std::string("fork: ") + std::strerror(e));
-  return pid;
-}
-
-int wait_child(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return -1;
-}
 
 std::vector<pid_t> all_pids() {
   std::vector<pid_t> out;

@@ -1,8 +1,8 @@
 // torcon::testnet: a private Tor network on 127.0.0.1 (see testnet.hpp).
 //
 // The recipe (torrc options, voting schedule, the DisableNetwork and
-// SIGNAL RELOAD tricks, pid bookkeeping) is the measured one from
-// shared/testnet/testnet.sh; comments say why each piece is there.
+// SIGNAL RELOAD tricks, pid bookkeeping) was measured on tor 0.4.9;
+// comments say why each piece is there.
 
 #include "torcon/testnet.hpp"
 
@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.hpp"
 #include "internal.hpp"
 #include "torcon/router_status.hpp"
 #include "torcon/tokens.hpp"
@@ -313,9 +314,21 @@ std::string v3_identity(const std::string& cert_path) {
   return {};
 }
 
+// Started with its output appended to out_path.
+Expected<std::unique_ptr<ChildProcess>> start_child(std::vector<std::string> argv,
+                                                    std::string stdin_text,
+                                                    const std::string& out_path) {
+  SpawnOptions so;
+  so.argv = std::move(argv);
+  so.stdin_text = std::move(stdin_text);
+  so.output_path = out_path;
+  so.append_output = true;
+  return ChildProcess::spawn(std::move(so));
+}
+
 Status generate_keys(const Plan& p, const std::string& tor, const std::string& gencert) {
   struct Job {
-    pid_t pid;
+    std::unique_ptr<ChildProcess> child;
     const Node* node;
     std::string out;
     bool gencert;
@@ -330,34 +343,34 @@ Status generate_keys(const Plan& p, const std::string& tor, const std::string& g
       fs::permissions(n.data_dir + "/keys", fs::perms::owner_all, ec);
       std::string out = n.data_dir + "/gencert.out";
       // The identity key gets an empty passphrase, read from fd 0.
-      auto pid = spawn({gencert, "--create-identity-key", "--passphrase-fd", "0", "-i",
-                        n.data_dir + "/keys/authority_identity_key", "-s",
-                        n.data_dir + "/keys/authority_signing_key", "-c",
-                        n.data_dir + "/keys/authority_certificate", "-m", "12", "-a",
-                        "127.0.0.1:" + std::to_string(n.dir_port)},
-                       "\n", out);
-      if (!pid)
-        result = pid.error();
+      auto child = start_child({gencert, "--create-identity-key", "--passphrase-fd", "0", "-i",
+                                n.data_dir + "/keys/authority_identity_key", "-s",
+                                n.data_dir + "/keys/authority_signing_key", "-c",
+                                n.data_dir + "/keys/authority_certificate", "-m", "12", "-a",
+                                "127.0.0.1:" + std::to_string(n.dir_port)},
+                               "\n", out);
+      if (!child)
+        result = child.error();
       else
-        jobs.push_back({*pid, &n, out, true});
+        jobs.push_back({std::move(*child), &n, out, true});
     }
     std::string out = n.data_dir + "/fingerprint.out";
     // Also creates the relay's identity keys in its DataDirectory.
-    auto pid =
-        spawn({tor, "--ignore-missing-torrc", "-f", "/dev/null", "--defaults-torrc", "/dev/null",
-               "--DataDirectory", n.data_dir, "--ORPort", "1", "--Nickname", n.name, "--GeoIPFile",
-               "/dev/null", "--GeoIPv6File", "/dev/null", "--list-fingerprint", "--quiet"},
-              "", out);
-    if (!pid)
-      result = pid.error();
+    auto child = start_child(
+        {tor, "--ignore-missing-torrc", "-f", "/dev/null", "--defaults-torrc", "/dev/null",
+         "--DataDirectory", n.data_dir, "--ORPort", "1", "--Nickname", n.name, "--GeoIPFile",
+         "/dev/null", "--GeoIPv6File", "/dev/null", "--list-fingerprint", "--quiet"},
+        "", out);
+    if (!child)
+      result = child.error();
     else
-      jobs.push_back({*pid, &n, out, false});
+      jobs.push_back({std::move(*child), &n, out, false});
   }
   for (const Job& j : jobs) {
-    int rc = wait_child(j.pid);
-    if (result.ok() && rc != 0) {
+    const int ws = j.child->wait();
+    if (result.ok() && ws != 0) {
       result = Error(Errc::io, std::string(j.gencert ? "tor-gencert" : "tor --list-fingerprint") +
-                                   " failed for " + j.node->name + " (exit " + std::to_string(rc) +
+                                   " failed for " + j.node->name + " (" + describe_wait_status(ws) +
                                    "): " + tail_lines(j.out, 1));
     }
     if (result.ok() && !j.gencert) {
@@ -507,6 +520,7 @@ class Starter {
   const Options& o_;
   Clock::time_point t0_, deadline_;
   Plan plan_;
+  std::string tor_;  // the tor binary's path
   bool launched_ = false;
   std::unique_ptr<Reactor> reactor_;
   std::vector<std::unique_ptr<SyncController>> ctl_;  // one per node
@@ -560,9 +574,10 @@ Status Starter::prepare() {
   if (Status s = check_ports_free(o.base_port, port_count(o)); !s)
     return Error(Errc::io, s.error().message + " (choose another base port)");
 
-  std::string tor = find_executable(o.tor), gencert = find_executable(o.tor_gencert);
-  if (tor.empty()) return Error(Errc::io, "tor not found: " + o.tor);
-  if (gencert.empty()) return Error(Errc::io, "tor-gencert not found: " + o.tor_gencert);
+  Expected<std::string> tor = find_executable(o.tor), gencert = find_executable(o.tor_gencert);
+  if (!tor) return Error(Errc::io, "tor not found: " + tor.error().message);
+  if (!gencert) return Error(Errc::io, "tor-gencert not found: " + gencert.error().message);
+  tor_ = *tor;
 
   bool reuse = keys_reusable(o, net);
   for (const Node& n : net.nodes) {
@@ -583,7 +598,7 @@ Status Starter::prepare() {
   for (const char* f : {"/keys.conf", "/testnet.env", "/testnet.state", "/ready_ms"})
     ::unlink((net.dir + f).c_str());
   if (!reuse) {
-    if (Status s = generate_keys(plan_, tor, gencert); !s) return s;
+    if (Status s = generate_keys(plan_, *tor, *gencert); !s) return s;
   }
   if (Status s = write_file(net.dir + "/keys.conf", keys_signature(o)); !s) return s;
   log(std::string("keys ") + (reuse ? "reused" : "generated") + " in " +
@@ -635,24 +650,23 @@ std::string launch_failure(const std::string& path) {
 }
 
 Status Starter::launch() {
-  std::string tor = find_executable(o_.tor);
-  std::vector<std::pair<pid_t, const Node*>> parents;
+  std::vector<std::pair<std::unique_ptr<ChildProcess>, const Node*>> parents;
   launched_ = true;  // from here on, failures stop what runs
   for (const Node& n : plan_.net.nodes) {
-    auto pid = spawn({tor, "-f", n.torrc, "--defaults-torrc", "/dev/null", "--hush"}, "",
-                     n.data_dir + "/launch.out");
-    if (!pid) return pid.error();
-    parents.emplace_back(*pid, &n);
+    auto child = start_child({tor_, "-f", n.torrc, "--defaults-torrc", "/dev/null", "--hush"}, "",
+                             n.data_dir + "/launch.out");
+    if (!child) return child.error();
+    parents.emplace_back(std::move(*child), &n);
   }
   // Each parent exits once its daemon is up (0) or the config failed.
   Status result;  // the first failure
-  for (auto& [pid, n] : parents) {
-    int rc = wait_child(pid);
-    if (rc != 0 && result.ok()) {
+  for (auto& [child, n] : parents) {
+    const int ws = child->wait();
+    if (ws != 0 && result.ok()) {
       std::string why = launch_failure(n->data_dir + "/launch.out");
       if (why.empty()) why = tail_lines(n->data_dir + "/notice.log", 1);
-      result = Error(Errc::io, "tor for " + n->name + " failed to start (exit " +
-                                   std::to_string(rc) + "): " + why);
+      result = Error(Errc::io, "tor for " + n->name + " failed to start (" +
+                                   describe_wait_status(ws) + "): " + why);
     }
   }
   if (!result) return result;

@@ -1,6 +1,7 @@
 // A private Tor network on 127.0.0.1 (what Tor's "chutney" does), for
 // integration tests that need circuits, streams and onion services on a
-// machine without internet.
+// machine without internet. A testing component: link the CMake target
+// torcon::testnet; the `torcon` library that applications link leaves it out.
 //
 //   torcon::testnet::Options opt;
 //   opt.dir = "/tmp/net";                       // created if missing

@@ -1,9 +1,8 @@
 // launch_tor() against the real tor binary, on both reactor backends.
 //
 // Offline: every standalone tor here keeps DisableNetwork 1 (it has the
-// default authorities), so nothing leaves the machine. The one test that
-// bootstraps to 100% joins a private loopback network and runs only when
-// TORCON_TESTNET_DIR names a running one (shared/testnet/testnet.sh).
+// default authorities), so nothing leaves the machine. Bootstrapping to 100%
+// needs a network: launch_testnet_test.cpp does that on a private one.
 #include "torcon/launch.hpp"
 
 #include <gtest/gtest.h>
@@ -49,13 +48,18 @@ bool process_gone(pid_t pid) {
 class LaunchTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
  protected:
   void SetUp() override {
+    if (GetParam() == ReactorOptions::Choice::uring) {
+      if (Status ok = Reactor::uring_available(); !ok) GTEST_SKIP() << ok.error().message;
+    }
     ReactorOptions ro;
     ro.backend = GetParam();
     auto r = Reactor::create(ro);
     ASSERT_TRUE(r) << r.error().message;
     reactor_ = std::move(*r);
-    if (GetParam() == ReactorOptions::Choice::uring && reactor_->backend() != BackendKind::uring)
-      GTEST_SKIP() << "io_uring unavailable: " << reactor_->fallback_reason();
+    // Named for a backend: must run on it, never on a fallback.
+    ASSERT_EQ(reactor_->backend(),
+              GetParam() == ReactorOptions::Choice::uring ? BackendKind::uring : BackendKind::epoll)
+        << reactor_->fallback_reason();
   }
   void TearDown() override {
     tor_.reset();
@@ -358,30 +362,6 @@ TEST_P(LaunchTest, SigchldFallback) {
   stop_and_wait();
   tor_.reset();
   EXPECT_EQ(open_fds(), fds);
-}
-
-// Bootstrap to 100% needs a network: a private one on loopback, started by
-// shared/testnet/testnet.sh. Skipped unless TORCON_TESTNET_DIR points at it.
-TEST_P(LaunchTest, BootstrapsOnTestnet) {
-  const char* net = std::getenv("TORCON_TESTNET_DIR");
-  if (!net || !*net) GTEST_SKIP() << "TORCON_TESTNET_DIR not set";
-  const std::string inc = std::string(net) + "/client.torrc.inc";
-  if (!fs::exists(inc)) GTEST_SKIP() << inc << " missing";
-  std::vector<Bootstrap> seen;
-  LaunchOptions o;
-  o.torrc = {"%include " + inc};
-  o.timeout = 60s;
-  o.on_progress = [&](const Bootstrap& b) { seen.push_back(b); };
-  const auto t0 = Clock::now();
-  launch_ok(std::move(o));
-  std::printf("launch to bootstrapped on testnet: %.0f ms, %zu progress reports\n",
-              std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), seen.size());
-  EXPECT_EQ(tor_->bootstrap().percent, 100);
-  EXPECT_EQ(tor_->bootstrap().tag, "done");
-  ASSERT_GE(seen.size(), 2u);
-  EXPECT_EQ(seen.back().percent, 100);
-  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].percent, seen[i - 1].percent);
-  stop_and_wait();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LaunchTest,

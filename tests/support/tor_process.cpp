@@ -1,18 +1,17 @@
 #include "support/tor_process.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
+
+#include "child_process.hpp"
 
 namespace torcon::testing {
 namespace fs = std::filesystem;
@@ -25,16 +24,23 @@ static std::string slurp(const std::string& path) {
 }
 
 std::string TorProcess::hash_password(const std::string& password) {
-  std::string cmd = "tor --quiet --hash-password '" + password + "' 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {};
-  char buf[256];
-  std::string out;
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  ::pclose(p);
+  Expected<std::string> tor = find_executable("tor");
+  char out[] = "/tmp/torcon-hash-XXXXXX";
+  const int fd = ::mkstemp(out);
+  if (!tor || fd < 0) return {};
+  ::close(fd);
+  SpawnOptions so;
+  so.argv = {*tor, "--quiet", "--hash-password", password};
+  so.output_path = out;
+  std::string text;
+  if (auto child = ChildProcess::spawn(std::move(so))) {
+    (*child)->wait();
+    text = slurp(out);
+  }
+  ::unlink(out);
   // The hash is the last "16:..." line.
   std::string hash;
-  std::istringstream lines(out);
+  std::istringstream lines(text);
   for (std::string l; std::getline(lines, l);)
     if (l.rfind("16:", 0) == 0) hash = l;
   return hash;
@@ -72,33 +78,25 @@ TorProcess::TorProcess(TorOptions opts) {
     f << rc.str();
   }
 
-  pid_ = ::fork();
-  if (pid_ < 0) {
-    error_ = std::string("fork: ") + std::strerror(errno);
+  Expected<std::string> tor = find_executable("tor");
+  if (!tor) {
+    error_ = "tor not found: " + tor.error().message;
     return;
   }
-  if (pid_ == 0) {
-    const int null = ::open("/dev/null", O_RDWR);
-    if (null >= 0) {
-      ::dup2(null, 0);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-    }
-    const std::string torrc = dir_ + "/torrc";
-    ::execlp("tor", "tor", "--quiet", "-f", torrc.c_str(), "--defaults-torrc", "/dev/null",
-             static_cast<char*>(nullptr));
-    ::_exit(127);
+  SpawnOptions so;
+  // --hush: only warnings and errors on stdout, where a config error goes.
+  so.argv = {*tor, "--hush", "-f", dir_ + "/torrc", "--defaults-torrc", "/dev/null"};
+  so.output_path = dir_ + "/stdout.log";
+  auto child = ChildProcess::spawn(std::move(so));
+  if (!child) {
+    error_ = child.error().message;
+    return;
   }
+  tor_ = std::move(*child);
 
-  // The port file appears before the cookie: wait for both (testnet README).
+  // The port file appears before the cookie: wait for both.
   const auto deadline = std::chrono::steady_clock::now() + opts.timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      error_ = "tor exited early (status " + std::to_string(status) + "): " + log_tail();
-      return;
-    }
     const std::string pf = slurp(port_file);
     const bool have_cookie = !opts.cookie_auth || fs::exists(cookie_path_);
     const bool have_socket = socket_path_.empty() || fs::exists(socket_path_);
@@ -108,26 +106,32 @@ TorProcess::TorProcess(TorOptions opts) {
       port_ = std::atoi(pf.c_str() + colon + 1);
       if (port_ > 0) return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Returns at once if tor exits.
+    if (std::optional<int> ws = tor_->wait_for(std::chrono::milliseconds(5))) {
+      error_ = "tor exited early (" + describe_wait_status(*ws) + "): " + log_tail();
+      return;
+    }
   }
   error_ = "tor did not open its control port in time: " + log_tail();
 }
 
+pid_t TorProcess::pid() const { return tor_ && tor_->running() ? tor_->pid() : -1; }
+
 std::string TorProcess::log_tail(std::size_t bytes) const {
-  std::string log = slurp(dir_ + "/notice.log");
-  return log.size() > bytes ? log.substr(log.size() - bytes) : log;
+  std::string log = file_tail(dir_ + "/notice.log", 0, bytes);
+  if (log.empty() && tor_) log = tor_->output_tail(bytes);
+  return log;
 }
 
 void TorProcess::kill_now(int sig) {
-  if (pid_ > 0) ::kill(pid_, sig);
+  if (tor_) tor_->send_signal(sig);
 }
 
 TorProcess::~TorProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    int status;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+  if (tor_) {
+    tor_->send_signal(SIGKILL);  // no clean exit needed: it is all thrown away
+    tor_->wait();
+    tor_.reset();
   }
   if (!dir_.empty()) {
     std::error_code ec;

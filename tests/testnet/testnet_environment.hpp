@@ -13,7 +13,9 @@
 //     const auto& client = net.client();        // control(), cookie_file, socks_port ...
 //   }
 //
-// If tor or tor-gencert is not installed every test is skipped. Set
+// If tor or tor-gencert is not installed every test is skipped (link
+// torcon_child_process and build the binary with torcon_whole_binary_test,
+// so that ctest then says Skipped, not Passed). Set
 // TORCON_TESTNET_KEEP=1 to keep the directory (logs, torrcs) after the run;
 // it is also kept when the network failed to start.
 #pragma once
@@ -30,6 +32,7 @@
 #include <string>
 #include <utility>
 
+#include "child_process.hpp"
 #include "torcon/testnet.hpp"
 
 namespace torcon::testnet::testing {
@@ -62,7 +65,7 @@ class TestnetEnvironment : public ::testing::Environment {
   }
 
   void SetUp() override {
-    if (!detail_has("tor") || !detail_has("tor-gencert")) {
+    if (!find_executable("tor") || !find_executable("tor-gencert")) {
       error_ = "tor or tor-gencert not installed";
       GTEST_SKIP() << error_;
     }
@@ -130,20 +133,6 @@ class TestnetEnvironment : public ::testing::Environment {
   }
 
  private:
-  static bool detail_has(const char* prog) {
-    const char* path = std::getenv("PATH");
-    std::string rest = path ? path : "/usr/bin:/bin";
-    std::size_t pos = 0;
-    while (pos <= rest.size()) {
-      std::size_t colon = rest.find(':', pos);
-      if (colon == std::string::npos) colon = rest.size();
-      std::string cand = rest.substr(pos, colon - pos) + "/" + prog;
-      if (::access(cand.c_str(), X_OK) == 0) return true;
-      pos = colon + 1;
-    }
-    return false;
-  }
-
   inline static TestnetEnvironment* instance_ = nullptr;
   Options options_;
   std::string dir_, error_;

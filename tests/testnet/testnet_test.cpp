@@ -1,7 +1,8 @@
 // End-to-end tests of the private loopback network (torcon::testnet): it
-// bootstraps, carries HTTP through the exit, notices a killed relay, and
-// stop() leaves no tor behind. The tests share one network and run in file
-// order; the last one stops it.
+// bootstraps, carries HTTP through the exit, notices a killed relay, a tor
+// that refuses its torrc fails start() clearly, and stop() leaves no tor
+// behind. The tests share one network and run in file order; the last one
+// stops it.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -432,6 +433,53 @@ TEST(Testnet, KilledRelayIsNoticedAndNetworkStillServes) {
   ASSERT_EQ(f.error, "") << failures;
   EXPECT_EQ(f.body, body);
   std::printf("HTTP fetch after the kill: %lld ms\n", f.ms);
+}
+
+// Children of ours that exited and were never reaped.
+std::vector<pid_t> zombie_children() {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // "pid (comm) S ppid ...": comm may hold ')', so parse after the last one.
+    std::size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && state == 'Z' &&
+        ppid == ::getpid())
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// A network whose tors refuse their torrc: start() says which node failed,
+// how, and in tor's own words, and leaves no tor and no zombie behind.
+TEST(Testnet, TorRefusingItsTorrcFailsTheStartInItsOwnWords) {
+  TORCON_REQUIRE_TESTNET(net);
+  char tmpl[] = "/tmp/torcon-testnet-bad-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  torcon::testnet::Options o;
+  o.dir = tmpl;
+  o.authorities = 1;
+  o.relays = 0;
+  o.owner_pid = ::getpid();
+  o.extra_torrc = {"NoSuchOption 1"};
+  auto base = torcon::testnet::find_free_base_port(
+      std::uint16_t(net.base_port + 2 * torcon::testnet::port_count({})), o);
+  ASSERT_TRUE(base) << base.error().message;
+  o.base_port = *base;
+  auto r = torcon::testnet::start(o);
+  ASSERT_FALSE(r);
+  const std::string& m = r.error().message;
+  std::printf("%s\n", m.c_str());
+  EXPECT_NE(m.find("tor for auth0 failed to start (exit status 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find("NoSuchOption"), std::string::npos) << m;
+  EXPECT_TRUE(torcon::testnet::processes_of(tmpl).empty());
+  EXPECT_EQ(zombie_children(), std::vector<pid_t>{});
+  std::filesystem::remove_all(tmpl);
 }
 
 // Last: it stops the shared network.
