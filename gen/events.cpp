@@ -15,9 +15,10 @@
 namespace torcon::gen {
 namespace {
 
-// Tasks sit in a queue ordered by (time, sequence number); the sequence
-// number makes the order total, so std::priority_queue pops them identically
-// on every standard library.
+// A discrete-event simulation: tasks sit in a queue ordered by (time,
+// sequence number); the sequence number makes the order total, so
+// std::priority_queue pops them identically on every standard library. Each
+// task emits the events tor would and schedules what follows.
 
 constexpr std::size_t kRelayPool = 600;  // relays 0..599 of the network
 
