@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <map>
 #include <set>
-#include <vector>
 
 namespace torcon::gen {
 namespace {
