@@ -18,12 +18,12 @@
 #include <string>
 
 #include "event_dispatcher.hpp"
+#include "gen/events.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
 #include "torcon/launch.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/reply_reader.hpp"
-#include "traffic_gen.hpp"
 
 namespace {
 

@@ -36,12 +36,13 @@
 #include <string_view>
 #include <vector>
 
+#include "gen/events.hpp"
+#include "gen/network_status.hpp"
 #include "torcon/keyword_args.hpp"
 #include "torcon/reply.hpp"
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_entry.hpp"
 #include "torcon/router_status.hpp"
-#include "traffic_gen.hpp"
 
 namespace {
 

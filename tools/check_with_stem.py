@@ -5,14 +5,18 @@ usage: check_with_stem.py TORCON_GEN_BINARY
 
 The ns/all reply goes through the same steps as stem's Controller.get_network_statuses()
 (recv_message -> GETINFO response -> router_status_entry._parse_file), but with validation on.
+The microdescriptor consensus goes through recv_message -> GETINFO response ->
+NetworkStatusDocumentV3 with validation on, its entries as RouterStatusEntryMicroV3.
 Events go through recv_message -> stem.response.convert('EVENT', ...) as stem's event loop
 does. Any exception, any typed-event mismatch and any log record stem emits while parsing
-(it logs unrecognized enum values and malformed lines instead of raising) is a failure.
+(it logs unrecognized enum values and malformed lines instead of raising) is a failure,
+except for the values tor added after stem's last release (NEWER_THAN_STEM).
 
 Prints "STEM OK: <n> routers, <m> events" and exits 0 on success; exits 1 with the reason
 otherwise.
 """
 
+import base64
 import io
 import ipaddress
 import logging
@@ -25,6 +29,7 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 
 try:
     import stem
+    import stem.descriptor.networkstatus
     import stem.descriptor.router_status_entry
     import stem.response
     import stem.response.events
@@ -40,6 +45,15 @@ except ImportError:
 
 FINGERPRINT = re.compile(r"^[0-9A-F]{40}$")
 NICKNAME = re.compile(r"^[A-Za-z0-9]{1,19}$")
+BASE64_DIGEST = re.compile(r"^[A-Za-z0-9+/]{27}$")
+BASE64_SHA256 = re.compile(r"^[A-Za-z0-9+/]{43}$")
+CONFLUX_ID = re.compile(r"^[0-9A-F]{32}$")
+HS_POW = re.compile(r"^v1,[1-9][0-9]*$")
+NO_PUBLICATION_TIME = "2038-01-01 00:00:00"
+
+# Circuit purposes tor sends that stem 1.8's CircPurpose does not list (vanguards-lite
+# in tor 0.4.7, conflux in 0.4.8): stem logs them as unrecognized, which is expected.
+NEWER_THAN_STEM = ("HS_VANGUARDS", "CONFLUX_LINKED", "CONFLUX_UNLINKED")
 
 EXPECTED_CLASS = {
     "CIRC": stem.response.events.CircuitEvent,
@@ -55,6 +69,7 @@ EXPECTED_CLASS = {
     "SIGNAL": stem.response.events.SignalEvent,
 }
 MAIN_TYPES = ("CIRC", "STREAM", "BW", "ORCONN")
+STREAM_ISOLATION = ("CLIENT_PROTOCOL", "NYM_EPOCH", "SESSION_GROUP", "ISO_FIELDS")
 
 
 class CheckFailed(Exception):
@@ -74,6 +89,10 @@ class StemLogCapture(logging.Handler):
         self.records = []
 
     def emit(self, record):
+        message = record.getMessage()
+        if any("unrecognized purpose (%s)" % v in message
+               or "unrecognized old_purpose (%s)" % v in message for v in NEWER_THAN_STEM):
+            return
         self.records.append(record)
 
     def check(self, what):
@@ -96,46 +115,109 @@ def is_public(address):
     return ip.is_global or ip in ipaddress.ip_network("2001:db8::/32")
 
 
-def check_ns_all(binary, routers, seed, log):
-    args = ["ns-all", "--seed", str(seed)]
-    if routers is not None:
-        args += ["--routers", str(routers)]
-    raw = run_generator(binary, *args)
-    expected = 8000 if routers is None else routers
-    where = "ns-all (%d routers, seed %d)" % (expected, seed)
-
+def getinfo(raw, key, where):
     reply_file = io.BytesIO(raw)
     message = stem.socket.recv_message(reply_file)
     require(reply_file.read() == b"", where + ": bytes left after the GETINFO reply")
     stem.response.convert("GETINFO", message)
-    message._assert_matches({"ns/all"})
-    content = message.entries["ns/all"]
+    message._assert_matches({key})
+    return message.entries[key]
+
+
+def check_common_entry(e, label):
+    """What a router status entry of either flavour must have."""
+    require(FINGERPRINT.match(e.fingerprint or ""), label + " fingerprint " + str(e.fingerprint))
+    require(NICKNAME.match(e.nickname or ""), label + " nickname")
+    require(e.flags and "Running" in e.flags and "Valid" in e.flags, label + " flags")
+    require(list(e.flags) == sorted(e.flags), label + " flags not sorted: %s" % e.flags)
+    require(is_public(e.address), label + " non-public address " + e.address)
+    require(len(e.or_addresses) <= 1, label + " more than one 'a' line")
+    for address, port, is_ipv6 in e.or_addresses:
+        require(is_ipv6 and is_public(address) and 0 < port < 65536,
+                label + " bad or-address %s:%d" % (address, port))
+    require(e.bandwidth is not None and e.bandwidth > 0, label + " bandwidth")
+    require(str(e.published) == NO_PUBLICATION_TIME, label + " published " + str(e.published))
+
+
+def check_ns_all(binary, routers, seed, client, log):
+    """Returns {fingerprint: base64 digest} of the network."""
+    args = ["ns-all", "--seed", str(seed)]
+    if routers is not None:
+        args += ["--routers", str(routers)]
+    if client:
+        args.append("--client")
+    expected = 8000 if routers is None else routers
+    where = "ns-all (%d routers, seed %d%s)" % (expected, seed, ", client" if client else "")
+    content = getinfo(run_generator(binary, *args), "ns/all", where)
 
     entries = list(stem.descriptor.router_status_entry._parse_file(
         io.BytesIO(content), True,
         entry_class=stem.descriptor.router_status_entry.RouterStatusEntryV3))
     require(len(entries) == expected, "%s: stem parsed %d entries" % (where, len(entries)))
 
-    fingerprints = set()
+    digests = {}
+    with_policy = 0
     for e in entries:
         label = "%s: router %s" % (where, e.nickname)
-        require(FINGERPRINT.match(e.fingerprint or ""), label + " fingerprint " + str(e.fingerprint))
+        check_common_entry(e, label)
         require(FINGERPRINT.match(e.digest or ""), label + " digest " + str(e.digest))
-        require(NICKNAME.match(e.nickname or ""), label + " nickname")
-        require(e.flags and "Running" in e.flags and "Valid" in e.flags, label + " flags")
-        require(list(e.flags) == sorted(e.flags), label + " flags not sorted: %s" % e.flags)
-        require(is_public(e.address), label + " non-public address " + e.address)
-        for address, port, is_ipv6 in e.or_addresses:
-            require(is_ipv6 and is_public(address) and 0 < port < 65536,
-                    label + " bad or-address %s:%d" % (address, port))
+        # tor 0.4.9 writes no "v"/"pr" line and no Unmeasured for the control port.
+        require(e.version is None and not e.protocols, label + " has a version or protocols")
+        require(not e.is_unmeasured, label + " Unmeasured")
+        if e.exit_policy is not None:
+            with_policy += 1
+            require(("Exit" in e.flags) <= e.exit_policy.is_exiting_allowed(),
+                    label + " Exit flag but policy rejects everything")
+        digests[e.fingerprint] = e.digest
+    require(len(digests) == expected, where + ": duplicate fingerprints")
+    if client:
+        require(with_policy == 0, where + ": a client has no descriptors, so no 'p' lines")
+    else:
+        require(with_policy >= expected * 98 // 100, where + ": only %d 'p' lines" % with_policy)
+    log.check(where)
+    return digests
+
+
+def check_consensus_microdesc(binary, routers, seed, ns_digests, log):
+    args = ["consensus-microdesc", "--seed", str(seed)]
+    if routers is not None:
+        args += ["--routers", str(routers)]
+    expected = 8000 if routers is None else routers
+    where = "consensus-microdesc (%d routers, seed %d)" % (expected, seed)
+    content = getinfo(run_generator(binary, *args),
+                      "dir/status-vote/current/consensus-microdesc", where)
+
+    doc = stem.descriptor.networkstatus.NetworkStatusDocumentV3(content, validate=True)
+    require(doc.is_consensus and doc.is_microdescriptor, where + ": not a microdesc consensus")
+    require(len(doc.routers) == expected, "%s: stem parsed %d entries" % (where, len(doc.routers)))
+    authorities = min(expected, 9)
+    require(len(doc.directory_authorities) == authorities,
+            "%s: %d dir-source entries" % (where, len(doc.directory_authorities)))
+    require(authorities - 1 <= len(doc.signatures) <= authorities,
+            "%s: %d signatures" % (where, len(doc.signatures)))
+    require(doc.bandwidth_weights.get("Wmm") == 10000, where + ": bandwidth-weights")
+    require(doc.params.get("cfx_enabled") == 1, where + ": params")
+
+    unmeasured = 0
+    for fingerprint, e in doc.routers.items():
+        label = "%s: router %s" % (where, e.nickname)
+        require(type(e) is stem.descriptor.router_status_entry.RouterStatusEntryMicroV3,
+                label + " parsed as " + type(e).__name__)
+        check_common_entry(e, label)
+        require(BASE64_SHA256.match(e.microdescriptor_digest or ""),
+                label + " m line " + str(e.microdescriptor_digest))
         require(e.version is not None, label + " version")
-        require(e.bandwidth is not None and e.bandwidth > 0, label + " bandwidth")
-        require(e.exit_policy is not None, label + " exit policy")
         require("Link" in e.protocols and "Relay" in e.protocols, label + " protocols")
-        require(("Exit" in e.flags) <= e.exit_policy.is_exiting_allowed(),
-                label + " Exit flag but policy rejects everything")
-        fingerprints.add(e.fingerprint)
-    require(len(fingerprints) == expected, where + ": duplicate fingerprints")
+        require(not any(line.startswith("p ") for line in str(e).splitlines()),
+                label + " has a 'p' line")
+        unmeasured += e.is_unmeasured
+        # Same network as ns/all; a tor using this flavour shows the first 20 bytes of the
+        # microdescriptor digest where ns/all has the descriptor digest.
+        hex_digest = ns_digests.get(fingerprint)
+        require(hex_digest is not None, label + " is not in ns/all")
+        md_hex = base64.b64decode(e.microdescriptor_digest + "=").hex().upper()
+        require(md_hex[:40] == hex_digest, label + " m line does not match the ns/all digest")
+    require(unmeasured > 0, where + ": no Unmeasured=1 entry")
     log.check(where)
     return expected
 
@@ -145,6 +227,7 @@ def check_events(binary, count, seed, log):
     where = "events (%d, seed %d)" % (count, seed)
     events_file = io.BytesIO(raw)
     seen = {}
+    features = {}
     last_circ = last_conn = 0
     parsed = 0
     while events_file.tell() < len(raw):
@@ -159,12 +242,30 @@ def check_events(binary, count, seed, log):
                 % (where, event_type, type(message).__name__))
         seen[event_type] = seen.get(event_type, 0) + 1
         parsed += 1
+        kw = message.keyword_args
 
         if event_type in ("CIRC", "CIRC_MINOR"):
             for fingerprint, nickname in message.path:
                 require(FINGERPRINT.match(fingerprint) and NICKNAME.match(nickname or ""),
                         "%s: bad path entry in %s" % (where, message))
             require(message.created is not None, "%s: no TIME_CREATED in %s" % (where, message))
+            conflux = message.purpose in ("CONFLUX_LINKED", "CONFLUX_UNLINKED")
+            require(conflux == ("CONFLUX_ID" in kw), "%s: CONFLUX_ID on a leg only: %s"
+                    % (where, message))
+            if conflux:
+                require(CONFLUX_ID.match(kw["CONFLUX_ID"]), "%s: CONFLUX_ID in %s"
+                        % (where, message))
+                features["conflux"] = True
+            if "CONFLUX_RTT" in kw:
+                require(message.purpose == "CONFLUX_LINKED" and kw["CONFLUX_RTT"].isdigit(),
+                        "%s: CONFLUX_RTT in %s" % (where, message))
+                features["conflux_rtt"] = True
+            if "HS_POW" in kw:
+                require(message.purpose.startswith("HS_CLIENT") and HS_POW.match(kw["HS_POW"]),
+                        "%s: HS_POW in %s" % (where, message))
+                features["hs_pow"] = True
+            if message.purpose == "HS_VANGUARDS":
+                features["vanguards"] = True
             if event_type == "CIRC" and message.status == "LAUNCHED":
                 # tor numbers origin circuits from one counter.
                 require(int(message.id) > last_circ, "%s: circuit id went back: %s"
@@ -172,6 +273,18 @@ def check_events(binary, count, seed, log):
                 last_circ = int(message.id)
         elif event_type == "STREAM":
             require(message.target_port is not None, "%s: no target in %s" % (where, message))
+            for key in STREAM_ISOLATION:
+                require(key in kw, "%s: no %s in %s" % (where, key, message))
+            require(kw["CLIENT_PROTOCOL"] in ("SOCKS4", "SOCKS5", "HTTPCONNECT", "UNKNOWN"),
+                    "%s: CLIENT_PROTOCOL in %s" % (where, message))
+            require(("SOCKS_USERNAME" in kw) == ("SOCKS_PASSWORD" in kw),
+                    "%s: SOCKS credentials come in pairs: %s" % (where, message))
+            if "SOCKS_USERNAME" in kw:
+                features["socks_auth"] = True
+            if message.purpose == "DIR_FETCH":
+                require(message.target_address.endswith(".exit"),
+                        "%s: directory stream target %s" % (where, message.target))
+                features["dir_fetch"] = True
             if message.status in ("NEW", "NEWRESOLVE"):
                 require(int(message.id) > last_conn, "%s: stream id went back: %s"
                         % (where, message))
@@ -194,7 +307,7 @@ def check_events(binary, count, seed, log):
     for event_type in MAIN_TYPES:
         require(seen.get(event_type, 0) > 0, "%s: no %s events" % (where, event_type))
     log.check(where)
-    return parsed, seen
+    return parsed, seen, features
 
 
 def main(argv):
@@ -209,14 +322,22 @@ def main(argv):
     stem_logger.setLevel(logging.DEBUG)
 
     try:
-        routers = check_ns_all(binary, 500, 7, log)
-        routers += check_ns_all(binary, None, 1, log)  # the default 8000-router network
-        events, _ = check_events(binary, 2000, 7, log)
+        digests = check_ns_all(binary, 500, 7, False, log)
+        routers = len(digests)
+        routers += check_consensus_microdesc(binary, 500, 7, digests, log)
+        routers += len(check_ns_all(binary, 300, 7, True, log))
+        digests = check_ns_all(binary, None, 1, False, log)  # the default 8000-router network
+        routers += len(digests)
+        routers += check_consensus_microdesc(binary, None, 1, digests, log)
+        events, _, _ = check_events(binary, 2000, 7, log)
         # A longer run reaches the rare paths: onion services, NEWNYM, build timeouts.
-        more, seen = check_events(binary, 30000, 1, log)
+        more, seen, features = check_events(binary, 30000, 1, log)
         events += more
         for rare in ("CIRC_MINOR", "STREAM_BW", "CIRC_BW"):
             require(seen.get(rare, 0) > 0, "30000 events but no %s" % rare)
+        for feature in ("conflux", "conflux_rtt", "hs_pow", "vanguards", "socks_auth",
+                        "dir_fetch"):
+            require(features.get(feature), "30000 events but no %s" % feature)
     except CheckFailed as failure:
         print("STEM FAILED: %s" % failure)
         return 1

@@ -1,6 +1,8 @@
-// torcon-gen: writes deterministic, realistic Tor control-port traffic (raw wire bytes).
+// torcon-gen: writes deterministic, realistic Tor control-port traffic (raw
+// wire bytes), a command line over the gen/ library.
 //
-//   torcon-gen ns-all [--routers N] [--seed S] [-o FILE]
+//   torcon-gen ns-all [--routers N] [--client] [--seed S] [-o FILE]
+//   torcon-gen consensus-microdesc [--routers N] [--seed S] [-o FILE]
 //   torcon-gen events [--count M] [--seed S] [-o FILE]
 #include <charconv>
 #include <cstdint>
@@ -9,24 +11,30 @@
 #include <string>
 #include <string_view>
 
-#include "traffic_gen.hpp"
+#include "gen/events.hpp"
+#include "gen/network_status.hpp"
 
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: torcon-gen ns-all [--routers N] [--seed S] [-o FILE]\n"
+    "usage: torcon-gen ns-all [--routers N] [--client] [--seed S] [-o FILE]\n"
+    "       torcon-gen consensus-microdesc [--routers N] [--seed S] [-o FILE]\n"
     "       torcon-gen events [--count M] [--seed S] [-o FILE]\n"
     "\n"
-    "Writes Tor control-port traffic exactly as tor sends it on the wire (CRLF line ends).\n"
-    "The same options always produce the same bytes.\n"
+    "Writes Tor control-port traffic exactly as tor 0.4.9 sends it on the wire\n"
+    "(CRLF line ends). The same options always produce the same bytes.\n"
     "\n"
-    "  ns-all        the reply to \"GETINFO ns/all\" for a network of N routers\n"
-    "  events        M asynchronous events (650 CIRC/STREAM/BW/ORCONN/...)\n"
-    "  --routers N   routers in the network (default 8000)\n"
-    "  --count M     number of events (default 100000)\n"
-    "  --seed S      PRNG seed, 0..2^64-1 (default 1)\n"
-    "  -o FILE       write to FILE instead of standard output\n"
-    "  -h, --help    show this help\n";
+    "  ns-all               the reply to \"GETINFO ns/all\" for a network of N routers\n"
+    "  consensus-microdesc  the reply to \"GETINFO dir/status-vote/current/consensus-microdesc\"\n"
+    "                       for the same network: the whole consensus document\n"
+    "  events               M asynchronous events (650 CIRC/STREAM/BW/ORCONN/...)\n"
+    "  --routers N          routers in the network (default 8000)\n"
+    "  --client             ns-all as a client answers, without server descriptors\n"
+    "                       (no \"p\" lines); default: as a relay answers\n"
+    "  --count M            number of events (default 100000)\n"
+    "  --seed S             PRNG seed, 0..2^64-1 (default 1)\n"
+    "  -o FILE              write to FILE instead of standard output\n"
+    "  -h, --help           show this help\n";
 
 int usage_error(std::string_view msg) {
   std::fprintf(stderr, "torcon-gen: %.*s\n%.*s", static_cast<int>(msg.size()), msg.data(),
@@ -44,30 +52,44 @@ bool write_all(std::FILE* f, const std::string& data) {
   return std::fwrite(data.data(), 1, data.size(), f) == data.size();
 }
 
+enum class Command { ns_all, consensus_microdesc, events };
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  namespace gen = torcon::gen;
   if (argc < 2) return usage_error("missing command");
-  const std::string_view command = argv[1];
-  if (command == "-h" || command == "--help" || command == "help") {
+  const std::string_view name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
     std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
     return 0;
   }
-  const bool ns_all = command == "ns-all";
-  if (!ns_all && command != "events") {
-    return usage_error("unknown command '" + std::string(command) + "'");
+  Command command;
+  if (name == "ns-all") {
+    command = Command::ns_all;
+  } else if (name == "consensus-microdesc") {
+    command = Command::consensus_microdesc;
+  } else if (name == "events") {
+    command = Command::events;
+  } else {
+    return usage_error("unknown command '" + std::string(name) + "'");
   }
 
-  std::uint64_t count =
-      ns_all ? torcon::gen::NsAllOptions{}.routers : torcon::gen::EventOptions{}.events;
+  const bool network = command != Command::events;
+  std::uint64_t count = network ? gen::NsAllOptions{}.routers : gen::EventOptions{}.events;
   std::uint64_t seed = 1;
+  bool client = false;
   std::string output;
-  const std::string_view count_flag = ns_all ? "--routers" : "--count";
+  const std::string_view count_flag = network ? "--routers" : "--count";
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
       return 0;
+    }
+    if (arg == "--client" && command == Command::ns_all) {
+      client = true;
+      continue;
     }
     const bool takes_value = arg == count_flag || arg == "--seed" || arg == "-o";
     if (!takes_value) return usage_error("unknown option '" + std::string(arg) + "'");
@@ -87,11 +109,18 @@ int main(int argc, char** argv) {
   std::string data;
   try {
     const auto n = static_cast<std::size_t>(count);
-    data = ns_all ? torcon::gen::ns_all_reply({.routers = n, .seed = seed})
-                  : torcon::gen::event_stream({.events = n, .seed = seed});
+    switch (command) {
+      case Command::ns_all:
+        data = gen::ns_all_reply({.routers = n, .seed = seed, .descriptors = !client});
+        break;
+      case Command::consensus_microdesc:
+        data = gen::microdesc_consensus_reply({.routers = n, .seed = seed});
+        break;
+      case Command::events: data = gen::event_stream({.events = n, .seed = seed}); break;
+    }
   } catch (const std::exception& e) {  // bad_alloc, length_error: the count is too large
     std::fprintf(stderr, "torcon-gen: cannot generate %llu %s: %s\n",
-                 static_cast<unsigned long long>(count), ns_all ? "routers" : "events", e.what());
+                 static_cast<unsigned long long>(count), network ? "routers" : "events", e.what());
     return 1;
   }
 

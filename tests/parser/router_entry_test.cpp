@@ -16,12 +16,12 @@
 #include <string_view>
 #include <vector>
 
+#include "gen/network_status.hpp"
 #include "parser/guarded_buffer.hpp"
 #include "parser/router_samples.hpp"
 #include "parser/test_printers.hpp"
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_status.hpp"
-#include "traffic_gen.hpp"
 
 namespace torcon {
 namespace {

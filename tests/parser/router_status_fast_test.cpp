@@ -16,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "gen/network_status.hpp"
 #include "parser/guarded_buffer.hpp"
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_status.hpp"
-#include "traffic_gen.hpp"
 
 namespace torcon {
 namespace {

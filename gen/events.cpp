@@ -1,587 +1,47 @@
-#include "traffic_gen.hpp"
+#include "gen/events.hpp"
 
 #include <algorithm>
 #include <array>
-#include <bit>
-#include <charconv>
 #include <map>
 #include <queue>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "gen/network_status.hpp"
+#include "gen/random.hpp"
+#include "gen/text.hpp"
+
 namespace torcon::gen {
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Randomness. <random> distributions are implementation-defined, so everything below draws raw
-// 64-bit words from xoshiro256** and reduces them with integer arithmetic only.
+// A discrete-event simulation: tasks sit in a queue ordered by (time,
+// sequence number); the sequence number makes the order total, so
+// std::priority_queue pops them identically on every standard library. Each
+// task emits the events tor would and schedules what follows.
 
-constexpr std::uint64_t splitmix(std::uint64_t& state) {
-  state += 0x9E3779B97F4A7C15ULL;
-  std::uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) {
-    for (auto& word : s_) word = splitmix(seed);
-  }
-  // A separate stream per (seed, salt, index): router #i must not depend on how many routers
-  // came before it, and the event simulation must not shift when the router code changes.
-  Rng(std::uint64_t seed, std::uint64_t salt, std::uint64_t index)
-      : Rng(seed ^ mix(salt * 0xD1B54A32D192ED03ULL + index)) {}
-
-  std::uint64_t next() {
-    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
-
-  // Uniform in [0, n). Plain `% n` would favour small values; reject the short tail instead.
-  std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t threshold = (0 - n) % n;  // == 2^64 mod n
-    for (;;) {
-      const std::uint64_t r = next();
-      if (r >= threshold) return r % n;
-    }
-  }
-  std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + below(hi - lo + 1); }
-  bool percent(unsigned p) { return below(100) < p; }
-  bool permille(unsigned p) { return below(1000) < p; }
-
-  template <class Seq>
-  const auto& pick(const Seq& seq) {
-    return seq[below(std::size(seq))];
-  }
-
-  // Index drawn with probability proportional to weights[i].
-  template <class Seq>
-  std::size_t weighted(const Seq& weights) {
-    std::uint64_t total = 0;
-    for (auto w : weights) total += w;
-    std::uint64_t r = below(total);
-    std::size_t i = 0;
-    while (r >= weights[i]) r -= weights[i++];
-    return i;
-  }
-
-  // Roughly exponential with the given mean, without libm: -ln(U) = ln2 * -log2(U), whose
-  // integer part is the count of leading zero bits of a uniform word (geometric, p = 1/2).
-  std::uint64_t exponential(std::uint64_t mean) {
-    const std::uint64_t whole = static_cast<std::uint64_t>(std::countl_zero(next() | 1));
-    const std::uint64_t milli = whole * 1000 + below(1000);
-    return mean * milli * 693 / 1000000;
-  }
-
-  // Log-uniform in [lo, lo * 2^octaves): many short values, a long tail of big ones.
-  std::uint64_t log_uniform(std::uint64_t lo, unsigned octaves) {
-    const std::uint64_t base = lo << below(octaves);
-    return base + below(base);
-  }
-
-  template <std::size_t N>
-  void fill(std::array<std::uint8_t, N>& bytes) {
-    for (std::size_t i = 0; i < N; i += 8) {
-      std::uint64_t word = next();
-      for (std::size_t j = i; j < N && j < i + 8; ++j, word >>= 8) {
-        bytes[j] = static_cast<std::uint8_t>(word);
-      }
-    }
-  }
-
- private:
-  static std::uint64_t mix(std::uint64_t x) { return splitmix(x); }
-  std::array<std::uint64_t, 4> s_{};
-};
-
-// Salts naming the independent streams.
-enum Salt : std::uint64_t { kRouterSalt = 1, kAddressSalt, kEventSalt, kNamesSalt };
-
-// ---------------------------------------------------------------------------------------------
-// Text helpers. All append to an output string; none allocate temporaries on the hot path.
-
-void put(std::string& out, std::string_view s) { out.append(s); }
-
-void put_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
-
-void put_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
-}
-
-void put_2digits(std::string& out, unsigned v) {
-  out.push_back(static_cast<char>('0' + v / 10));
-  out.push_back(static_cast<char>('0' + v % 10));
-}
-
-void put_ipv4(std::string& out, std::uint32_t ip) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    put_uint(out, (ip >> shift) & 0xFF);
-    if (shift != 0) out.push_back('.');
-  }
-}
-
-void put_hex_group(std::string& out, std::uint64_t v) {  // lower-case, no leading zeros
-  char buf[8];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v, 16);
-  out.append(buf, res.ptr);
-}
-
-using Digest = std::array<std::uint8_t, 20>;
-
-void put_fingerprint(std::string& out, const Digest& d) {
-  constexpr std::string_view kHex = "0123456789ABCDEF";
-  for (auto b : d) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xF]);
-  }
-}
-
-// Base64 without the trailing '=', as consensus documents encode 20-byte digests (27 chars).
-void put_base64(std::string& out, const Digest& d) {
-  constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::size_t i = 0;
-  for (; i + 3 <= d.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{d[i]} << 16) | (std::uint32_t{d[i + 1]} << 8) | d[i + 2];
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 0x3F]);
-  }
-  // 20 = 6 * 3 + 2: two bytes left, 16 bits -> three characters.
-  const std::uint32_t v = (std::uint32_t{d[i]} << 16) | (std::uint32_t{d[i + 1]} << 8);
-  for (int shift = 18; shift >= 6; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 0x3F]);
-}
-
-// QuotedString as tor writes it for the controller: backslash and quote escaped.
-std::string quote(std::string_view raw) {
-  std::string q = "\"";
-  for (char c : raw) {
-    if (c == '"' || c == '\\') q.push_back('\\');
-    q.push_back(c);
-  }
-  q.push_back('"');
-  return q;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Civil time, UTC. Only dates from 1970 on are needed, so a loop over years is simple and fast
-// enough (the formatter caches the current day anyway).
-
-constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
-  constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
-}
-
-constexpr std::int64_t unix_seconds(std::int64_t y, unsigned mon, unsigned d, unsigned h) {
-  std::int64_t days = 0;
-  for (std::int64_t yy = 1970; yy < y; ++yy) days += is_leap(yy) ? 366 : 365;
-  for (unsigned mm = 1; mm < mon; ++mm) days += days_in_month(y, mm);
-  return (days + d - 1) * 86400 + std::int64_t{h} * 3600;
-}
-
-// Consensus valid-after of the generated network; events start shortly after it.
-constexpr std::int64_t kBaseTime = unix_seconds(2024, 11, 1, 12);
-static_assert(kBaseTime == 1730462400);
-
-class TimeFormatter {
- public:
-  // "YYYY-MM-DD<sep>HH:MM:SS"
-  void put_seconds(std::string& out, std::int64_t t, char sep) {
-    const std::int64_t day = t / 86400;
-    if (day != cached_day_) cache(day);
-    out.append(date_.data(), date_.size());
-    out.push_back(sep);
-    const auto sod = static_cast<unsigned>(t % 86400);
-    put_2digits(out, sod / 3600);
-    out.push_back(':');
-    put_2digits(out, sod / 60 % 60);
-    out.push_back(':');
-    put_2digits(out, sod % 60);
-  }
-  // ISOTime2Frac with microseconds, as tor's format_iso_time_nospace_usec.
-  void put_micros(std::string& out, std::int64_t us) {
-    put_seconds(out, us / 1000000, 'T');
-    out.push_back('.');
-    char buf[8];
-    auto frac = static_cast<std::uint32_t>(us % 1000000);
-    for (int i = 5; i >= 0; --i, frac /= 10) buf[i] = static_cast<char>('0' + frac % 10);
-    out.append(buf, 6);
-  }
-
- private:
-  void cache(std::int64_t day) {
-    cached_day_ = day;
-    std::int64_t y = 1970;
-    for (;;) {
-      const std::int64_t len = is_leap(y) ? 366 : 365;
-      if (day < len) break;
-      day -= len;
-      ++y;
-    }
-    unsigned m = 1;
-    while (day >= days_in_month(y, m)) day -= days_in_month(y, m++);
-    std::string s;
-    put_uint(s, static_cast<std::uint64_t>(y));
-    s.push_back('-');
-    put_2digits(s, m);
-    s.push_back('-');
-    put_2digits(s, static_cast<unsigned>(day + 1));
-    std::copy_n(s.begin(), date_.size(), date_.begin());
-  }
-  std::int64_t cached_day_ = -1;
-  std::array<char, 10> date_{};
-};
-
-// ---------------------------------------------------------------------------------------------
-// Relays.
-
-// Bit order is alphabetical so emitting set bits in order gives tor's sorted "s" line.
-enum Flag : std::uint16_t {
-  kAuthority = 1 << 0,
-  kBadExit = 1 << 1,
-  kExit = 1 << 2,
-  kFast = 1 << 3,
-  kGuard = 1 << 4,
-  kHSDir = 1 << 5,
-  kMiddleOnly = 1 << 6,
-  kRunning = 1 << 7,
-  kStable = 1 << 8,
-  kStaleDesc = 1 << 9,
-  kV2Dir = 1 << 10,
-  kValid = 1 << 11,
-};
-constexpr std::array<std::string_view, 12> kFlagNames = {
-    "Authority",  "BadExit", "Exit",   "Fast",      "Guard", "HSDir",
-    "MiddleOnly", "Running", "Stable", "StaleDesc", "V2Dir", "Valid"};
-
-constexpr std::string_view kProto047 =
-    "Cons=1-2 Desc=1-2 DirCache=2 FlowCtrl=1-2 HSDir=2 HSIntro=4-5 HSRend=1-2 Link=1-5 "
-    "LinkAuth=1,3 Microdesc=1-2 Padding=2 Relay=1-4";
-constexpr std::string_view kProto048 =
-    "Conflux=1 Cons=1-2 Desc=1-2 DirCache=2 FlowCtrl=1-2 HSDir=2 HSIntro=4-5 HSRend=1-2 "
-    "Link=1-5 LinkAuth=1,3 Microdesc=1-2 Padding=2 Relay=1-4";
-
-struct VersionShare {
-  std::string_view version;
-  std::uint16_t weight;
-  std::string_view proto;
-};
-// The spread a consensus of late 2024 shows: mostly the two newest stable releases.
-constexpr std::array<VersionShare, 13> kVersions = {{
-    {"0.4.8.13", 300, kProto048},
-    {"0.4.8.12", 260, kProto048},
-    {"0.4.8.11", 70, kProto048},
-    {"0.4.8.10", 80, kProto048},
-    {"0.4.8.9", 60, kProto048},
-    {"0.4.8.8", 20, kProto048},
-    {"0.4.8.7", 20, kProto048},
-    {"0.4.8.5", 15, kProto048},
-    {"0.4.8.4", 25, kProto048},
-    {"0.4.7.16", 50, kProto047},
-    {"0.4.7.14", 20, kProto047},
-    {"0.4.7.13", 15, kProto047},
-    {"0.4.9.0-alpha-dev", 30, kProto048},
-}};
-constexpr std::array<std::uint16_t, kVersions.size()> kVersionWeights = [] {
-  std::array<std::uint16_t, kVersions.size()> w{};
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = kVersions[i].weight;
-  return w;
-}();
-
-// Exit policy summaries ("p" lines). Exits mostly run the reduced or the default policy.
-constexpr std::string_view kRejectAll = "reject 1-65535";
-constexpr std::array<std::string_view, 7> kExitPolicies = {
-    "accept 20-23,43,53,79-81,88,110,143,194,220,389,443,464-465,531,543-544,554,563,587,636,"
-    "706,749,853,873,902-904,981,989-995,1194,1220,1293,1500,1533,1677,1723,1755,1863,2082-2083,"
-    "2086-2087,2095-2096,2102-2104,3128,3389,3690,4321,4643,5050,5190,5222-5223,5228,5900,"
-    "6660-6669,6679,6697,8000,8008,8074,8080,8082,8087-8088,8232-8233,8332-8333,8443,8888,9418,"
-    "9999-10000,11371,19294,19638,50002,64738",
-    "reject 25,119,135-139,445,563,1214,4661-4666,6346-6429,6699,6881-6999",
-    "accept 80,443",
-    "accept 1-65535",
-    "accept 43,53,80,110,143,443,993,995",
-    "reject 22,25,119,135-139,445,465,563,587,1214,4661-4666,6346-6429,6699,6881-6999",
-    "accept 53,80,443,853,5222-5223,6667,8080,8443",
-};
-constexpr std::array<std::uint16_t, kExitPolicies.size()> kExitPolicyWeights = {35, 30, 10, 5,
-                                                                                8,  7,  5};
-// Relays that allow a port or two but too little for the Exit flag.
-constexpr std::array<std::string_view, 2> kNarrowPolicies = {"accept 53", "accept 443"};
-
-// IPv6 prefixes of big hosting providers, plus the documentation prefix.
-constexpr std::array<std::string_view, 14> kIpv6Prefixes = {
-    "2a01:4f8",  "2001:41d0", "2a03:4000", "2604:a880", "2a0b:f4c0", "2001:bc8", "2607:5300",
-    "2a02:c207", "2a12:a800", "2001:db8",  "2a06:1700", "2a05:d014", "2001:67c", "2602:fc05"};
-
-constexpr std::array<std::string_view, 72> kNameParts = {
-    "Tor",    "Relay",  "Onion",  "Node",    "Exit",   "Privacy", "Freedom", "Libre",  "Anon",
-    "Quiet",  "Silent", "Night",  "Owl",     "Fox",    "Raven",   "Nord",    "Sud",    "Home",
-    "Cloud",  "Server", "Box",    "Pi",      "Pony",   "Kitten",  "Dragon",  "Tiger",  "Bear",
-    "Nova",   "Zeta",   "Alpha",  "Delta",   "Sigma",  "Echo",    "Relais",  "Knoten", "Tunnel",
-    "Bridge", "Mirror", "Gate",   "Path",    "Way",    "Hop",     "Wire",    "Byte",   "Bit",
-    "Packet", "Mesh",   "Shadow", "Ghost",   "Ninja",  "Spark",   "Storm",   "River",  "Forest",
-    "Stone",  "Iron",   "Blue",   "Red",     "Green",  "Black",   "White",   "Grey",   "Lucky",
-    "Happy",  "Secure", "Open",   "Digital", "Garden", "Lantern", "Harbor",  "Comet",  "Maple"};
-
-std::string make_nickname(Rng& r) {
-  if (r.percent(2)) return "Unnamed";
-  std::string nick;
-  const unsigned parts = r.percent(70) ? 2 : (r.percent(50) ? 1 : 3);
-  const bool lower = r.percent(25);
-  for (unsigned i = 0; i < parts; ++i) {
-    std::string_view part = r.pick(kNameParts);
-    for (char c : part) nick.push_back(lower ? static_cast<char>(c | 0x20) : c);
-  }
-  if (r.percent(40)) put_uint(nick, r.below(r.percent(50) ? 10 : 1000));
-  if (nick.size() > 19) nick.resize(19);
-  return nick;
-}
-
-// Publicly routable IPv4 only: no RFC 1918, loopback, link-local, CGNAT, documentation,
-// benchmarking or multicast space (a pre-commit check rejects private addresses).
-bool is_public_ipv4(std::uint32_t ip) {
-  const std::uint32_t a = ip >> 24, b = (ip >> 16) & 0xFF, c = (ip >> 8) & 0xFF;
-  if (a == 0 || a == 10 || a == 127 || a >= 224) return false;
-  if (a == 100 && b >= 64 && b <= 127) return false;
-  if (a == 169 && b == 254) return false;
-  if (a == 172 && b >= 16 && b <= 31) return false;
-  if (a == 192 && b == 168) return false;
-  if (a == 192 && b == 0 && (c == 0 || c == 2)) return false;
-  if (a == 198 && (b == 18 || b == 19)) return false;
-  if (a == 198 && b == 51 && c == 100) return false;
-  if (a == 203 && b == 0 && c == 113) return false;
-  return (ip & 0xFF) != 0 && (ip & 0xFF) != 255;
-}
-
-std::uint32_t random_public_ipv4(Rng& r) {
-  for (;;) {
-    const auto ip = static_cast<std::uint32_t>(r.next() >> 32);
-    if (is_public_ipv4(ip)) return ip;
-  }
-}
-
-std::uint16_t random_or_port(Rng& r) {
-  switch (r.weighted(std::array<std::uint16_t, 6>{40, 25, 8, 5, 2, 20})) {
-    case 0: return 9001;
-    case 1: return 443;
-    case 2: return static_cast<std::uint16_t>(r.between(9002, 9010));
-    case 3: return 8443;
-    case 4: return 80;
-    default: return static_cast<std::uint16_t>(r.between(1024, 65535));
-  }
-}
-
-struct Address {
-  std::uint32_t ip;
-  std::uint16_t or_port;
-};
-
-// Operators often run several relays on one address with consecutive ORPorts. Router i
-// shares the address of router i-1 with some probability, decided by i's own stream so the
-// result stays a pure function of (seed, i).
-Address router_address(std::uint64_t seed, std::size_t i) {
-  std::size_t root = i;
-  std::uint16_t offset = 0;
-  while (root > 0 && offset < 8 && Rng(seed, kAddressSalt, root).percent(6)) {
-    --root;
-    ++offset;
-  }
-  Rng r(seed, kAddressSalt, root);
-  r.next();  // the sharing decision drawn above
-  Address a{random_public_ipv4(r), random_or_port(r)};
-  a.or_port = static_cast<std::uint16_t>(a.or_port + offset <= 65535 ? a.or_port + offset
-                                                                     : a.or_port - offset);
-  return a;
-}
-
-struct Router {
-  Digest identity{};
-  Digest digest{};
-  std::string nickname;
-  std::array<std::string, 2> or_addresses;  // "a" lines: "[v6]:port"
-  std::uint8_t n_or_addresses = 0;
-  std::uint32_t ipv4 = 0;
-  std::uint16_t or_port = 0;
-  std::uint16_t dir_port = 0;
-  std::uint16_t flags = 0;
-  std::uint8_t version = 0;
-  std::string_view policy;
-  bool unmeasured = false;
-  std::uint32_t bandwidth = 0;
-  std::int64_t published = 0;
-};
-
-std::string random_ipv6_or_address(Rng& r, std::uint16_t or_port) {
-  std::string s = "[";
-  put(s, r.pick(kIpv6Prefixes));
-  // Groups are drawn non-zero so the only zero run is the explicit "::", keeping the text in
-  // the canonical RFC 5952 form tor prints.
-  const unsigned form = static_cast<unsigned>(r.below(3));
-  const unsigned random_groups = form == 2 ? 6 : 2;
-  for (unsigned g = 0; g < random_groups; ++g) {
-    s.push_back(':');
-    put_hex_group(s, r.between(1, 0xFFFF));
-  }
-  if (form == 0) {
-    s += "::";
-    put_hex_group(s, r.between(1, 0x20));  // hosters number servers ...::1, ...::2, ...
-  } else if (form == 1) {
-    s += "::";
-    put_hex_group(s, r.between(1, 0xFFFF));
-  }
-  s += "]:";
-  put_uint(s, r.percent(70) ? or_port : random_or_port(r));
-  return s;
-}
-
-Router make_router(std::uint64_t seed, std::size_t index) {
-  Rng r(seed, kRouterSalt, index);
-  Router rt;
-  r.fill(rt.identity);
-  r.fill(rt.digest);
-  rt.nickname = make_nickname(r);
-  const Address addr = router_address(seed, index);
-  rt.ipv4 = addr.ip;
-  rt.or_port = addr.or_port;
-  // Descriptors are republished at least every 18 hours; a few are older (StaleDesc).
-  const bool stale = r.permille(12);
-  rt.published = kBaseTime - static_cast<std::int64_t>(stale ? r.between(18 * 3600, 30 * 3600)
-                                                             : r.below(18 * 3600));
-
-  const bool authority = r.below(8000) < 9;  // nine directory authorities in a real network
-  std::uint16_t f = kRunning | kValid;
-  if (authority) {
-    f |= kAuthority | kFast | kStable | kV2Dir;
-    if (r.percent(50)) f |= kHSDir;
-    rt.dir_port = r.pick(std::array<std::uint16_t, 3>{80, 443, 9030});
-  } else {
-    if (r.percent(88)) f |= kFast;
-    if (r.percent(72)) f |= kStable;
-    if (r.percent(90)) f |= kV2Dir;
-    if ((f & kFast) && (f & kStable) && r.percent(42)) f |= kGuard;
-    if ((f & kStable) && (f & kV2Dir) && r.percent(80)) f |= kHSDir;
-    if (r.percent(20)) f |= kExit;
-    if ((f & kExit) && r.percent(2)) f |= kBadExit;
-    if (r.permille(4)) {  // MiddleOnly relays lose every position-specific flag.
-      f = static_cast<std::uint16_t>((f | kMiddleOnly) & ~(kExit | kGuard | kHSDir | kV2Dir));
-    }
-    if (stale) f |= kStaleDesc;
-    // DirPort is deprecated; most relays serve directory data over their ORPort only.
-    if (r.percent(14)) {
-      rt.dir_port = r.percent(55)   ? 9030
-                    : r.percent(50) ? 80
-                                    : static_cast<std::uint16_t>(r.between(1024, 65535));
-    }
-  }
-  rt.flags = f;
-
-  rt.version = static_cast<std::uint8_t>(r.weighted(kVersionWeights));
-  if (authority) rt.version = 0;
-
-  if (authority) {
-    rt.bandwidth = static_cast<std::uint32_t>(r.between(20, 5000));
-  } else if (r.percent(5)) {
-    // Authorities cap unmeasured relays at 20 KB/s.
-    rt.unmeasured = true;
-    rt.bandwidth = static_cast<std::uint32_t>(r.between(1, 20));
-  } else {
-    // A log-normal-ish spread of consensus weights: median around 8000, tail to ~500000.
-    constexpr std::array<std::uint16_t, 19> kOctaveWeights = {
-        1, 1, 2, 3, 6, 8, 12, 20, 30, 45, 60, 75, 85, 85, 75, 55, 35, 15, 5};
-    const std::uint32_t base = 1u << r.weighted(kOctaveWeights);
-    rt.bandwidth = base + static_cast<std::uint32_t>(r.below(base));
-  }
-
-  if (f & kExit) {
-    rt.policy = kExitPolicies[r.weighted(kExitPolicyWeights)];
-  } else if (!(f & kMiddleOnly) && r.percent(3)) {
-    rt.policy = r.pick(kNarrowPolicies);
-  } else {
-    rt.policy = kRejectAll;
-  }
-
-  if (r.percent(36)) {
-    rt.or_addresses[rt.n_or_addresses++] = random_ipv6_or_address(r, rt.or_port);
-    if (r.permille(8)) rt.or_addresses[rt.n_or_addresses++] = random_ipv6_or_address(r, rt.or_port);
-  }
-  return rt;
-}
-
-void put_router_entry(std::string& out, const Router& rt, TimeFormatter& tf) {
-  // Every line starts with a lower-case keyword, never '.', so dot-stuffing never applies.
-  put(out, "r ");
-  put(out, rt.nickname);
-  out.push_back(' ');
-  put_base64(out, rt.identity);
-  out.push_back(' ');
-  put_base64(out, rt.digest);
-  out.push_back(' ');
-  tf.put_seconds(out, rt.published, ' ');
-  out.push_back(' ');
-  put_ipv4(out, rt.ipv4);
-  out.push_back(' ');
-  put_uint(out, rt.or_port);
-  out.push_back(' ');
-  put_uint(out, rt.dir_port);
-  put(out, "\r\n");
-  for (std::size_t i = 0; i < rt.n_or_addresses; ++i) {
-    put(out, "a ");
-    put(out, rt.or_addresses[i]);
-    put(out, "\r\n");
-  }
-  out.push_back('s');
-  for (std::size_t bit = 0; bit < kFlagNames.size(); ++bit) {
-    if (rt.flags & (1u << bit)) {
-      out.push_back(' ');
-      put(out, kFlagNames[bit]);
-    }
-  }
-  put(out, "\r\nv Tor ");
-  put(out, kVersions[rt.version].version);
-  put(out, "\r\npr ");
-  put(out, kVersions[rt.version].proto);
-  put(out, "\r\nw Bandwidth=");
-  put_uint(out, rt.bandwidth);
-  if (rt.unmeasured) put(out, " Unmeasured=1");
-  put(out, "\r\np ");
-  put(out, rt.policy);
-  put(out, "\r\n");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Event simulation: a discrete-event model of a tor relay that is also used as a client by a
-// browser and a few applications. Tasks sit in a queue ordered by (time, sequence number); the
-// sequence number makes the order total, so std::priority_queue pops them identically on every
-// standard library.
-
-constexpr std::size_t kRelayPool = 600;
+constexpr std::size_t kRelayPool = 600;  // relays 0..599 of the network
 
 struct PoolRelay {
-  std::string longname;  // "$FINGERPRINT~nickname"
+  std::string longname;     // "$FINGERPRINT~nickname"
+  std::string fingerprint;  // 40 upper-case hex digits
   std::uint32_t ipv4;
   std::uint16_t or_port;
   std::uint16_t flags;
 };
 
-enum class Purpose : std::uint8_t { kGeneral, kHsClientIntro, kHsClientRend, kMeasureTimeout };
-constexpr std::array<std::string_view, 4> kPurposeNames = {"GENERAL", "HS_CLIENT_INTRO",
-                                                           "HS_CLIENT_REND", "MEASURE_TIMEOUT"};
+enum class Purpose : std::uint8_t {
+  kGeneral,
+  kHsClientIntro,
+  kHsClientRend,
+  kMeasureTimeout,
+  kHsVanguards,
+  kConfluxUnlinked,
+  kConfluxLinked,
+};
+constexpr std::array<std::string_view, 7> kPurposeNames = {
+    "GENERAL",      "HS_CLIENT_INTRO",  "HS_CLIENT_REND", "MEASURE_TIMEOUT",
+    "HS_VANGUARDS", "CONFLUX_UNLINKED", "CONFLUX_LINKED"};
 
 enum class HsState : std::uint8_t {
   kNone,
@@ -602,7 +62,9 @@ constexpr std::array<std::string_view, 8> kHsStateNames = {"",
                                                            "HSCR_ESTABLISHED_WAITING",
                                                            "HSCR_JOINED"};
 
-enum class CircKind : std::uint8_t { kExit, kInternal, kOneHop };
+// kInternal circuits are the vanguards-lite ones (guard, a fixed second hop,
+// a middle) that onion-service circuits are made from.
+enum class CircKind : std::uint8_t { kExit, kInternal, kOneHop, kConfluxLeg };
 
 struct Circuit {
   std::uint64_t id = 0;
@@ -611,7 +73,7 @@ struct Circuit {
   bool need_uptime = false;
   Purpose purpose = Purpose::kGeneral;
   HsState hs_state = HsState::kNone;
-  std::string rend_query;
+  std::string rend_query;           // shown once set: tor sets it after launching
   std::vector<std::uint16_t> path;  // pool indices; the first hops_done are built
   std::uint8_t hops_done = 0;
   bool built = false;
@@ -628,6 +90,26 @@ struct Circuit {
   std::vector<std::uint64_t> streams;  // attached
   std::vector<std::uint64_t> waiting;  // streams waiting for this circuit to be built
   std::uint64_t hs_flow = 0;
+  std::uint32_t hs_pow_effort = 0;   // shown when > 0
+  std::uint64_t conflux = 0;         // the set this leg belongs to; 0: none
+  std::uint64_t conflux_rtt_us = 0;  // shown once the leg is linked
+};
+
+// A conflux set: legs to one exit, linked once every leg is built. Isolation
+// and dirtiness are the set's, as streams may go over either leg.
+struct ConfluxSet {
+  std::uint64_t id = 0;
+  std::string nonce;  // CONFLUX_ID: 32 upper-case hex digits
+  std::uint16_t exit = 0;
+  std::vector<std::uint64_t> legs;
+  bool linked = false;
+  bool closing = false;
+  unsigned relaunches = 0;
+  std::int64_t session = -1;
+  std::uint64_t epoch = 0;
+  std::int64_t dirty_since_us = -1;
+  std::int64_t idle_since_us = 0;
+  std::vector<std::uint64_t> waiting;  // streams waiting for the set to link
 };
 
 enum class StreamKind : std::uint8_t { kUser, kResolve, kDir, kOnion };
@@ -640,6 +122,7 @@ struct Stream {
   std::uint32_t ip = 0;
   std::uint16_t port = 0;
   std::uint16_t source_port = 0;
+  std::uint16_t dir_server = 0;  // kDir: pool index of the directory cache
   std::int64_t session = -1;
   bool remapped = false;
   bool connected = false;
@@ -662,6 +145,7 @@ struct Session {
 struct HsFlow {
   std::int64_t session = -1;
   std::string onion;  // 56 base32 characters, without ".onion"
+  std::uint32_t pow_effort = 0;
   std::uint64_t rend = 0, intro = 0;
   bool joined = false;
   std::vector<std::uint64_t> streams;
@@ -679,12 +163,10 @@ class EventSim {
       : limit_(opts.events), rng_(opts.seed, kEventSalt, 0), names_(opts.seed, kNamesSalt, 0) {
     pool_.reserve(kRelayPool);
     for (std::size_t i = 0; i < kRelayPool; ++i) {
-      Router rt = make_router(opts.seed, i);
+      const Relay rt = make_relay(opts.seed, i);
       PoolRelay p;
-      p.longname.push_back('$');
-      put_fingerprint(p.longname, rt.identity);
-      p.longname.push_back('~');
-      p.longname += rt.nickname;
+      p.longname = long_name(rt);
+      p.fingerprint = p.longname.substr(1, 40);
       p.ipv4 = rt.ipv4;
       p.or_port = rt.or_port;
       p.flags = rt.flags;
@@ -697,11 +179,11 @@ class EventSim {
     for (auto* v : {&guards_, &exits_, &middles_}) {
       if (v->empty()) v->push_back(0);
     }
-    make_domains();
+    make_world();
   }
 
   std::string run() {
-    out_.reserve(std::min<std::size_t>(limit_, std::size_t{1} << 24) * 190);  // ~184 B/event
+    out_.reserve(std::min<std::size_t>(limit_, std::size_t{1} << 24) * 210);  // ~202 B/event
     start();
     while (emitted_ < limit_ && !queue_.empty()) {
       const Task t = queue_.top();
@@ -725,6 +207,7 @@ class EventSim {
     kHourly,
     kHsStep,
     kGuardConnected,
+    kConfluxLink,
   };
   struct Task {
     std::int64_t at;
@@ -746,6 +229,7 @@ class EventSim {
   static constexpr std::int64_t kDirtiness = 600 * kSecond;  // MaxCircuitDirtiness
   static constexpr std::int64_t kIdleTimeout = 3600 * kSecond;
   static constexpr std::uint64_t kCellPayload = 509, kRelayPayload = 498;
+  static constexpr unsigned kMaxLegRelaunches = 2;
 
   // --- scheduling -----------------------------------------------------------------------------
   void at(std::int64_t when, Kind kind, std::uint64_t id = 0) {
@@ -772,7 +256,7 @@ class EventSim {
   }
 
   // --- world setup ----------------------------------------------------------------------------
-  void make_domains() {
+  void make_world() {
     constexpr std::array<std::string_view, 6> kTlds = {".com", ".org", ".net",
                                                        ".de",  ".io",  ".info"};
     constexpr std::array<std::string_view, 24> kWords = {
@@ -794,23 +278,39 @@ class EventSim {
       for (int c = 0; c < 55; ++c) onion.push_back(kBase32[names_.below(32)]);
       onion.push_back('d');  // v3 addresses end in the version byte 3
       onions_.push_back(std::move(onion));
+      // A service under load asks its clients for proof of work (tor 0.4.8+);
+      // the effort a client offers grows with the service's suggestion.
+      onion_pow_.push_back(i < 2 ? static_cast<std::uint32_t>(names_.log_uniform(16, 8)) : 0);
+    }
+    // vanguards-lite: four second-hop relays, kept for days, for every
+    // internal circuit.
+    for (auto& v : vanguards_) {
+      v = static_cast<std::uint16_t>(middles_[names_.below(middles_.size())]);
     }
   }
 
   void start() {
-    // One draw per statement throughout: the evaluation order of operands is unspecified,
-    // and compilers do differ.
-    now_ = (kBaseTime + static_cast<std::int64_t>(rng_.below(3600))) * kSecond;
+    // One draw per statement throughout: the evaluation order of operands is
+    // unspecified, and compilers do differ.
+    now_ = (kValidAfter + static_cast<std::int64_t>(rng_.below(3600))) * kSecond;
     now_ += static_cast<std::int64_t>(rng_.below(kSecond));
     next_circ_id_ = rng_.between(3, 40);
     next_conn_id_ = rng_.between(20, 200);
     epoch_ = rng_.below(3);
     bw_rate_ = rng_.between(300000, 3000000);
     guard_ = guards_[rng_.below(guards_.size())];
+    // Conflux legs must not share a guard: the second leg uses the next
+    // primary guard.
+    second_guard_ = guards_[rng_.below(guards_.size())];
+    if (second_guard_ == guard_ && guards_.size() > 1) {
+      second_guard_ =
+          guards_[(std::find(guards_.begin(), guards_.end(), guard_) - guards_.begin() + 1) %
+                  guards_.size()];
+    }
     guard_conn_id_ = next_conn_id_++;
     guard_conn_open_ = true;
     for (int i = 0; i < 3; ++i) new_session(false);
-    // Steady state: a couple of clean circuits built ahead of demand.
+    // Steady state: clean circuits built ahead of demand.
     maintain_preemptive();
     const std::int64_t next_second = (now_ / kSecond + 1) * kSecond;
     at(next_second + ms(0, 20), Kind::kTick);
@@ -866,6 +366,7 @@ class EventSim {
       case Kind::kHourly: return hourly();
       case Kind::kHsStep: return hs_step(t.id);
       case Kind::kGuardConnected: return guard_connected();
+      case Kind::kConfluxLink: return conflux_link(t.id);
     }
   }
 
@@ -950,8 +451,9 @@ class EventSim {
   }
 
   // --- circuits -------------------------------------------------------------------------------
-  void describe(std::string& e, const Circuit& c, bool with_path) {
-    if (with_path && c.hops_done > 0) {
+  // The fields tor's circuit_describe_status_for_controller() writes, in its order.
+  void describe(std::string& e, const Circuit& c) {
+    if (c.hops_done > 0) {
       e.push_back(' ');
       for (std::size_t i = 0; i < c.hops_done; ++i) {
         if (i) e.push_back(',');
@@ -965,12 +467,15 @@ class EventSim {
         break;
       case CircKind::kInternal: e += "IS_INTERNAL,NEED_CAPACITY,NEED_UPTIME"; break;
       case CircKind::kOneHop: e += "ONEHOP_TUNNEL,IS_INTERNAL,NEED_CAPACITY"; break;
+      case CircKind::kConfluxLeg: e += "NEED_CAPACITY,NEED_UPTIME"; break;
     }
     e += " PURPOSE=";
     e += kPurposeNames[static_cast<std::size_t>(c.purpose)];
     if (c.hs_state != HsState::kNone) {
       e += " HS_STATE=";
       e += kHsStateNames[static_cast<std::size_t>(c.hs_state)];
+    }
+    if (!c.rend_query.empty()) {
       e += " REND_QUERY=";
       e += c.rend_query;
     }
@@ -985,6 +490,21 @@ class EventSim {
         e += s.socks_pass;
       }
     }
+    if (c.hs_pow_effort > 0) {
+      e += " HS_POW=v1,";
+      put_uint(e, c.hs_pow_effort);
+    }
+    if (c.conflux != 0) {
+      auto set = sets_.find(c.conflux);
+      if (set != sets_.end()) {
+        e += " CONFLUX_ID=";
+        e += set->second.nonce;
+      }
+      if (c.conflux_rtt_us > 0) {
+        e += " CONFLUX_RTT=";
+        put_uint(e, c.conflux_rtt_us);
+      }
+    }
   }
 
   void circ_event(const Circuit& c, std::string_view status, std::string_view reason = {},
@@ -993,7 +513,7 @@ class EventSim {
     put_uint(e, c.id);
     e.push_back(' ');
     e += status;
-    describe(e, c, true);
+    describe(e, c);
     if (!reason.empty()) {
       e += " REASON=";
       e += reason;
@@ -1005,21 +525,24 @@ class EventSim {
     emit();
   }
 
+  // CIRC_MINOR: PURPOSE_CHANGED names the old purpose (and HS state, if it
+  // had one); CANNIBALIZED names the old purpose and creation time.
   void circ_minor(const Circuit& c, std::string_view what, Purpose old_purpose, HsState old_state,
                   std::int64_t old_created = -1) {
     std::string& e = begin_event("CIRC_MINOR ");
     put_uint(e, c.id);
     e.push_back(' ');
     e += what;
-    describe(e, c, true);
+    describe(e, c);
     e += " OLD_PURPOSE=";
     e += kPurposeNames[static_cast<std::size_t>(old_purpose)];
+    if (old_state != HsState::kNone) {
+      e += " OLD_HS_STATE=";
+      e += kHsStateNames[static_cast<std::size_t>(old_state)];
+    }
     if (old_created >= 0) {
       e += " OLD_TIME_CREATED=";
       tf_.put_micros(e, old_created);
-    } else if (old_state != HsState::kNone) {
-      e += " OLD_HS_STATE=";
-      e += kHsStateNames[static_cast<std::size_t>(old_state)];
     }
     emit();
   }
@@ -1032,9 +555,10 @@ class EventSim {
     return static_cast<std::uint16_t>(from[rng_.below(from.size())]);
   }
 
-  // A new circuit with its path chosen; the caller fills in purpose and isolation, then
-  // start()s it.
-  Circuit& prepare(CircKind kind, std::size_t hops) {
+  // A new circuit with its path chosen; the caller fills in purpose and
+  // isolation, then start()s it. `exit` fixes the last hop (conflux legs).
+  Circuit& prepare(CircKind kind, std::size_t hops, std::size_t first = SIZE_MAX,
+                   std::size_t exit = SIZE_MAX) {
     const std::uint64_t id = next_circ_id_++;
     Circuit& c = circuits_[id];
     c.id = id;
@@ -1042,10 +566,20 @@ class EventSim {
     c.created_us = now_;
     c.idle_since_us = now_;
     c.epoch = epoch_;
-    c.path.push_back(static_cast<std::uint16_t>(guard_));
-    while (c.path.size() < hops) {
-      const bool last = c.path.size() + 1 == hops;
-      c.path.push_back(pick_other(last && kind == CircKind::kExit ? exits_ : middles_, c));
+    c.path.reserve(hops + 1);  // + the introduction point an intro circuit may add
+    c.path.push_back(static_cast<std::uint16_t>(first == SIZE_MAX ? guard_ : first));
+    for (std::size_t n = 1; n < hops; ++n) {
+      const bool last = n + 1 == hops;
+      std::uint16_t hop;
+      if (last && exit != SIZE_MAX) {
+        hop = static_cast<std::uint16_t>(exit);
+      } else if (kind == CircKind::kInternal && n == 1) {
+        hop = vanguards_[rng_.below(vanguards_.size())];
+      } else {
+        const bool to_exit = last && (kind == CircKind::kExit || kind == CircKind::kConfluxLeg);
+        hop = pick_other(to_exit ? exits_ : middles_, c);
+      }
+      c.path.push_back(hop);
     }
     // Directory tunnels to the guard are one CREATE_FAST away and do not time out here.
     if (kind != CircKind::kOneHop && rng_.percent(4)) {
@@ -1069,6 +603,16 @@ class EventSim {
     Circuit& c = prepare(CircKind::kExit, 3);
     c.need_uptime = need_uptime;
     c.session = session;
+    start(c);
+    // A circuit launched for a stream takes the stream's isolation at once.
+    if (session >= 0) c.shows_socks = true;
+    return c;
+  }
+
+  Circuit& launch_vanguards() {
+    Circuit& c = prepare(CircKind::kInternal, 3);
+    c.purpose = Purpose::kHsVanguards;
+    c.need_uptime = true;
     return start(c);
   }
 
@@ -1076,8 +620,8 @@ class EventSim {
     auto it = circuits_.find(id);
     if (it == circuits_.end()) return;
     Circuit& c = it->second;
-    if (c.built) return;
-    if (c.hops_done == 0 && !guard_conn_open_) {
+    if (c.built || c.closing) return;
+    if (c.hops_done == 0 && c.path[0] == guard_ && !guard_conn_open_) {
       if (!guard_conn_launching_) launch_guard_conn();
       after(ms(300, 900), Kind::kCircStep, id);
       return;
@@ -1116,21 +660,22 @@ class EventSim {
       // Kept only to learn how long the build took.
       return close_circuit(c, false, "FINISHED");
     }
+    if (c.conflux != 0) return conflux_leg_built(c);
     if (c.hs_flow != 0) return hs_circuit_ready(c);
     std::vector<std::uint64_t> waiting = std::move(c.waiting);
     c.waiting.clear();
     if (c.kind == CircKind::kExit && c.purpose == Purpose::kGeneral) adopt_pending(c, waiting);
     std::int64_t delay = 0;
-    for (std::uint64_t sid : waiting) {
+    for (const std::uint64_t sid : waiting) {
       auto st = streams_.find(sid);
       if (st == streams_.end()) continue;
       attach(st->second, c, delay += ms(0, 3));
     }
   }
 
-  // Like tor's connection_ap_attach_pending(): a newly opened circuit also takes streams that
-  // were waiting for other circuits, if its isolation allows. A circuit left without waiting
-  // streams is clean again.
+  // Like tor's connection_ap_attach_pending(): a newly opened circuit also
+  // takes streams that were waiting for other circuits, if its isolation
+  // allows. A circuit left without waiting streams is clean again.
   void adopt_pending(Circuit& c, std::vector<std::uint64_t>& adopted) {
     if (c.session < 0 && !adopted.empty()) {
       auto first = streams_.find(adopted.front());
@@ -1180,7 +725,7 @@ class EventSim {
   }
 
   void reroute(const std::vector<std::uint64_t>& ids) {
-    for (std::uint64_t sid : ids) {
+    for (const std::uint64_t sid : ids) {
       auto st = streams_.find(sid);
       if (st != streams_.end()) route(st->second);
     }
@@ -1193,7 +738,7 @@ class EventSim {
     // A circuit that never opened is reported FAILED, then CLOSED once it is freed.
     if (failed) circ_event(c, "FAILED", reason, remote);
     circ_event(c, "CLOSED", reason, remote);
-    for (std::uint64_t sid : c.streams) {
+    for (const std::uint64_t sid : c.streams) {
       auto st = streams_.find(sid);
       if (st == streams_.end()) continue;
       stream_event(st->second, "CLOSED", "DESTROY");
@@ -1203,10 +748,13 @@ class EventSim {
     c.streams.clear();
     const std::uint64_t id = c.id;
     const std::uint64_t fid = c.hs_flow;
+    const std::uint64_t set = c.conflux;
     const bool rend = c.purpose == Purpose::kHsClientRend;
+    const bool unlinked_failure = failed && c.purpose == Purpose::kConfluxUnlinked;
     const std::vector<std::uint64_t> waiting = std::move(c.waiting);
     c.waiting.clear();
     if (fid != 0) hs_circuit_lost(fid, id, rend);
+    if (set != 0) conflux_leg_lost(set, id, unlinked_failure);
     reroute(waiting);
     circuits_.erase(id);
   }
@@ -1214,17 +762,27 @@ class EventSim {
   void expire_circuits() {
     std::vector<std::uint64_t> expired;
     for (const auto& [id, c] : circuits_) {
-      if (!c.built || !c.streams.empty() || !c.waiting.empty()) continue;
+      if (!c.built || !c.streams.empty() || !c.waiting.empty() || c.conflux != 0) continue;
       if (c.hs_flow != 0 && c.purpose == Purpose::kHsClientIntro) continue;
-      const bool too_dirty =
-          c.dirty_since_us >= 0 && (now_ - c.dirty_since_us >= kDirtiness || c.epoch != epoch_);
-      const bool idle_too_long = c.dirty_since_us < 0 && now_ - c.idle_since_us >= kIdleTimeout;
-      if (too_dirty || idle_too_long) expired.push_back(id);
+      if (too_dirty(c.dirty_since_us, c.epoch, c.idle_since_us)) expired.push_back(id);
     }
-    for (std::uint64_t id : expired) {
+    for (const std::uint64_t id : expired) {
       auto it = circuits_.find(id);
       if (it != circuits_.end()) close_circuit(it->second, false, "FINISHED");
     }
+    std::vector<std::uint64_t> done_sets;
+    for (const auto& [id, set] : sets_) {
+      if (!set.linked || !set.waiting.empty()) continue;
+      bool busy = false;
+      for (const std::uint64_t leg : set.legs) {
+        auto it = circuits_.find(leg);
+        busy |= it != circuits_.end() && !it->second.streams.empty();
+      }
+      if (!busy && too_dirty(set.dirty_since_us, set.epoch, set.idle_since_us)) {
+        done_sets.push_back(id);
+      }
+    }
+    for (const std::uint64_t id : done_sets) close_set(id, "FINISHED");
     while (!measurement_deadlines_.empty() && measurement_deadlines_.front().first <= now_) {
       const std::uint64_t id = measurement_deadlines_.front().second;
       measurement_deadlines_.erase(measurement_deadlines_.begin());
@@ -1235,20 +793,162 @@ class EventSim {
     }
   }
 
-  // Keep two clean exit circuits and one clean internal circuit ready, as tor's circuit
-  // prediction does for a client that browses and sometimes visits onion services.
-  void maintain_preemptive() {
-    unsigned clean_exit = 0, clean_internal = 0;
-    for (const auto& [id, c] : circuits_) {
-      if (c.session >= 0 || c.hs_flow != 0 || c.purpose != Purpose::kGeneral) continue;
-      if (c.kind == CircKind::kExit) ++clean_exit;
-      if (c.kind == CircKind::kInternal) ++clean_internal;
-    }
-    for (; clean_exit < 2; ++clean_exit) {
-      launch_exit(rng_.percent(10), -1);
-    }
-    if (clean_internal < 1) launch(CircKind::kInternal, 3);
+  // Dirty circuits close after MaxCircuitDirtiness or a NEWNYM; clean ones
+  // after an hour unused.
+  bool too_dirty(std::int64_t dirty_since, std::uint64_t epoch, std::int64_t idle_since) const {
+    if (dirty_since >= 0) return now_ - dirty_since >= kDirtiness || epoch != epoch_;
+    return now_ - idle_since >= kIdleTimeout;
   }
+
+  // Circuits built ahead of demand, as tor's circuit prediction does for a
+  // client that browses and sometimes visits onion services: a clean exit
+  // circuit (long-lived ports, DNS), clean conflux sets, vanguard circuits.
+  void maintain_preemptive() {
+    unsigned clean_exit = 0, clean_internal = 0, clean_sets = 0;
+    for (const auto& [id, c] : circuits_) {
+      if (c.session >= 0 || c.hs_flow != 0 || c.closing) continue;
+      if (c.kind == CircKind::kExit && c.purpose == Purpose::kGeneral) ++clean_exit;
+      if (c.kind == CircKind::kInternal && c.purpose == Purpose::kHsVanguards) ++clean_internal;
+    }
+    for (const auto& [id, set] : sets_) clean_sets += set.session < 0 && !set.closing;
+    for (; clean_exit < 1; ++clean_exit) launch_exit(rng_.percent(10), -1);
+    for (; clean_sets < 2; ++clean_sets) launch_conflux_set(-1);
+    for (; clean_internal < 2; ++clean_internal) launch_vanguards();
+  }
+
+  // --- conflux --------------------------------------------------------------------------------
+  ConfluxSet& launch_conflux_set(std::int64_t session) {
+    const std::uint64_t id = next_set_id_++;
+    ConfluxSet& set = sets_[id];
+    set.id = id;
+    std::array<std::uint8_t, 16> nonce{};
+    rng_.fill(nonce);
+    put_hex(set.nonce, nonce);
+    set.exit = static_cast<std::uint16_t>(exits_[rng_.below(exits_.size())]);
+    set.session = session;
+    set.epoch = epoch_;
+    set.idle_since_us = now_;
+    // Both legs are launched together, one per guard.
+    launch_leg(set, guard_);
+    launch_leg(set, second_guard_);
+    return set;
+  }
+
+  void launch_leg(ConfluxSet& set, std::size_t guard) {
+    Circuit& c = prepare(CircKind::kConfluxLeg, 3, guard, set.exit);
+    c.purpose = Purpose::kConfluxUnlinked;
+    c.need_uptime = true;
+    c.conflux = set.id;
+    c.session = set.session;
+    set.legs.push_back(c.id);
+    start(c);
+  }
+
+  void conflux_leg_built(Circuit& c) {
+    auto it = sets_.find(c.conflux);
+    if (it == sets_.end()) return;
+    ConfluxSet& set = it->second;
+    if (set.linked) {
+      // A relaunched leg joins the set as soon as the exit answers.
+      link_leg(c, Purpose::kConfluxUnlinked);
+      return;
+    }
+    for (const std::uint64_t leg : set.legs) {
+      auto l = circuits_.find(leg);
+      if (l == circuits_.end() || !l->second.built) return;
+    }
+    if (set.legs.size() < 2) return;
+    // LINK / LINKED with the exit, one round trip.
+    after(rtt(), Kind::kConfluxLink, set.id);
+  }
+
+  void link_leg(Circuit& c, Purpose old) {
+    c.purpose = Purpose::kConfluxLinked;
+    circ_minor(c, "PURPOSE_CHANGED", old, HsState::kNone);
+    // The RTT the LINK exchange measured, in microseconds.
+    c.conflux_rtt_us = static_cast<std::uint64_t>(rtt());
+    c.conflux_rtt_us += rng_.below(60000);
+  }
+
+  void conflux_link(std::uint64_t set_id) {
+    auto it = sets_.find(set_id);
+    if (it == sets_.end() || it->second.linked || it->second.closing) return;
+    ConfluxSet& set = it->second;
+    for (const std::uint64_t leg : set.legs) {
+      auto l = circuits_.find(leg);
+      if (l == circuits_.end() || !l->second.built) return;
+    }
+    set.linked = true;
+    set.idle_since_us = now_;
+    for (const std::uint64_t leg : set.legs)
+      link_leg(circuits_.find(leg)->second, Purpose::kConfluxUnlinked);
+    std::vector<std::uint64_t> waiting = std::move(set.waiting);
+    set.waiting.clear();
+    std::int64_t delay = 0;
+    for (const std::uint64_t sid : waiting) {
+      auto st = streams_.find(sid);
+      if (st != streams_.end()) attach_to_set(st->second, set, delay += ms(0, 3));
+    }
+  }
+
+  // Streams go over the leg with the lowest RTT.
+  void attach_to_set(Stream& s, ConfluxSet& set, std::int64_t delay) {
+    Circuit* best = nullptr;
+    for (const std::uint64_t leg : set.legs) {
+      auto l = circuits_.find(leg);
+      if (l == circuits_.end() || l->second.closing || !l->second.built) continue;
+      if (!best || l->second.conflux_rtt_us < best->conflux_rtt_us) best = &l->second;
+    }
+    if (!best) return route(s);
+    if (set.session < 0) {
+      set.session = s.session;
+      set.epoch = epoch_;
+    }
+    if (set.dirty_since_us < 0) set.dirty_since_us = now_;
+    for (const std::uint64_t leg : set.legs) {
+      auto l = circuits_.find(leg);
+      if (l != circuits_.end()) l->second.session = set.session;
+    }
+    attach(s, *best, delay);
+  }
+
+  // A leg closed. An unlinked set relaunches a failed leg a few times, then
+  // gives up; a linked set goes on with the legs it has left.
+  void conflux_leg_lost(std::uint64_t set_id, std::uint64_t leg, bool failed_unlinked) {
+    auto it = sets_.find(set_id);
+    if (it == sets_.end()) return;
+    ConfluxSet& set = it->second;
+    std::erase(set.legs, leg);
+    if (set.closing) {
+      if (set.legs.empty()) sets_.erase(it);
+      return;
+    }
+    if (!set.linked && failed_unlinked && set.relaunches < kMaxLegRelaunches) {
+      ++set.relaunches;
+      launch_leg(set, rng_.percent(50) ? guard_ : second_guard_);
+      return;
+    }
+    if (set.linked && !set.legs.empty()) return;
+    close_set(set_id, "FINISHED");
+  }
+
+  void close_set(std::uint64_t set_id, std::string_view reason) {
+    auto it = sets_.find(set_id);
+    if (it == sets_.end()) return;
+    ConfluxSet& set = it->second;
+    set.closing = true;
+    const std::vector<std::uint64_t> waiting = std::move(set.waiting);
+    set.waiting.clear();
+    const std::vector<std::uint64_t> legs = set.legs;
+    for (const std::uint64_t leg : legs) {
+      auto l = circuits_.find(leg);
+      if (l != circuits_.end()) close_circuit(l->second, !l->second.built, reason);
+    }
+    auto again = sets_.find(set_id);
+    if (again != sets_.end()) sets_.erase(again);
+    reroute(waiting);
+  }
+
   // --- guard connection -----------------------------------------------------------------------
   void launch_guard_conn() {
     guard_conn_launching_ = true;
@@ -1277,7 +977,9 @@ class EventSim {
     guard_conn_open_ = false;
     circuit_established_ = false;
     std::vector<std::uint64_t> victims;
-    for (const auto& [id, c] : circuits_) victims.push_back(id);
+    for (const auto& [id, c] : circuits_) {
+      if (c.path[0] == guard_) victims.push_back(id);
+    }
     std::string& e = begin_event("ORCONN ");
     e += pool_[guard_].longname;
     e += rng_.percent(50) ? " CLOSED REASON=IOERROR" : " CLOSED REASON=CONNECTRESET";
@@ -1290,9 +992,13 @@ class EventSim {
     emit();
     begin_event("STATUS_CLIENT NOTICE CIRCUIT_NOT_ESTABLISHED REASON=NO_ROUTE");
     emit();
+    const std::size_t lost = guard_;
     // Sometimes the guard stays unreachable and tor moves on to its next primary guard.
-    if (rng_.percent(25)) guard_ = guards_[rng_.below(guards_.size())];
-    for (std::uint64_t id : victims) {
+    if (rng_.percent(25)) {
+      guard_ = guards_[rng_.below(guards_.size())];
+      if (guard_ == second_guard_) second_guard_ = lost;
+    }
+    for (const std::uint64_t id : victims) {
       auto it = circuits_.find(id);
       if (it != circuits_.end()) {
         close_circuit(it->second, !it->second.built, "OR_CONN_CLOSED");
@@ -1302,6 +1008,27 @@ class EventSim {
   }
 
   // --- streams --------------------------------------------------------------------------------
+  void put_target(std::string& e, const Stream& s) {
+    if (s.kind == StreamKind::kDir) {
+      // A tunnelled directory connection names its cache by address and
+      // identity: "<ip>.$<fingerprint>.exit".
+      const PoolRelay& cache = pool_[s.dir_server];
+      put_ipv4(e, cache.ipv4);
+      e += ".$";
+      e += cache.fingerprint;
+      e += ".exit";
+    } else if (s.host.empty() || s.remapped) {
+      put_ipv4(e, s.ip);
+    } else {
+      e += s.host;
+    }
+    e.push_back(':');
+    put_uint(e, s.port);
+  }
+
+  // Fields in the order of tor's control_event_stream_status(): target,
+  // reasons (REMAP: SOURCE), SOURCE_ADDR and PURPOSE (new streams only), then
+  // entry_connection_describe_status_for_controller()'s isolation fields.
   void stream_event(const Stream& s, std::string_view status, std::string_view reason = {},
                     std::string_view remote = {}, std::string_view extra = {}) {
     std::string& e = begin_event("STREAM ");
@@ -1311,13 +1038,7 @@ class EventSim {
     e.push_back(' ');
     put_uint(e, s.circ);
     e.push_back(' ');
-    if (s.host.empty() || s.remapped) {
-      put_ipv4(e, s.ip);
-    } else {
-      e += s.host;
-    }
-    e.push_back(':');
-    put_uint(e, s.port);
+    put_target(e, s);
     if (!reason.empty()) {
       e += " REASON=";
       e += reason;
@@ -1330,18 +1051,17 @@ class EventSim {
     const bool is_new = status == "NEW" || status == "NEWRESOLVE";
     if (is_new) {
       if (s.kind == StreamKind::kDir) {
-        e += " SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_FETCH";
+        e += " PURPOSE=DIR_FETCH";  // linked connections have no client address
       } else {
         e += " SOURCE_ADDR=127.0.0.1:";
         put_uint(e, s.source_port);
         e += s.kind == StreamKind::kResolve ? " PURPOSE=DNS_REQUEST" : " PURPOSE=USER";
       }
     }
-    // tor >= 0.3.x describes the client side of every entry connection.
     if (s.kind == StreamKind::kDir) {
-      e += " CLIENT_PROTOCOL=UNKNOWN NYM_EPOCH=";
-      put_uint(e, epoch_);
-      e += " SESSION_GROUP=-1 ISO_FIELDS=SESSION_GROUP";
+      // Directory connections isolate by their own session group only and
+      // never take a NEWNYM epoch.
+      e += " CLIENT_PROTOCOL=UNKNOWN NYM_EPOCH=0 SESSION_GROUP=-2 ISO_FIELDS=SESSION_GROUP";
     } else {
       const Session& ss = sessions_[static_cast<std::size_t>(s.session)];
       if (!ss.socks_user.empty()) {
@@ -1350,9 +1070,11 @@ class EventSim {
         e += " SOCKS_PASSWORD=";
         e += ss.socks_pass;
       }
+      // The browser's SocksPort, the applications' SocksPort and an
+      // HTTPTunnelPort: each listener is its own automatic session group.
       constexpr std::array<std::string_view, 5> kProtocols = {"SOCKS5", "SOCKS5", "SOCKS5",
                                                               "SOCKS4", "HTTPCONNECT"};
-      constexpr std::array<std::string_view, 5> kGroups = {"-2", "-3", "-3", "-3", "-4"};
+      constexpr std::array<std::string_view, 5> kGroups = {"-5", "-6", "-6", "-6", "-7"};
       const auto k = static_cast<std::size_t>(ss.client);
       e += " CLIENT_PROTOCOL=";
       e += kProtocols[k];
@@ -1368,7 +1090,7 @@ class EventSim {
   std::uint32_t resolve(std::string_view host) {
     // Stable per host, so every visit to a site sees the same address.
     std::uint64_t h = 0xCBF29CE484222325ULL;
-    for (char c : host) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
+    for (const char c : host) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ULL;
     Rng r(h);
     return random_public_ipv4(r);
   }
@@ -1439,6 +1161,22 @@ class EventSim {
     s.ip = s.host.empty() ? random_public_ipv4(rng_) : resolve(s.host);
     const std::uint64_t id = s.id;
     Stream& st = streams_[id] = std::move(s);
+    const bool socks_app = ss.client == ClientKind::kAuthApp ||
+                           ss.client == ClientKind::kSocks5App ||
+                           ss.client == ClientKind::kSocks4App;
+    if (st.host.empty() && socks_app) {
+      // The application resolved the name itself, which may leak it: tor
+      // says so (WarnUnsafeSocks) before it takes the request.
+      std::string& e = begin_event(ss.client == ClientKind::kSocks4App
+                                       ? "STATUS_CLIENT WARN DANGEROUS_SOCKS PROTOCOL=SOCKS4 "
+                                         "ADDRESS="
+                                       : "STATUS_CLIENT WARN DANGEROUS_SOCKS PROTOCOL=SOCKS5 "
+                                         "ADDRESS=");
+      put_ipv4(e, st.ip);
+      e.push_back(':');
+      put_uint(e, st.port);
+      emit();
+    }
     stream_event(st, st.kind == StreamKind::kResolve ? "NEWRESOLVE" : "NEW");
     route(st);
   }
@@ -1457,6 +1195,9 @@ class EventSim {
       return;
     }
     const bool uptime = long_lived(s.port);
+    // Web traffic goes over conflux sets; long-lived connections and DNS
+    // requests over plain exit circuits.
+    if (s.kind == StreamKind::kUser && !uptime) return route_conflux(s);
     // 1. A circuit already isolated to this session, not yet too dirty.
     // 2. A clean built circuit. 3. One being built for this session. 4. Launch a new one.
     Circuit* clean = nullptr;
@@ -1482,6 +1223,42 @@ class EventSim {
     pending->waiting.push_back(s.id);
   }
 
+  // The same order of preference as route(), over conflux sets.
+  void route_conflux(Stream& s) {
+    ConfluxSet* clean_linked = nullptr;
+    ConfluxSet* clean_building = nullptr;
+    ConfluxSet* pending = nullptr;
+    for (auto& [id, set] : sets_) {
+      if (set.closing || set.legs.empty()) continue;
+      if (std::find(set.legs.begin(), set.legs.end(), s.exclude_circ) != set.legs.end()) continue;
+      if (set.session == s.session && set.epoch == epoch_) {
+        if (set.linked && (set.dirty_since_us < 0 || now_ - set.dirty_since_us < kDirtiness)) {
+          return attach_to_set(s, set, ms(0, 3));
+        }
+        if (!set.linked && !pending) pending = &set;
+      } else if (set.session < 0) {
+        if (set.linked && !clean_linked) clean_linked = &set;
+        if (!set.linked && !clean_building) clean_building = &set;
+      }
+    }
+    if (clean_linked) {
+      attach_to_set(s, *clean_linked, ms(0, 3));
+      maintain_preemptive();
+      return;
+    }
+    if (!pending && clean_building) {
+      pending = clean_building;
+      pending->session = s.session;
+      pending->epoch = epoch_;
+      for (const std::uint64_t leg : pending->legs) {
+        auto l = circuits_.find(leg);
+        if (l != circuits_.end()) l->second.session = s.session;
+      }
+    }
+    if (!pending) pending = &launch_conflux_set(s.session);
+    pending->waiting.push_back(s.id);
+  }
+
   void attach(Stream& s, Circuit& c, std::int64_t delay) {
     s.circ = c.id;
     if (c.dirty_since_us < 0) c.dirty_since_us = now_;
@@ -1497,8 +1274,12 @@ class EventSim {
 
   void detach(Stream& s) {
     auto it = circuits_.find(s.circ);
-    if (it != circuits_.end()) std::erase(it->second.streams, s.id);
-    if (it != circuits_.end() && it->second.streams.empty()) it->second.idle_since_us = now_;
+    if (it == circuits_.end()) return;
+    std::erase(it->second.streams, s.id);
+    if (!it->second.streams.empty()) return;
+    it->second.idle_since_us = now_;
+    auto set = sets_.find(it->second.conflux);
+    if (set != sets_.end()) set->second.idle_since_us = now_;
   }
 
   void stream_step(std::uint64_t id) {
@@ -1542,6 +1323,8 @@ class EventSim {
       case kClose: {
         if (s.kind == StreamKind::kUser && rng_.percent(30)) {
           stream_event(s, "CLOSED", "END", rng_.percent(90) ? "DONE" : "CONNRESET");
+        } else if (s.kind == StreamKind::kDir) {
+          stream_event(s, "CLOSED", "END", "DONE");
         } else {
           stream_event(s, "CLOSED", "DONE");
         }
@@ -1602,21 +1385,26 @@ class EventSim {
     HsFlow& flow = flows_[fid];
     flow.session = s.session;
     flow.onion = s.host.substr(0, s.host.size() - 6);  // strip ".onion"
+    for (std::size_t i = 0; i < onions_.size(); ++i) {
+      if (onions_[i] == flow.onion) flow.pow_effort = onion_pow_[i];
+    }
     flow.streams.push_back(s.id);
     onion_flow_[s.host] = fid;
     new_hs_circuit(flow, fid, true);
     new_hs_circuit(flow, fid, false);
   }
 
-  // Get a rendezvous or introduction circuit for a flow: cannibalize a clean internal circuit
-  // if one is built, otherwise build a fresh one with the right purpose.
+  // Get a rendezvous or introduction circuit for a flow: cannibalize a clean
+  // vanguard circuit if one is built, otherwise build a fresh one with the
+  // right purpose. Tor learns which service a circuit is for only after it
+  // has it, so REND_QUERY appears from the next event on.
   void new_hs_circuit(HsFlow& flow, std::uint64_t fid, bool rend) {
     const Purpose purpose = rend ? Purpose::kHsClientRend : Purpose::kHsClientIntro;
     const HsState state = rend ? HsState::kRendConnecting : HsState::kIntroConnecting;
     Circuit* c = nullptr;
     for (auto& [id, cand] : circuits_) {
       if (cand.kind == CircKind::kInternal && cand.built && !cand.closing && cand.session < 0 &&
-          cand.hs_flow == 0 && cand.purpose == Purpose::kGeneral) {
+          cand.hs_flow == 0 && cand.purpose == Purpose::kHsVanguards) {
         c = &cand;
         break;
       }
@@ -1625,11 +1413,12 @@ class EventSim {
       const std::int64_t old_created = c->created_us;
       c->purpose = purpose;
       c->hs_state = state;
-      c->rend_query = flow.onion;
       c->hs_flow = fid;
-      c->created_us = now_;
       c->session = flow.session;
-      circ_minor(*c, "CANNIBALIZED", Purpose::kGeneral, HsState::kNone, old_created);
+      // Tor changes the purpose, then restarts the circuit's clock.
+      circ_minor(*c, "PURPOSE_CHANGED", Purpose::kHsVanguards, HsState::kNone);
+      c->created_us = now_;
+      circ_minor(*c, "CANNIBALIZED", Purpose::kHsVanguards, HsState::kNone, old_created);
       if (rend) {
         after(ms(1, 5), Kind::kHsStep, c->id);  // already open: the last hop is the RP
       } else {
@@ -1641,12 +1430,13 @@ class EventSim {
     } else {
       c = &prepare(CircKind::kInternal, rend ? 3 : 4);
       c->purpose = purpose;
+      c->need_uptime = true;
       c->hs_state = state;
-      c->rend_query = flow.onion;
       c->hs_flow = fid;
       c->session = flow.session;
       start(*c);
     }
+    c->rend_query = flow.onion;
     (rend ? flow.rend : flow.intro) = c->id;
     maintain_preemptive();
   }
@@ -1702,6 +1492,14 @@ class EventSim {
     }
     if (ic && rc.hs_state == HsState::kRendIdle && ic->built &&
         ic->hs_state == HsState::kIntroConnecting) {
+      // The proof of work (if the service wants one) goes with INTRODUCE1;
+      // both circuits carry its effort from then on.
+      if (flow.pow_effort > 0) {
+        const auto effort =
+            static_cast<std::uint32_t>(flow.pow_effort + rng_.below(flow.pow_effort));
+        ic->hs_pow_effort = effort;
+        rc.hs_pow_effort = effort;
+      }
       set_hs_state(*ic, HsState::kIntroSent);  // INTRODUCE1 sent
       after(rtt() * 2, Kind::kHsStep, ic->id);
       return;
@@ -1719,7 +1517,7 @@ class EventSim {
       set_hs_state(rc, HsState::kRendJoined);  // RENDEZVOUS2: the service joined
       flow.joined = true;
       std::int64_t delay = 0;
-      for (std::uint64_t sid : flow.streams) {
+      for (const std::uint64_t sid : flow.streams) {
         auto st = streams_.find(sid);
         if (st != streams_.end()) attach(st->second, rc, delay += ms(0, 3));
       }
@@ -1833,7 +1631,7 @@ class EventSim {
     e += " RECOMMENDATION=ignore";
     if (peer) {
       e += " HOSTID=\"";
-      e += std::string_view(peer->longname).substr(1, 40);
+      e += peer->fingerprint;
       e += "\" HOSTADDR=\"";
       put_ipv4(e, peer->ipv4);
       e.push_back(':');
@@ -1854,7 +1652,7 @@ class EventSim {
       s.id = next_conn_id_;
       next_conn_id_ += 2;  // the directory connection and its linked stream
       s.kind = StreamKind::kDir;
-      s.ip = pool_[guard_].ipv4;
+      s.dir_server = static_cast<std::uint16_t>(guard_);
       s.port = pool_[guard_].or_port;
       const std::uint64_t id = s.id;
       Stream& st = streams_[id] = std::move(s);
@@ -1870,8 +1668,8 @@ class EventSim {
       emit();
       if (rng_.percent(10)) {
         begin_event(
-            "STATUS_GENERAL WARN DANGEROUS_VERSION CURRENT=0.4.8.12 REASON=UNRECOMMENDED "
-            "RECOMMENDED=\"0.4.8.13, 0.4.9.1-alpha\"");
+            "STATUS_GENERAL WARN DANGEROUS_VERSION CURRENT=0.4.8.17 REASON=UNRECOMMENDED "
+            "RECOMMENDED=\"0.4.8.20, 0.4.8.21, 0.4.9.10, 0.4.9.11\"");
         emit();
       }
       return;
@@ -1933,13 +1731,16 @@ class EventSim {
 
   std::vector<PoolRelay> pool_;
   std::vector<std::size_t> guards_, exits_, middles_;
+  std::array<std::uint16_t, 4> vanguards_{};
   std::vector<std::string> domains_, onions_;
-  std::size_t guard_ = 0;
+  std::vector<std::uint32_t> onion_pow_;  // per onion: the effort its service asks for
+  std::size_t guard_ = 0, second_guard_ = 0;
   std::uint64_t guard_conn_id_ = 0;
   bool guard_conn_open_ = false, guard_conn_launching_ = false;
   bool circuit_established_ = true;
 
   std::map<std::uint64_t, Circuit> circuits_;
+  std::map<std::uint64_t, ConfluxSet> sets_;
   std::map<std::uint64_t, Stream> streams_;
   std::map<std::uint64_t, OrConn> orconns_;
   std::map<std::uint64_t, HsFlow> flows_;
@@ -1948,7 +1749,7 @@ class EventSim {
   std::vector<std::size_t> active_sessions_;
   std::vector<std::pair<std::int64_t, std::uint64_t>> measurement_deadlines_;
 
-  std::uint64_t next_circ_id_ = 1, next_conn_id_ = 1, next_flow_id_ = 1;
+  std::uint64_t next_circ_id_ = 1, next_conn_id_ = 1, next_flow_id_ = 1, next_set_id_ = 1;
   std::uint64_t epoch_ = 0;
   std::uint64_t bw_rate_ = 0;
   std::uint64_t source_port_ = 40000;
@@ -1959,28 +1760,6 @@ class EventSim {
 };
 
 }  // namespace
-
-std::string ns_all_reply(const NsAllOptions& opts) {
-  std::vector<Router> routers;
-  routers.reserve(opts.routers);
-  for (std::size_t i = 0; i < opts.routers; ++i) routers.push_back(make_router(opts.seed, i));
-  // A consensus lists routers by identity; ties (practically impossible) fall back to index
-  // so the order is total and std::sort's result is the same everywhere.
-  std::vector<std::size_t> order(routers.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return routers[a].identity != routers[b].identity ? routers[a].identity < routers[b].identity
-                                                      : a < b;
-  });
-
-  std::string out;
-  out.reserve(64 + routers.size() * 400);  // ~390 B/entry
-  out += "250+ns/all=\r\n";
-  TimeFormatter tf;
-  for (std::size_t i : order) put_router_entry(out, routers[i], tf);
-  out += ".\r\n250 OK\r\n";
-  return out;
-}
 
 std::string event_stream(const EventOptions& opts) {
   if (opts.events == 0) return {};
