@@ -16,6 +16,7 @@
 //   BM_EventsFramedParsedApplied  ReplyReader + parse_event + TorState::apply,
 //                           into a state holding the consensus; items = events
 //   BM_EventsParsedApplied  ... events framed beforehand (OwnedReply)
+//   BM_EventsParsedOnly     parse_event alone over those: the parser's share
 //   BM_BytesPerRouter       heap bytes the router table holds per router (counter;
 //                           counted by this program's operator new/delete)
 
@@ -232,6 +233,23 @@ void BM_EventsParsedApplied(benchmark::State& state) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * replies.size()));
 }
 BENCHMARK(BM_EventsParsedApplied)->Unit(benchmark::kMillisecond);
+
+// The parsing share of the two above: parse_event alone.
+void BM_EventsParsedOnly(benchmark::State& state) {
+  std::vector<torcon::OwnedReply> replies;
+  {
+    ReplyReader reader;
+    reader.feed(events());
+    Reply r;
+    while (reader.next(r) == ReplyReader::Next::reply) replies.push_back(r.copy());
+  }
+  torcon::Event ev;
+  for (auto _ : state)
+    for (const torcon::OwnedReply& o : replies)
+      benchmark::DoNotOptimize(torcon::parse_event(o.view(), ev));
+  state.SetItemsProcessed(std::int64_t(state.iterations() * replies.size()));
+}
+BENCHMARK(BM_EventsParsedOnly)->Unit(benchmark::kMillisecond);
 
 void BM_BytesPerRouter(benchmark::State& state) {
   double per_router = 0;

@@ -73,6 +73,14 @@ class RouterTable {
       return h;
     }
   };
+  struct IdEq {
+    bool operator()(const RouterIdentity& a, const RouterIdentity& b) const noexcept {
+      std::uint64_t x[3] = {}, y[3] = {};
+      __builtin_memcpy(x, a.data(), 20);
+      __builtin_memcpy(y, b.data(), 20);
+      return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+    }
+  };
   static constexpr std::size_t kChunk = 512;
 
   Router* allocate(const RouterIdentity& id, std::string_view nickname);
@@ -83,6 +91,15 @@ class RouterTable {
     if (!listeners_.empty()) listeners_.call(on_error_, r, what);
   }
   std::string_view intern(std::string_view s);
+  // In front of the intern tables: most routers repeat one of a few dozen
+  // versions and policies, and a slot picked from the text's length and
+  // ends, checked by one compare, is cheaper than hashing the whole text.
+  struct RecentSlot {
+    std::string_view text;  // interned
+    const void* value = nullptr;
+  };
+  static std::size_t recent_slot(std::string_view s) noexcept;
+  RecentSlot recent_[128];
   const ExitPolicySummary* intern_policy(std::string_view text);
 
   RouterListeners& listeners_;
@@ -90,8 +107,12 @@ class RouterTable {
   std::vector<std::unique_ptr<Router[]>> chunks_;
   std::size_t used_in_last_ = kChunk;
   std::vector<Router*> free_;
-  absl::flat_hash_map<RouterIdentity, Router*, IdHash> by_id_;
-  absl::flat_hash_map<std::string_view, Router*, TextHash, TextEq> by_nick_;  // chain heads
+  absl::flat_hash_map<RouterIdentity, Router*, IdHash, IdEq> by_id_;
+  // Nickname -> chain head, built on the first lookup by nickname (most
+  // users never do one; a bootstrap saves 8000 inserts) and kept from then.
+  void build_nick_index() const;
+  mutable bool nick_index_ = false;
+  mutable absl::flat_hash_map<std::string_view, Router*, TextHash, TextEq> by_nick_;
   absl::node_hash_set<std::string, TextHash, TextEq> strings_;
   absl::node_hash_map<std::string, ExitPolicySummary, TextHash, TextEq> policies_;
   std::uint32_t generation_ = 0;

@@ -147,28 +147,29 @@ Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
   return {};
 }
 
-// Resolves every hop of `path` (the hops before it too: a longer path
-// replaces the old one whole). False if a hop does not parse: the path is
-// then left as it was.
+// Appends the hops of `path` beyond those the circuit has: tor only ever
+// extends a circuit's path, so the hops before are the ones already
+// resolved. False if a new hop does not parse: the path then stays as it was.
 bool StateCore::set_path(Circuit& c, std::string_view path) {
-  std::vector<const Router*> hops;
-  hops.reserve(count_hops(path));
-  LongNameReader reader(path, ',');
+  std::string_view rest = path;
+  for (std::size_t skip = c.path_.size(); skip > 0; --skip) {
+    const std::size_t comma = rest.find(',');
+    if (comma == std::string_view::npos) return false;
+    rest.remove_prefix(comma + 1);
+  }
+  const std::size_t had = c.path_.size();
+  LongNameReader reader(rest, ',');
   for (LongName h; reader.next(h);) {
     Router* r = routers_.resolve(h);
     if (r) routers_.ref(r);
-    hops.push_back(r);
+    c.path_.push_back(r);
   }
-  if (reader.error().code != Errc::ok) {
-    if (on_error_) on_error_("circuit " + c.id_ + ": " + reader.error().message);
-    for (const Router* r : hops)
-      if (r) routers_.unref(const_cast<Router*>(r));
-    return false;
-  }
-  std::swap(hops, c.path_);
-  for (const Router* r : hops)
-    if (r) routers_.unref(const_cast<Router*>(r));
-  return true;
+  if (reader.error().code == Errc::ok) return true;
+  if (on_error_) on_error_("circuit " + c.id_ + ": " + reader.error().message);
+  for (std::size_t i = had; i < c.path_.size(); ++i)
+    if (c.path_[i]) routers_.unref(const_cast<Router*>(c.path_[i]));
+  c.path_.resize(had);
+  return false;
 }
 
 void StateCore::remove_circuit(Circuit& c) {

@@ -223,6 +223,56 @@ TEST(Routers, MalformedConsensusAppliesWhatCameBeforeAndRemovesNothing) {
   EXPECT_EQ(st.router_count(), 4u);
 }
 
+// The table reads the r line's tail itself: what it accepts and refuses.
+TEST(Routers, RLineAddressAndPorts) {
+  struct Case {
+    const char* tail;  // after "r nick identity digest date time "
+    bool ok;
+    std::uint32_t ip;
+    int or_port, dir_port;
+  };
+  for (const Case& c :
+       {Case{"192.0.2.1 9001 0", true, 0xC0000201u, 9001, 0},
+        Case{"0.0.0.0 1 65535", true, 0, 1, 65535},
+        Case{"255.255.255.255 443 80", true, 0xFFFFFFFFu, 443, 80},
+        Case{"256.0.0.1 9001 0", false, 0, 0, 0}, Case{"1.2.3 9001 0", false, 0, 0, 0},
+        Case{"1.2.3.4.5 9001 0", false, 0, 0, 0}, Case{"01.2.3.4 9001 0", false, 0, 0, 0},
+        Case{"1.2.3.4 65536 0", false, 0, 0, 0}, Case{"1.2.3.4 9001 x", false, 0, 0, 0},
+        Case{"1.2.3.4 9001", false, 0, 0, 0}, Case{"1.2.3.4  9001 0", false, 0, 0, 0}}) {
+    std::string e = entry(1, "alpha", "192.0.2.1", 9001, {"s Running"});
+    e.replace(e.find("192.0.2.1 9001 0"), 16, c.tail);
+    TorState st;
+    Feeder f(st);
+    const torcon::Status s = f.feed(torcon::test::ns_all_reply({e}));
+    ASSERT_EQ(bool(s), c.ok) << c.tail;
+    if (!c.ok) {
+      EXPECT_EQ(s.error().code, torcon::Errc::bad_router_status) << c.tail;
+      EXPECT_EQ(st.router_count(), 0u);
+      continue;
+    }
+    const Router* r = st.router(torcon::test::identity_of(1));
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->ipv4(), c.ip) << c.tail;
+    EXPECT_EQ(r->or_port(), c.or_port) << c.tail;
+    EXPECT_EQ(r->dir_port(), c.dir_port) << c.tail;
+  }
+}
+
+// Microdescriptor consensuses have no digest in the r line.
+TEST(Routers, MicrodescriptorFormRLine) {
+  std::string e = entry(1, "alpha", "192.0.2.9", 443, {"s Fast Running", "w Bandwidth=7"});
+  const std::size_t d = e.find(' ', e.find(' ', 2) + 1);  // after the identity
+  e.erase(d, e.find(' ', d + 1) - d);                     // drop the digest
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.feed(torcon::test::ns_all_reply({e}))) << e;
+  const Router* r = st.router("alpha");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->ipv4(), 0xC0000209u);
+  EXPECT_EQ(r->or_port(), 443);
+  EXPECT_EQ(r->bandwidth().bandwidth, 7u);
+}
+
 TEST(Routers, WorksWithoutRecordedLineEnds) {
   TorState st;
   Feeder f(st, /*record_lines=*/false);
