@@ -109,8 +109,11 @@ Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
   auto it = circuits_.find(e.id);
   CircuitChanges what = 0;
   if (it == circuits_.end()) {
-    if (is_final(e.status_enum)) return {};  // never seen alive: nothing to end
-    if (from_snapshot && ended_.contains(e.id)) return {};
+    if (is_final(e.status_enum)) {  // never seen alive: nothing to end
+      if (snapshot_pending_ && !from_snapshot) ended_circuits_.emplace(e.id);
+      return {};
+    }
+    if (from_snapshot && ended_circuits_.contains(e.id)) return {};
     auto c = std::make_unique<Circuit>();
     c->id_.assign(e.id.data(), e.id.size());
     it = circuits_.emplace(c->id_, std::move(c)).first;
@@ -184,7 +187,7 @@ void StateCore::remove_circuit(Circuit& c) {
   for (const Router* r : c.path_)
     if (r) routers_.unref(const_cast<Router*>(r));
   c.path_.clear();
-  if (snapshot_pending_) ended_.insert(c.id_);
+  if (snapshot_pending_) ended_circuits_.insert(c.id_);
   std::string id = std::move(c.id_);
   circuits_.erase(id);
 }
@@ -227,8 +230,11 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
   auto it = streams_.find(e.id);
   StreamChanges what = 0;
   if (it == streams_.end()) {
-    if (is_final(e.status_enum)) return {};
-    if (from_snapshot && ended_.contains(e.id)) return {};
+    if (is_final(e.status_enum)) {
+      if (snapshot_pending_ && !from_snapshot) ended_streams_.emplace(e.id);
+      return {};
+    }
+    if (from_snapshot && ended_streams_.contains(e.id)) return {};
     auto s = std::make_unique<Stream>();
     s->id_.assign(e.id.data(), e.id.size());
     it = streams_.emplace(s->id_, std::move(s)).first;
@@ -309,7 +315,7 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
   if (is_final(s.state_)) {
     notify(s, what | stream_removed);
     if (s.circuit_) attach_stream(s, nullptr);  // the circuit's listeners hear it
-    if (snapshot_pending_) ended_.insert(s.id_);
+    if (snapshot_pending_) ended_streams_.insert(s.id_);
     std::string id = std::move(s.id_);
     streams_.erase(id);
     return {};

@@ -53,7 +53,7 @@ class StateCore {
 
   // Between attach() and the snapshot: IDs that ended meanwhile.
   bool snapshot_pending_ = false;
-  absl::flat_hash_set<std::string, TextHash, TextEq> ended_;
+  absl::flat_hash_set<std::string, TextHash, TextEq> ended_circuits_, ended_streams_;
 
   // Attachment (tor_state.cpp).
   Controller* controller_ = nullptr;
@@ -61,6 +61,8 @@ class StateCore {
   std::function<void(const Status&)> attach_done_;
   bool bootstrapped_ = false;
   std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
+  std::size_t subscriptions_waiting_ = 0;  // SETEVENTS answers the snapshot waits for
+  void send_snapshot();
   void finish_attach(const Status& s);
 
  private:

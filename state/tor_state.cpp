@@ -19,12 +19,34 @@ constexpr std::string_view kSnapshot =
 
 void StateCore::finish_attach(const Status& s) {
   snapshot_pending_ = false;
-  ended_.clear();
+  ended_circuits_.clear();
+  ended_streams_.clear();
   if (s && attach_done_) bootstrapped_ = true;
   if (!attach_done_) return;
   auto done = std::move(attach_done_);
   attach_done_ = nullptr;
   done(s);
+}
+
+void StateCore::send_snapshot() {
+  std::weak_ptr<StateCore*> self = self_;
+  controller_->command(kSnapshot, [self](const Expected<Reply>& r) {
+    auto p = self.lock();
+    if (!p) return;
+    detail::StateCore& c = **p;
+    if (!r) {
+      Error e = r.error();
+      e.message = "GETINFO (TorState snapshot): " + e.message;
+      return c.finish_attach(e);
+    }
+    if (!r->is_ok())
+      return c.finish_attach(Error(Errc::tor_error,
+                                   "GETINFO (TorState snapshot): " + std::string(r->status_text()),
+                                   0, r->code));
+    // Applied even if a SETEVENTS failed (done has been told): the tables
+    // are then a snapshot that some events no longer update.
+    c.finish_attach(c.apply_getinfo(*r));
+  });
 }
 
 }  // namespace detail
@@ -42,7 +64,8 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
   core.attach_done_ = std::move(done);
   core.bootstrapped_ = false;
   core.snapshot_pending_ = true;
-  core.ended_.clear();
+  core.ended_circuits_.clear();
+  core.ended_streams_.clear();
   std::weak_ptr<detail::StateCore*> self = core.self_;
   // Subscriptions first: tor sends the events of every change after it
   // took the SETEVENTS, which it does before it answers the GETINFO below.
@@ -64,29 +87,28 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
         },
         [self, name](const Status& s) {
           auto p = self.lock();
-          if (!p || s || !(*p)->attach_done_) return;
-          (*p)->finish_attach(Error(s.error().code,
-                                    "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
-                                    s.error().status));
+          if (!p) return;
+          detail::StateCore& c = **p;
+          if (s) {
+            if (c.subscriptions_waiting_ > 0 && --c.subscriptions_waiting_ == 0 && c.attach_done_)
+              c.send_snapshot();
+            return;
+          }
+          if (!c.attach_done_) return;
+          c.subscriptions_waiting_ = 0;
+          c.finish_attach(Error(s.error().code,
+                                "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
+                                s.error().status));
         }));
   }
-  controller.command(detail::kSnapshot, [self](const Expected<Reply>& r) {
-    auto p = self.lock();
-    if (!p) return;
-    detail::StateCore& c = **p;
-    if (!r) {
-      Error e = r.error();
-      e.message = "GETINFO (TorState snapshot): " + e.message;
-      return c.finish_attach(e);
-    }
-    if (!r->is_ok())
-      return c.finish_attach(Error(Errc::tor_error,
-                                   "GETINFO (TorState snapshot): " + std::string(r->status_text()),
-                                   0, r->code));
-    // Applied even if a SETEVENTS failed (done has been told): the tables
-    // are then a snapshot that some events no longer update.
-    c.finish_attach(c.apply_getinfo(*r));
-  });
+  // On a ready connection, the GETINFO goes right behind the SETEVENTS (one
+  // pipelined round; tor takes commands in order). Before authentication
+  // the Controller sends held commands first and SETEVENTS after them, so
+  // the GETINFO then waits for the SETEVENTS' answers.
+  if (controller.ready())
+    core.send_snapshot();
+  else
+    core.subscriptions_waiting_ = core.subscriptions_.size();
 }
 
 void TorState::detach() {
@@ -96,7 +118,9 @@ void TorState::detach() {
   core.subscriptions_.clear();
   core.controller_ = nullptr;
   core.snapshot_pending_ = false;
-  core.ended_.clear();
+  core.subscriptions_waiting_ = 0;
+  core.ended_circuits_.clear();
+  core.ended_streams_.clear();
   core.attach_done_ = nullptr;
   // Callbacks still queued in the Controller (the GETINFO) find no state.
   core.self_ = std::make_shared<detail::StateCore*>(&core);
