@@ -89,8 +89,77 @@ Status StateCore::apply(const Event& ev) {
         if (l.sep == Sep::data && l.data.data() == ns->data.data()) ends = l.data_line_ends;
       return routers_.apply_consensus(ns->data, ends, ev.type == EventType::newconsensus);
     }
+    case EventType::addrmap: return apply_addrmap(*ev.get<AddrMapEvent>(), false);
+    case EventType::guard: {
+      const GuardEvent& g = *ev.get<GuardEvent>();
+      if (g.type != "ENTRY") return {};  // the only type tor has; newer ones are not guards we know
+      return apply_guard(g.name, g.status, false);
+    }
     default: return {};
   }
+}
+
+// ---- address map -----------------------------------------------------------
+
+Status StateCore::apply_addrmap(const AddrMapEvent& e, bool from_snapshot) {
+  Status s = addrmap_.apply(e, from_snapshot);
+  rearm_expiry();
+  return s;
+}
+
+void StateCore::expire_addresses(SystemTime now) {
+  addrmap_.expire(now);
+  rearm_expiry();
+}
+
+void StateCore::rearm_expiry() {
+  if (!reactor_) return;
+  const std::optional<SystemTime> next = addrmap_.next_expiry();
+  if (next == timer_for_) return;
+  reactor_->cancel_timer(expiry_timer_);
+  timer_for_ = next;
+  if (!next) return;
+  const auto delay = std::max(*next - std::chrono::system_clock::now(),
+                              std::chrono::system_clock::duration::zero());
+  expiry_timer_ = reactor_->start_timer(
+      std::chrono::duration_cast<Reactor::Duration>(delay) + std::chrono::milliseconds(1), [this] {
+        timer_for_.reset();
+        expire_addresses(std::chrono::system_clock::now());
+      });
+}
+
+// ---- guards ------------------------------------------------------------------------
+
+Status StateCore::apply_guard(std::string_view name, std::string_view status, bool from_snapshot) {
+  LongName ln;
+  if (!parse_long_name(name, ln) || !ln.has_fingerprint)
+    return Error(Errc::bad_argument, "guard \"" + std::string(name) + "\" is not $fingerprint");
+  std::string lower(status);
+  for (char& c : lower)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  auto it = std::find_if(guards_.begin(), guards_.end(),
+                         [&](const Guard& g) { return g.router->identity() == ln.identity; });
+  if (lower == "dropped") {
+    if (it == guards_.end()) return {};
+    Guard gone = std::move(*it);
+    guards_.erase(it);
+    if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, gone, GuardChange::removed);
+    routers_.unref(const_cast<Router*>(gone.router));
+    return {};
+  }
+  if (it == guards_.end()) {
+    Router* r = routers_.resolve(ln);
+    routers_.ref(r);
+    guards_.push_back(Guard{r, std::move(lower)});
+    if (!guard_listeners_.empty())
+      guard_listeners_.call(on_error_, guards_.back(), GuardChange::added);
+    return {};
+  }
+  // "new" from an event says no more than that it is a guard.
+  if (it->status == lower || (lower == "new" && !from_snapshot)) return {};
+  it->status = std::move(lower);
+  if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, *it, GuardChange::changed);
+  return {};
 }
 
 Status StateCore::apply_reply(const Reply& r) {
@@ -380,6 +449,28 @@ Status StateCore::apply_getinfo(const Reply& r) {
     } else if (v.key == "stream-status") {
       each_line(v, "STREAM",
                 [&](const Event& ev) { return apply_stream(*ev.get<StreamEvent>(), true); });
+    } else if (v.key == "address-mappings/all") {
+      each_line(v, "ADDRMAP",
+                [&](const Event& ev) { return apply_addrmap(*ev.get<AddrMapEvent>(), true); });
+    } else if (v.key == "entry-guards") {
+      // "$FP~nick status [since]" per line.
+      auto one = [&](std::string_view line) {
+        const std::size_t sp = line.find(' ');
+        if (line.empty()) return;
+        if (sp == std::string_view::npos) {
+          note(Error(Errc::bad_argument, "entry-guards line \"" + std::string(line) + "\""));
+          return;
+        }
+        std::string_view status = line.substr(sp + 1);
+        status = status.substr(0, status.find(' '));
+        note(apply_guard(line.substr(0, sp), status, true));
+      };
+      if (!v.is_data) {
+        one(v.value);
+      } else {
+        DataLines lines(v.value);
+        for (std::string_view line; lines.next(line);) one(line);
+      }
     } else if (v.key == "process/pid") {
       std::uint64_t pid = 0;
       bool ok = !v.value.empty();

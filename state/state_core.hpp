@@ -12,12 +12,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "address_map.hpp"
 #include "listener_list.hpp"
 #include "router_table.hpp"
 #include "string_key.hpp"
 #include "torcon/circuit.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
+#include "torcon/guard.hpp"
+#include "torcon/reactor.hpp"
 #include "torcon/stream.hpp"
 #include "torcon/tor_state.hpp"
 
@@ -25,7 +28,10 @@ namespace torcon::detail {
 
 class StateCore {
  public:
-  StateCore() : routers_(router_listeners_, on_error_) {}
+  StateCore() : routers_(router_listeners_, on_error_), addrmap_(addrmap_listeners_, on_error_) {}
+  ~StateCore() {
+    if (reactor_) reactor_->cancel_timer(expiry_timer_);
+  }
 
   Status apply(const Event& ev);
   Status apply_reply(const Reply& r);
@@ -37,6 +43,9 @@ class StateCore {
   Status apply_stream(const StreamEvent& e, bool from_snapshot);
   void apply_circ_minor(const CircMinorEvent& e);
   void apply_circ_bw(const CircBwEvent& e);
+  Status apply_addrmap(const AddrMapEvent& e, bool from_snapshot);
+  Status apply_guard(std::string_view name, std::string_view status, bool from_snapshot);
+  void expire_addresses(SystemTime now);
   Status apply_getinfo(const Reply& r);
 
   // Listeners before the tables: the router table keeps references to them.
@@ -44,12 +53,23 @@ class StateCore {
   RouterListeners router_listeners_;
   ListenerList<const Circuit&, CircuitChanges> circuit_listeners_;
   ListenerList<const Stream&, StreamChanges> stream_listeners_;
+  AddressMapListeners addrmap_listeners_;
+  ListenerList<const Guard&, GuardChange> guard_listeners_;
   std::uint64_t next_listener_ = 1;
 
   RouterTable routers_;
   absl::flat_hash_map<std::string, std::unique_ptr<Circuit>, TextHash, TextEq> circuits_;
   absl::flat_hash_map<std::string, std::unique_ptr<Stream>, TextHash, TextEq> streams_;
   std::optional<std::uint64_t> tor_pid_;
+  AddressMap addrmap_;
+  std::vector<Guard> guards_;  // tor's order (entry-guards lists them by priority)
+
+  // Address-map expiry: one timer, for the earliest expiry, moved whenever
+  // that changes (no reactor: only expire_addresses() expires).
+  Reactor* reactor_ = nullptr;
+  TimerId expiry_timer_;
+  std::optional<SystemTime> timer_for_;
+  void rearm_expiry();
 
   // Between attach() and the snapshot: IDs that ended meanwhile.
   bool snapshot_pending_ = false;

@@ -11,8 +11,8 @@ namespace torcon {
 namespace detail {
 
 // The events TorState applies; subscribed before the snapshot is asked for.
-constexpr std::array<std::string_view, 6> kStateEvents = {"CIRC", "CIRC_MINOR",   "STREAM",
-                                                          "NS",   "NEWCONSENSUS", "CIRC_BW"};
+constexpr std::array<std::string_view, 8> kStateEvents = {
+    "CIRC", "CIRC_MINOR", "STREAM", "NS", "NEWCONSENSUS", "CIRC_BW", "ADDRMAP", "GUARD"};
 // Asked in one GETINFO: tor answers all keys at one instant.
 constexpr std::string_view kSnapshot =
     "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards process/pid";
@@ -52,6 +52,7 @@ void StateCore::send_snapshot() {
 }  // namespace detail
 
 TorState::TorState() : core_(std::make_unique<detail::StateCore>()) {}
+TorState::TorState(Reactor& reactor) : TorState() { core_->reactor_ = &reactor; }
 TorState::~TorState() { detach(); }
 
 Status TorState::apply(const Event& event) { return core_->apply(event); }
@@ -172,6 +173,18 @@ std::vector<const Stream*> TorState::streams() const {
 std::size_t TorState::stream_count() const noexcept { return core_->streams_.size(); }
 std::optional<std::uint64_t> TorState::tor_pid() const noexcept { return core_->tor_pid_; }
 
+const AddressMapping* TorState::address_mapping(std::string_view address) const noexcept {
+  return core_->addrmap_.find(address);
+}
+std::vector<const AddressMapping*> TorState::addresses_mapped_to(std::string_view target) const {
+  return core_->addrmap_.mapped_to(target);
+}
+std::size_t TorState::address_mapping_count() const noexcept { return core_->addrmap_.size(); }
+void TorState::expire_address_map(std::chrono::system_clock::time_point now) {
+  core_->expire_addresses(now);
+}
+std::vector<Guard> TorState::guards() const { return core_->guards_; }
+
 TorState::ListenerId TorState::on_circuit(CircuitListener listener) {
   const ListenerId id = core_->next_listener_++;
   core_->circuit_listeners_.add(id, std::move(listener));
@@ -187,9 +200,20 @@ TorState::ListenerId TorState::on_router(RouterListener listener) {
   core_->router_listeners_.add(id, std::move(listener));
   return id;
 }
+TorState::ListenerId TorState::on_address_map(AddressMapListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->addrmap_listeners_.add(id, std::move(listener));
+  return id;
+}
+TorState::ListenerId TorState::on_guard(GuardListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->guard_listeners_.add(id, std::move(listener));
+  return id;
+}
 bool TorState::remove_listener(ListenerId id) {
   return core_->circuit_listeners_.remove(id) || core_->stream_listeners_.remove(id) ||
-         core_->router_listeners_.remove(id);
+         core_->router_listeners_.remove(id) || core_->addrmap_listeners_.remove(id) ||
+         core_->guard_listeners_.remove(id);
 }
 void TorState::on_listener_error(std::function<void(std::string_view)> handler) {
   core_->on_error_ = std::move(handler);

@@ -14,7 +14,7 @@
 //   state.on_circuit([](const torcon::Circuit& c, torcon::CircuitChanges what) { ... });
 //
 // How attach() closes the lost-event window. It subscribes first (CIRC,
-// CIRC_MINOR, STREAM, NS, NEWCONSENSUS, CIRC_BW), then sends one GETINFO
+// CIRC_MINOR, STREAM, NS, NEWCONSENSUS, CIRC_BW, ADDRMAP, GUARD), then sends one GETINFO
 // for ns/all, circuit-status, stream-status, address-mappings/all,
 // entry-guards and process/pid: tor answers those keys at one instant, after
 // the SETEVENTS took effect, so every change after that instant arrives as
@@ -53,9 +53,12 @@
 #include <string_view>
 #include <vector>
 
+#include "torcon/address_map.hpp"
 #include "torcon/circuit.hpp"
 #include "torcon/events.hpp"
 #include "torcon/expected.hpp"
+#include "torcon/guard.hpp"
+#include "torcon/reactor.hpp"
 #include "torcon/reply.hpp"
 #include "torcon/router.hpp"
 #include "torcon/stream.hpp"
@@ -93,10 +96,16 @@ using StreamChanges = std::uint32_t;
 using CircuitListener = std::function<void(const Circuit&, CircuitChanges)>;
 using StreamListener = std::function<void(const Stream&, StreamChanges)>;
 using RouterListener = std::function<void(const Router&, RouterChange)>;
+using AddressMapListener = std::function<void(const AddressMapping&, AddressMapChange)>;
+using GuardListener = std::function<void(const Guard&, GuardChange)>;
 
 class TorState {
  public:
+  // Without a reactor, address mappings expire only when
+  // expire_address_map() is called; with one, on a timer of that reactor
+  // (which must outlive the TorState), set for the earliest expiry.
   TorState();
+  explicit TorState(Reactor& reactor);
   ~TorState();  // detaches from the Controller, if attached
   TorState(const TorState&) = delete;
   TorState& operator=(const TorState&) = delete;
@@ -108,8 +117,9 @@ class TorState {
   // to the error are applied, none is removed).
   Status apply(const Event& event);
   // A whole reply: a 650 event, or a 250 GETINFO reply whose keys among
-  // ns/all, circuit-status, stream-status, process/pid are applied (others
-  // ignored). A 4xx/5xx reply is an error (Errc::tor_error).
+  // ns/all, circuit-status, stream-status, address-mappings/all,
+  // entry-guards, process/pid are applied (others ignored). A 4xx/5xx reply
+  // is an error (Errc::tor_error).
   Status apply_reply(const Reply& reply);
 
   // ---- on a Controller -----------------------------------------------------
@@ -144,11 +154,26 @@ class TorState {
   // process/pid from the snapshot.
   std::optional<std::uint64_t> tor_pid() const noexcept;
 
+  // The address map. An "<error>" mapping is never added (and ends an older
+  // mapping of the address); an update moves the expiry; at expiry the
+  // mapping leaves every index.
+  const AddressMapping* address_mapping(std::string_view address) const noexcept;
+  // The mappings whose target is `target`: the names behind an IP target.
+  std::vector<const AddressMapping*> addresses_mapped_to(std::string_view target) const;
+  std::size_t address_mapping_count() const noexcept;
+  // Removes the mappings due at or before `now` (what the timer does).
+  void expire_address_map(std::chrono::system_clock::time_point now);
+
+  // Entry guards in tor's order; GUARD ... DROPPED removes one.
+  std::vector<Guard> guards() const;
+
   // ---- listeners -------------------------------------------------------------
   using ListenerId = std::uint64_t;
   ListenerId on_circuit(CircuitListener listener);
   ListenerId on_stream(StreamListener listener);
   ListenerId on_router(RouterListener listener);
+  ListenerId on_address_map(AddressMapListener listener);
+  ListenerId on_guard(GuardListener listener);
   // False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
   // Called with a description when a listener throws (its what()) or an

@@ -172,7 +172,8 @@ TEST_P(TorStateAttachOrder, SubscribesBeforeOneSnapshotGetinfo) {
   }
   ASSERT_LT(getinfo, cmds.size());
   ASSERT_LT(last_setevents, getinfo) << "no SETEVENTS before the GETINFO";
-  for (const char* ev : {" CIRC", " CIRC_MINOR", " STREAM", " NS", " NEWCONSENSUS", " CIRC_BW"})
+  for (const char* ev : {" CIRC", " CIRC_MINOR", " STREAM", " NS", " NEWCONSENSUS", " CIRC_BW",
+                         " ADDRMAP", " GUARD"})
     EXPECT_NE((cmds[last_setevents] + " ").find(std::string(ev) + " "), std::string::npos)
         << ev << " missing from " << cmds[last_setevents];
   EXPECT_EQ(cmds[getinfo],
