@@ -38,9 +38,10 @@
 // Listeners see the state already updated, once per event that changed
 // something, with what changed. A closed circuit or stream is shown to the
 // listeners (state CLOSED/FAILED, `removed` set) and then leaves the tables.
-// Listeners may add and remove listeners (the new ones see the next event);
-// an exception from one is caught, reported to on_listener_error(), and the
-// others still run.
+// Listeners may look anything up and add and remove listeners (the new ones
+// see the next event); they must not feed the state (apply, apply_reply,
+// expire_address_map) from inside the call. An exception from one is
+// caught, reported to on_listener_error(), and the others still run.
 //
 // Threading: none of its own; use it on the Controller's loop thread.
 // Nothing throws (apart from std::bad_alloc).

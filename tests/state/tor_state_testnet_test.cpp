@@ -219,8 +219,43 @@ TEST(TorStateTestnet, BootstrapsFromTheClient) {
   EXPECT_FALSE(exit->exits_to(80).allowed);
   EXPECT_EQ(st.tor_pid(), std::uint64_t(torcon::testnet::node_pid(net, net.client())));
   EXPECT_GE(st.circuit_count(), 1u);  // the client has built circuits by now
+  // The client has chosen guards among the network's relays.
+  const auto guards = st.guards();
+  EXPECT_FALSE(guards.empty());
+  for (const torcon::Guard& g : guards) {
+    ASSERT_NE(g.router, nullptr);
+    EXPECT_TRUE(g.router->in_consensus()) << g.router->fingerprint();
+  }
   const std::string diff = agree_with_tor(loop, *ctl, st, 10s);
   EXPECT_EQ(diff, "");
+}
+
+TEST(TorStateTestnet, MapaddressReachesTheAddressMap) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  ASSERT_TRUE(loop.ok());
+  std::string err;
+  auto ctl = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  TorState st(loop.reactor());
+  ASSERT_TRUE(loop.attach(st, *ctl));
+  const std::pair<std::string_view, std::string_view> maps[] = {
+      {"torcon-state-test.example", "10.11.12.13"}};
+  std::optional<bool> answered;
+  ctl->mapaddress(maps, [&](const Expected<KeyValues>& kv) { answered = bool(kv); });
+  ASSERT_TRUE(loop.pump_until(10s, [&] {
+    return answered.has_value() && st.address_mapping("torcon-state-test.example");
+  })) << "no ADDRMAP for the MAPADDRESS";
+  EXPECT_TRUE(*answered);
+  const torcon::AddressMapping* m = st.address_mapping("torcon-state-test.example");
+  EXPECT_EQ(m->target, "10.11.12.13");
+  EXPECT_FALSE(m->expires.has_value());  // MAPADDRESS mappings never expire
+  ASSERT_EQ(st.addresses_mapped_to("10.11.12.13").size(), 1u);
+  // A second state sees it in address-mappings/all.
+  TorState again;
+  ASSERT_TRUE(loop.attach(again, *ctl));
+  ASSERT_NE(again.address_mapping("torcon-state-test.example"), nullptr);
+  EXPECT_EQ(again.address_mapping("torcon-state-test.example")->target, "10.11.12.13");
 }
 
 TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
