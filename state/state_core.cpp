@@ -449,6 +449,17 @@ Status StateCore::apply_getinfo(const Reply& r) {
     } else if (v.key == "stream-status") {
       each_line(v, "STREAM",
                 [&](const Event& ev) { return apply_stream(*ev.get<StreamEvent>(), true); });
+      // An event before the reply may have attached a stream to a circuit
+      // the state learnt of only now.
+      for (auto& [id, s] : streams_) {
+        if (s->circuit_ || s->circuit_id_.empty() || s->circuit_id_ == "0" || s->rank_ < 3 ||
+            s->state_ == StreamStatus::detached)
+          continue;
+        auto c = circuits_.find(s->circuit_id_);
+        if (c == circuits_.end()) continue;
+        attach_stream(*s, c->second.get());
+        notify(*s, stream_circuit);
+      }
     } else if (v.key == "address-mappings/all") {
       each_line(v, "ADDRMAP",
                 [&](const Event& ev) { return apply_addrmap(*ev.get<AddrMapEvent>(), true); });

@@ -267,6 +267,22 @@ TEST(Streams, RemapKeepsTheRequestedHost) {
   EXPECT_TRUE(changes[1] & torcon::stream_target);
 }
 
+TEST(Streams, EarlyEventAttachesOnceTheSnapshotBringsItsCircuit) {
+  TorState st;
+  Feeder f(st);
+  // Before the reply: the stream's event names circuit 8, not yet known.
+  ASSERT_TRUE(f.event("STREAM 20 SUCCEEDED 8 example.com:80"));
+  EXPECT_EQ(st.stream("20")->circuit(), nullptr);
+  // The reply (older) has the circuit, and the stream one step behind.
+  ASSERT_TRUE(f.feed("250+circuit-status=\r\n8 BUILT " + path3() +
+                     "\r\n.\r\n250+stream-status=\r\n20 SENTCONNECT 8 example.com:80\r\n.\r\n"
+                     "250 OK\r\n"));
+  EXPECT_EQ(st.stream("20")->state(), StreamStatus::succeeded);
+  ASSERT_NE(st.stream("20")->circuit(), nullptr);
+  EXPECT_EQ(st.stream("20")->circuit(), st.circuit("8"));
+  EXPECT_EQ(st.circuit("8")->streams().size(), 1u);
+}
+
 TEST(Streams, SnapshotLinesAttachToKnownCircuits) {
   TorState st;
   Feeder f(st);
