@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -22,7 +21,12 @@ std::string unknown_flag_names(std::string_view flags_text, RouterFlags known) {
     while (i < flags_text.size() && flags_text[i] != ' ') ++i;
   }
   std::string out;
-  if (names == std::size_t(std::popcount(known.bits()))) return out;
+  // Bits counted in registers: std::popcount is a libgcc call without -mpopcnt.
+  std::uint32_t v = known.bits();
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  v = (((v + (v >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
+  if (names == v) return out;
   for (std::size_t i = 0; i < flags_text.size();) {
     while (i < flags_text.size() && flags_text[i] == ' ') ++i;
     std::size_t j = i;
@@ -269,6 +273,7 @@ void RouterTable::unref(Router* r) {
 }
 
 Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nickname) {
+  // Slots are default-constructed with their chunk, and reset on release.
   Router* r;
   if (!free_.empty()) {
     r = free_.back();
@@ -280,7 +285,6 @@ Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nicknam
     }
     r = &chunks_.back()[used_in_last_++];
   }
-  *r = Router{};
   r->identity_ = id;
   r->nickname_len_ = std::uint8_t(std::min<std::size_t>(nickname.size(), sizeof r->nickname_));
   std::memcpy(r->nickname_, nickname.data(), r->nickname_len_);
