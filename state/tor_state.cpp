@@ -1,5 +1,7 @@
 #include "torcon/tor_state.hpp"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <utility>
 
@@ -180,6 +182,17 @@ std::vector<const AddressMapping*> TorState::addresses_mapped_to(std::string_vie
   return core_->addrmap_.mapped_to(target);
 }
 std::size_t TorState::address_mapping_count() const noexcept { return core_->addrmap_.size(); }
+std::string_view TorState::hostname(const Stream& stream) const {
+  const std::string_view host = stream.requested_host();
+  std::string text(host);
+  unsigned char buf[16];
+  const bool is_ip =
+      ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+  if (!is_ip) return host;
+  for (const AddressMapping* m : core_->addrmap_.mapped_to(host)) return m->address;
+  return host;
+}
+
 void TorState::expire_address_map(std::chrono::system_clock::time_point now) {
   core_->expire_addresses(now);
 }

@@ -162,6 +162,11 @@ class TorState {
   // The mappings whose target is `target`: the names behind an IP target.
   std::vector<const AddressMapping*> addresses_mapped_to(std::string_view target) const;
   std::size_t address_mapping_count() const noexcept;
+  // The name behind a stream's target: the host the application asked for,
+  // or, when that is an IP address, a name the address map maps to it (a
+  // MAPADDRESS or a cached resolve); else the address. Valid while the
+  // stream and the mapping are.
+  std::string_view hostname(const Stream& stream) const;
   // Removes the mappings due at or before `now` (what the timer does).
   void expire_address_map(std::chrono::system_clock::time_point now);
 

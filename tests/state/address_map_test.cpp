@@ -143,6 +143,21 @@ TEST(AddressMap, BadTimesAreErrors) {
   EXPECT_EQ(st.address_mapping_count(), 0u);
 }
 
+TEST(AddressMap, GivesTheHostnameBackForAnIpTarget) {
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.event("ADDRMAP www.example.com 93.184.216.34 NEVER"));
+  ASSERT_TRUE(f.event("STREAM 1 NEW 0 93.184.216.34:443 SOURCE_ADDR=127.0.0.1:1 PURPOSE=USER"));
+  ASSERT_TRUE(f.event("STREAM 2 NEW 0 example.org:80 SOURCE_ADDR=127.0.0.1:2 PURPOSE=USER"));
+  ASSERT_TRUE(f.event("STREAM 2 REMAP 0 10.0.0.5:80 SOURCE=CACHE"));
+  ASSERT_TRUE(f.event("STREAM 3 NEW 0 192.0.2.1:80 SOURCE_ADDR=127.0.0.1:3 PURPOSE=USER"));
+  ASSERT_TRUE(f.event("STREAM 4 NEW 0 [2001:db8::1]:80 SOURCE_ADDR=127.0.0.1:4 PURPOSE=USER"));
+  EXPECT_EQ(st.hostname(*st.stream("1")), "www.example.com");
+  EXPECT_EQ(st.hostname(*st.stream("2")), "example.org");  // asked by name, REMAP'd since
+  EXPECT_EQ(st.hostname(*st.stream("3")), "192.0.2.1");    // nothing maps to it
+  EXPECT_EQ(st.hostname(*st.stream("4")), "2001:db8::1");
+}
+
 TEST(AddressMap, ExpiresOnTheReactorTimer) {
   auto r = torcon::Reactor::create();
   ASSERT_TRUE(r) << r.error().message;
