@@ -33,7 +33,8 @@ bool parse_iso_time(std::string_view t, bool utc, SystemTime& out) {
   parts.tm_sec = s;
   parts.tm_isdst = -1;
   const time_t secs = utc ? ::timegm(&parts) : ::mktime(&parts);
-  if (secs == time_t(-1)) return false;
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (secs == time_t(-1) || secs > time_t(9'000'000'000)) return false;
   out = std::chrono::system_clock::from_time_t(secs);
   return true;
 }

@@ -29,7 +29,8 @@ std::optional<std::chrono::system_clock::time_point> Circuit::time_created() con
     return std::nullopt;
   const std::chrono::year_month_day ymd{std::chrono::year(y), std::chrono::month(unsigned(mo)),
                                         std::chrono::day(unsigned(d))};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (!ymd.ok() || y > 2200 || h > 23 || mi > 59 || s > 60) return std::nullopt;
   std::chrono::microseconds frac{0};
   if (t.size() > 19) {
     if (t[19] != '.' || t.size() == 20 || t.size() > 26) return std::nullopt;

@@ -183,6 +183,18 @@ TEST(Circuits, FieldsFromTheEvent) {
             1796205600250000LL);
 }
 
+TEST(Circuits, TimeCreatedOnlyWhenItParses) {
+  TorState st;
+  Feeder f(st);
+  for (const char* t : {"2026-12-02T10:00:00", "2026-02-30T10:00:00", "9999-12-31T23:59:59",
+                        "2026-12-02 10:00:00", "2026-12-02T10:00:00.1234567", "yesterday"}) {
+    ASSERT_TRUE(f.event(std::string("CIRC 1 LAUNCHED TIME_CREATED=") + t));
+    EXPECT_EQ(st.circuit("1")->time_created().has_value(), t == std::string("2026-12-02T10:00:00"))
+        << t;
+    ASSERT_TRUE(f.event("CIRC 1 CLOSED REASON=FINISHED"));
+  }
+}
+
 TEST(Circuits, CloseReasonsReachListenersBeforeRemoval) {
   TorState st;
   Feeder f(st);
