@@ -288,7 +288,6 @@ Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nicknam
   r->identity_ = id;
   r->nickname_len_ = std::uint8_t(std::min<std::size_t>(nickname.size(), sizeof r->nickname_));
   std::memcpy(r->nickname_, nickname.data(), r->nickname_len_);
-  r->live_ = true;
   by_id_.emplace(id, r);
   link_nickname(r);
   return r;

@@ -119,7 +119,6 @@ class Router {
   std::uint32_t refs_ = 0;        // circuit hops and guards naming it
   std::uint32_t generation_ = 0;  // last consensus that listed it
   Router* next_same_nick_ = nullptr;
-  bool live_ = false;  // slot in use
 };
 
 }  // namespace torcon
