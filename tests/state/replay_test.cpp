@@ -24,8 +24,8 @@ struct Expect {
 };
 
 TEST(Replay, GeneratedNetworkAndEvents) {
-  const std::string ns = torcon::gen::ns_all_reply({.routers = 8000, .seed = 7});
-  const std::string events = torcon::gen::event_stream({.events = 60000, .seed = 7});
+  const std::string ns = torcon::gen::ns_all_reply({.routers = 8000, .seed = 1});
+  const std::string events = torcon::gen::event_stream({.events = 100000, .seed = 1});
   TorState st;
   torcon::test::Feeder f(st);
   ASSERT_TRUE(f.feed(ns));
