@@ -1,0 +1,371 @@
+#include "router_table.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <utility>
+
+namespace torcon::detail {
+
+namespace {
+
+// Flags a newer tor adds: the "s" line's names this version doesn't know,
+// space-separated. Most lines have none (as many names as known bits), so
+// the walk is skipped for them.
+std::string unknown_flag_names(std::string_view flags_text, RouterFlags known) {
+  std::size_t names = 0;
+  for (std::size_t i = 0; i < flags_text.size();) {
+    while (i < flags_text.size() && flags_text[i] == ' ') ++i;
+    if (i == flags_text.size()) break;
+    ++names;
+    while (i < flags_text.size() && flags_text[i] != ' ') ++i;
+  }
+  std::string out;
+  // Bits counted in registers: std::popcount is a libgcc call without -mpopcnt.
+  std::uint32_t v = known.bits();
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  v = (((v + (v >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
+  if (names == v) return out;
+  for (std::size_t i = 0; i < flags_text.size();) {
+    while (i < flags_text.size() && flags_text[i] == ' ') ++i;
+    std::size_t j = i;
+    while (j < flags_text.size() && flags_text[j] != ' ') ++j;
+    std::string_view name = flags_text.substr(i, j - i);
+    RouterFlag f;
+    if (!name.empty() && !parse_router_flag(name, f)) {
+      if (!out.empty()) out += ' ';
+      out += name;
+    }
+    i = j;
+  }
+  return out;
+}
+
+// "[addr]:port" as an "a" line gives it.
+bool parse_or_address6(std::string_view text, Ipv6OrAddress& out) {
+  if (text.size() < 4 || text.front() != '[') return false;
+  const std::size_t close = text.find(']');
+  if (close == std::string_view::npos || close + 2 > text.size() || text[close + 1] != ':')
+    return false;
+  char buf[INET6_ADDRSTRLEN];
+  const std::string_view addr = text.substr(1, close - 1);
+  if (addr.size() >= sizeof buf) return false;
+  std::memcpy(buf, addr.data(), addr.size());
+  buf[addr.size()] = '\0';
+  if (::inet_pton(AF_INET6, buf, out.addr.data()) != 1) return false;
+  unsigned port = 0;
+  const std::string_view digits = text.substr(close + 2);
+  if (digits.empty() || digits.size() > 5) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + unsigned(c - '0');
+  }
+  if (port == 0 || port > 65535) return false;
+  out.port = std::uint16_t(port);
+  return true;
+}
+
+// The r line's last three fields, "ip orport dirport" (dir-spec 3.4.1; the
+// same in the microdescriptor form). RouterEntry::ipv4() and friends decode
+// the whole line (digest and publication time too, which a state table
+// never uses), so the table reads just the tail, as strictly.
+bool parse_octets(std::string_view s, std::uint32_t& out) {
+  std::uint32_t v = 0;
+  int parts = 0;
+  std::size_t i = 0;
+  while (parts < 4) {
+    std::size_t j = i;
+    unsigned octet = 0;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < 3)
+      octet = octet * 10 + unsigned(s[j++] - '0');
+    if (j == i || octet > 255 || (j - i > 1 && s[i] == '0')) return false;
+    v = v << 8 | octet;
+    ++parts;
+    if (parts < 4) {
+      if (j >= s.size() || s[j] != '.') return false;
+      ++j;
+    }
+    i = j;
+  }
+  if (i != s.size()) return false;
+  out = v;
+  return true;
+}
+bool parse_port_field(std::string_view s, std::uint16_t& out) {
+  if (s.empty() || s.size() > 5) return false;
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + unsigned(c - '0');
+  }
+  if (v > 65535) return false;
+  out = std::uint16_t(v);
+  return true;
+}
+bool r_line_address(std::string_view entry, std::uint32_t& ip, std::uint16_t& or_port,
+                    std::uint16_t& dir_port) {
+  std::string_view line = entry.substr(0, entry.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const std::size_t s3 = line.rfind(' ');
+  if (s3 == std::string_view::npos || s3 == 0) return false;
+  const std::size_t s2 = line.rfind(' ', s3 - 1);
+  if (s2 == std::string_view::npos || s2 == 0) return false;
+  const std::size_t s1 = line.rfind(' ', s2 - 1);
+  if (s1 == std::string_view::npos) return false;
+  return parse_octets(line.substr(s1 + 1, s2 - s1 - 1), ip) &&
+         parse_port_field(line.substr(s2 + 1, s3 - s2 - 1), or_port) &&
+         parse_port_field(line.substr(s3 + 1), dir_port);
+}
+
+bool same(const Ipv6OrAddress& a, const Ipv6OrAddress& b) {
+  return a.addr == b.addr && a.port == b.port;
+}
+
+template <class T>
+bool assign(T& field, const T& value) {
+  if (field == value) return false;
+  field = value;
+  return true;
+}
+
+}  // namespace
+
+Status RouterTable::apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
+                                    bool replace) {
+  if (replace) ++generation_;
+  // A first consensus: size the table once (an entry is ~300-400 bytes).
+  if (by_id_.empty()) by_id_.reserve(data.size() / 320);
+  RouterEntryReader reader(data, line_ends);
+  RouterEntry e;
+  std::vector<Ipv6OrAddress> addrs;
+  while (reader.next(e)) {
+    std::uint32_t ipv4 = 0;
+    std::uint16_t or_port = 0, dir_port = 0;
+    if (!r_line_address(e.entry(), ipv4, or_port, dir_port))
+      return Error(Errc::bad_router_status, "r line: bad address or ports", e.offset());
+    Expected<RouterBandwidth> bw = e.bandwidth();
+    if (!bw) return bw.error();
+    const std::string_view a_lines = e.a_lines(), flags_text = e.flags_text();
+    const std::string_view version = e.version(), policy = e.policy();
+    const RouterFlags flags = e.flags();
+    Router* r = find(e.identity());
+    RouterChange what = RouterChange::changed;
+    bool changed = false;
+    if (!r) {
+      r = allocate(e.identity(), e.nickname());
+      what = RouterChange::added;
+      changed = true;
+    } else if (r->nickname() != e.nickname()) {
+      unlink_nickname(r);
+      std::memcpy(r->nickname_, e.nickname().data(), e.nickname().size());
+      r->nickname_len_ = std::uint8_t(e.nickname().size());
+      link_nickname(r);
+      changed = true;
+    }
+    if (!r->in_consensus_) {
+      r->in_consensus_ = true;
+      ++consensus_count_;
+      changed = true;
+    }
+    r->generation_ = generation_;
+    changed |= assign(r->ipv4_, ipv4);
+    changed |= assign(r->or_port_, or_port);
+    changed |= assign(r->dir_port_, dir_port);
+    changed |= assign(r->flags_, flags);
+    std::string unknown = unknown_flag_names(flags_text, flags);  // "" without allocating
+    if (unknown.size() != r->unknown_flags_.size() || unknown != r->unknown_flags_) {
+      r->unknown_flags_ = unknown.empty() ? std::string_view{} : intern(unknown);
+      changed = true;
+    }
+    changed |= assign(r->bandwidth_, *bw);
+    if (r->version_ != version) {
+      r->version_ = version.empty() ? std::string_view{} : intern(version);
+      changed = true;
+    }
+    const std::string_view old_policy =
+        r->policy_ ? std::string_view(r->policy_->text()) : std::string_view{};
+    if (old_policy != policy) {
+      r->policy_ = policy.empty() ? nullptr : intern_policy(policy);
+      changed = true;
+    }
+    addrs.clear();
+    if (!a_lines.empty()) {
+      std::optional<Ipv6OrAddress> first;
+      if (a_lines.find('\n') == std::string_view::npos && (first = e.ipv6())) {
+        addrs.push_back(*first);
+      } else {
+        OrAddressLines lines(a_lines);
+        Ipv6OrAddress a;
+        for (std::string_view text; lines.next(text);)
+          if (parse_or_address6(text, a)) addrs.push_back(a);
+      }
+    }
+    if (addrs.size() != r->ipv6_.size() ||
+        !std::equal(addrs.begin(), addrs.end(), r->ipv6_.begin(), same)) {
+      r->ipv6_ = addrs;
+      changed = true;
+    }
+    if (changed) notify(*r, what);
+  }
+  if (reader.error().code != Errc::ok) return reader.error();
+  if (!replace) return {};
+
+  std::vector<Router*> gone;
+  for (const auto& [id, r] : by_id_)
+    if (r->in_consensus_ && r->generation_ != generation_) gone.push_back(r);
+  for (Router* r : gone) {
+    r->in_consensus_ = false;
+    --consensus_count_;
+    if (r->refs_ > 0) {
+      notify(*r, RouterChange::changed);  // now a placeholder: circuits still name it
+    } else {
+      notify(*r, RouterChange::removed);
+      release(r);
+    }
+  }
+  return {};
+}
+
+Router* RouterTable::find(std::string_view name) const noexcept {
+  if (name.empty()) return nullptr;
+  LongName ln;
+  if (!parse_long_name(name, ln)) return nullptr;
+  if (ln.has_fingerprint) return find(ln.identity);
+  Router* head = first_named(ln.nickname);
+  return head && !head->next_same_nick_ ? head : nullptr;
+}
+
+void RouterTable::build_nick_index() const {
+  nick_index_ = true;
+  by_nick_.reserve(by_id_.size());
+  for (const auto& [id, r] : by_id_) const_cast<RouterTable*>(this)->link_nickname(r);
+}
+
+Router* RouterTable::first_named(std::string_view nickname) const noexcept {
+  if (!nick_index_) build_nick_index();
+  auto it = by_nick_.find(nickname);
+  return it == by_nick_.end() ? nullptr : it->second;
+}
+
+std::vector<const Router*> RouterTable::all_named(std::string_view nickname) const {
+  std::vector<const Router*> out;
+  for (const Router* r = first_named(nickname); r; r = r->next_same_nick_) out.push_back(r);
+  return out;
+}
+
+Router* RouterTable::resolve(const LongName& name) {
+  if (!name.has_fingerprint) {
+    Router* head = first_named(name.nickname);
+    return head && !head->next_same_nick_ ? head : nullptr;
+  }
+  if (Router* r = find(name.identity)) return r;
+  Router* r = allocate(name.identity, name.nickname);
+  r->generation_ = 0;
+  notify(*r, RouterChange::added);
+  return r;
+}
+
+void RouterTable::unref(Router* r) {
+  if (--r->refs_ > 0 || r->in_consensus_) return;
+  notify(*r, RouterChange::removed);
+  release(r);
+}
+
+Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nickname) {
+  // Slots are default-constructed with their chunk, and reset on release.
+  Router* r;
+  if (!free_.empty()) {
+    r = free_.back();
+    free_.pop_back();
+  } else {
+    if (used_in_last_ == kChunk) {
+      chunks_.push_back(std::make_unique<Router[]>(kChunk));
+      used_in_last_ = 0;
+    }
+    r = &chunks_.back()[used_in_last_++];
+  }
+  r->identity_ = id;
+  r->nickname_len_ = std::uint8_t(std::min<std::size_t>(nickname.size(), sizeof r->nickname_));
+  std::memcpy(r->nickname_, nickname.data(), r->nickname_len_);
+  by_id_.emplace(id, r);
+  link_nickname(r);
+  return r;
+}
+
+void RouterTable::release(Router* r) {
+  by_id_.erase(r->identity_);
+  unlink_nickname(r);
+  *r = Router{};  // frees its vector now, not when the slot is reused
+  free_.push_back(r);
+}
+
+// Each nickname maps to the head of a chain through next_same_nick_. The
+// key is a view of some chain member's nickname, so whenever a member
+// leaves, the entry is re-keyed with the head's.
+void RouterTable::link_nickname(Router* r) {
+  if (!nick_index_ || r->nickname_len_ == 0) return;
+  auto [it, inserted] = by_nick_.try_emplace(r->nickname(), r);
+  if (inserted) return;
+  r->next_same_nick_ = it->second->next_same_nick_;
+  it->second->next_same_nick_ = r;
+}
+
+void RouterTable::unlink_nickname(Router* r) {
+  if (!nick_index_ || r->nickname_len_ == 0) return;
+  auto it = by_nick_.find(r->nickname());
+  if (it == by_nick_.end()) return;
+  Router* head = it->second;
+  if (head == r) {
+    head = r->next_same_nick_;
+  } else {
+    for (Router* p = head; p; p = p->next_same_nick_) {
+      if (p->next_same_nick_ == r) {
+        p->next_same_nick_ = r->next_same_nick_;
+        break;
+      }
+    }
+  }
+  r->next_same_nick_ = nullptr;
+  by_nick_.erase(it);
+  if (head) by_nick_.emplace(head->nickname(), head);
+}
+
+std::size_t RouterTable::recent_slot(std::string_view s) noexcept {
+  std::uint64_t head = 0, tail = 0;
+  const std::size_t n = std::min<std::size_t>(s.size(), 8);
+  std::memcpy(&head, s.data(), n);
+  std::memcpy(&tail, s.data() + s.size() - n, n);
+  const std::uint64_t h = (head * 0x9E3779B97F4A7C15u) ^ (tail * 0xC2B2AE3D27D4EB4Fu) ^ s.size();
+  return std::size_t(h >> 58) * 2;  // versions in even slots, policies in odd ones
+}
+
+std::string_view RouterTable::intern(std::string_view s) {
+  RecentSlot& slot = recent_[recent_slot(s)];
+  if (slot.text == s) return slot.text;
+  auto it = strings_.find(s);
+  if (it == strings_.end()) it = strings_.emplace(s).first;
+  slot.text = *it;
+  return *it;
+}
+
+const ExitPolicySummary* RouterTable::intern_policy(std::string_view text) {
+  RecentSlot& slot = recent_[recent_slot(text) + 1];
+  if (slot.value && slot.text == text) return static_cast<const ExitPolicySummary*>(slot.value);
+  auto it = policies_.find(text);
+  if (it != policies_.end()) {
+    slot = RecentSlot{it->first, &it->second};
+    return &it->second;
+  }
+  Expected<ExitPolicySummary> p = ExitPolicySummary::parse(text);
+  if (!p) {
+    if (on_error_)
+      on_error_("exit policy summary \"" + std::string(text) + "\": " + p.error().message);
+    return nullptr;
+  }
+  auto added = policies_.emplace(std::string(text), std::move(*p)).first;
+  slot = RecentSlot{added->first, &added->second};
+  return &added->second;
+}
+
+}  // namespace torcon::detail

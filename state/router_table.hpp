@@ -1,0 +1,122 @@
+// The routers of a TorState: Router objects in a chunked pool (their
+// addresses never change while they live), found by identity and by
+// nickname; strings many routers share (versions, policy summaries, unknown
+// flags) interned once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/container/node_hash_set.h"
+#include "listener_list.hpp"
+#include "string_key.hpp"
+#include "torcon/events.hpp"
+#include "torcon/expected.hpp"
+#include "torcon/router.hpp"
+
+namespace torcon::detail {
+
+using RouterListeners = ListenerList<const Router&, RouterChange>;
+
+class RouterTable {
+ public:
+  RouterTable(RouterListeners& listeners, const ErrorSink& on_error)
+      : listeners_(listeners), on_error_(on_error) {}
+  RouterTable(const RouterTable&) = delete;
+  RouterTable& operator=(const RouterTable&) = delete;
+
+  // A consensus' router status entries (raw data block, dot-stuffed, with
+  // the LF offsets ReplyReader recorded or an empty span). replace: the set
+  // becomes exactly these (ns/all, NEWCONSENSUS); else they are upserted
+  // (NS). On a malformed entry, the entries before it are applied and none
+  // is removed.
+  Status apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
+                         bool replace);
+
+  Router* find(const RouterIdentity& id) const noexcept {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : it->second;
+  }
+  // "$HEX[~=]nick" by identity; a bare nickname when unique.
+  Router* find(std::string_view name) const noexcept;
+  Router* first_named(std::string_view nickname) const noexcept;
+  std::vector<const Router*> all_named(std::string_view nickname) const;
+
+  // The router an event names, made a placeholder if the state has none
+  // (null only for a bare nickname that matches no single router).
+  Router* resolve(const LongName& name);
+  // Circuit hops and guards hold references; a placeholder or a router the
+  // consensus dropped leaves when the last reference goes.
+  void ref(Router* r) noexcept { ++r->refs_; }
+  void unref(Router* r);
+
+  std::size_t consensus_count() const noexcept { return consensus_count_; }
+  std::size_t size() const noexcept { return by_id_.size(); }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [id, r] : by_id_) f(*r);
+  }
+
+ private:
+  struct IdHash {
+    // Identities are digests: their first bytes are already uniform.
+    std::size_t operator()(const RouterIdentity& id) const noexcept {
+      std::size_t h;
+      static_assert(sizeof h <= sizeof id);
+      __builtin_memcpy(&h, id.data(), sizeof h);
+      return h;
+    }
+  };
+  struct IdEq {
+    bool operator()(const RouterIdentity& a, const RouterIdentity& b) const noexcept {
+      std::uint64_t x[3] = {}, y[3] = {};
+      __builtin_memcpy(x, a.data(), 20);
+      __builtin_memcpy(y, b.data(), 20);
+      return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+    }
+  };
+  static constexpr std::size_t kChunk = 512;
+
+  Router* allocate(const RouterIdentity& id, std::string_view nickname);
+  void release(Router* r);  // out of the maps, back to the pool
+  void link_nickname(Router* r);
+  void unlink_nickname(Router* r);
+  void notify(const Router& r, RouterChange what) {
+    if (!listeners_.empty()) listeners_.call(on_error_, r, what);
+  }
+  std::string_view intern(std::string_view s);
+  // In front of the intern tables: most routers repeat one of a few dozen
+  // versions and policies, and a slot picked from the text's length and
+  // ends, checked by one compare, is cheaper than hashing the whole text.
+  struct RecentSlot {
+    std::string_view text;  // interned
+    const void* value = nullptr;
+  };
+  static std::size_t recent_slot(std::string_view s) noexcept;
+  RecentSlot recent_[128];
+  const ExitPolicySummary* intern_policy(std::string_view text);
+
+  RouterListeners& listeners_;
+  const ErrorSink& on_error_;
+  std::vector<std::unique_ptr<Router[]>> chunks_;
+  std::size_t used_in_last_ = kChunk;
+  std::vector<Router*> free_;
+  absl::flat_hash_map<RouterIdentity, Router*, IdHash, IdEq> by_id_;
+  // Nickname -> chain head, built on the first lookup by nickname (most
+  // users never do one; a bootstrap saves 8000 inserts) and kept from then.
+  void build_nick_index() const;
+  mutable bool nick_index_ = false;
+  mutable absl::flat_hash_map<std::string_view, Router*, TextHash, TextEq> by_nick_;
+  absl::node_hash_set<std::string, TextHash, TextEq> strings_;
+  absl::node_hash_map<std::string, ExitPolicySummary, TextHash, TextEq> policies_;
+  std::uint32_t generation_ = 0;
+  std::size_t consensus_count_ = 0;
+};
+
+}  // namespace torcon::detail

@@ -1,0 +1,504 @@
+#include "state_core.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "target.hpp"
+#include "torcon/getinfo.hpp"
+
+namespace torcon::detail {
+
+namespace {
+
+// A circuit's lifecycle order; a state only moves to a higher rank. 0: a
+// status newer than this library, which takes no part in the order.
+std::uint8_t circ_rank(CircStatus s) {
+  switch (s) {
+    case CircStatus::launched: return 1;
+    case CircStatus::extended: return 2;
+    case CircStatus::guard_wait: return 3;
+    case CircStatus::built: return 4;
+    case CircStatus::failed:
+    case CircStatus::closed: return 5;
+    case CircStatus::other: return 0;
+  }
+  return 0;
+}
+
+// A stream's order within one attachment. DETACHED starts a new attachment
+// (rank 1, below CONTROLLER_WAIT); the XON/XOFF flow-control statuses are
+// notices that do not move the lifecycle (kNotice).
+constexpr std::uint8_t kNotice = 0xff;
+std::uint8_t stream_rank(StreamStatus s) {
+  switch (s) {
+    case StreamStatus::new_:
+    case StreamStatus::new_resolve: return 1;
+    case StreamStatus::detached: return 1;
+    case StreamStatus::controller_wait: return 2;
+    case StreamStatus::sent_connect:
+    case StreamStatus::sent_resolve: return 3;
+    case StreamStatus::remap: return 4;
+    case StreamStatus::succeeded: return 5;
+    case StreamStatus::failed:
+    case StreamStatus::closed: return 6;
+    case StreamStatus::xoff_sent:
+    case StreamStatus::xoff_recv:
+    case StreamStatus::xon_sent:
+    case StreamStatus::xon_recv: return kNotice;
+    case StreamStatus::other: return 0;
+  }
+  return 0;
+}
+
+bool is_final(CircStatus s) { return s == CircStatus::failed || s == CircStatus::closed; }
+bool is_final(StreamStatus s) { return s == StreamStatus::failed || s == StreamStatus::closed; }
+
+// Copies a field an event carries into the entry; absent fields keep what
+// an earlier event said.
+bool update(std::string& field, std::string_view value) {
+  if (value.empty() || field == value) return false;
+  field.assign(value.data(), value.size());
+  return true;
+}
+bool update(std::string& field, const Value& value, std::string& scratch) {
+  if (!value.present) return false;
+  const std::string_view v = value.decoded(scratch);
+  if (field == v) return false;
+  field.assign(v.data(), v.size());
+  return true;
+}
+
+std::size_t count_hops(std::string_view path) {
+  if (path.empty()) return 0;
+  return std::size_t(std::count(path.begin(), path.end(), ',')) + 1;
+}
+
+}  // namespace
+
+Status StateCore::apply(const Event& ev) {
+  switch (ev.type) {
+    case EventType::circ: return apply_circ(*ev.get<CircEvent>(), false);
+    case EventType::stream: return apply_stream(*ev.get<StreamEvent>(), false);
+    case EventType::circ_minor: apply_circ_minor(*ev.get<CircMinorEvent>()); return {};
+    case EventType::circ_bw: apply_circ_bw(*ev.get<CircBwEvent>()); return {};
+    case EventType::ns:
+    case EventType::newconsensus: {
+      const NetworkStatusEvent* ns = ev.get<NetworkStatusEvent>();
+      std::span<const std::uint32_t> ends;
+      for (const ReplyLine& l : ev.lines)
+        if (l.sep == Sep::data && l.data.data() == ns->data.data()) ends = l.data_line_ends;
+      return routers_.apply_consensus(ns->data, ends, ev.type == EventType::newconsensus);
+    }
+    case EventType::addrmap: return apply_addrmap(*ev.get<AddrMapEvent>(), false);
+    case EventType::guard: {
+      const GuardEvent& g = *ev.get<GuardEvent>();
+      if (g.type != "ENTRY") return {};  // the only type tor has; newer ones are not guards we know
+      return apply_guard(g.name, g.status, false);
+    }
+    default: return {};
+  }
+}
+
+// ---- address map -----------------------------------------------------------
+
+Status StateCore::apply_addrmap(const AddrMapEvent& e, bool from_snapshot) {
+  Status s = addrmap_.apply(e, from_snapshot);
+  rearm_expiry();
+  return s;
+}
+
+void StateCore::expire_addresses(SystemTime now) {
+  addrmap_.expire(now);
+  rearm_expiry();
+}
+
+void StateCore::rearm_expiry() {
+  if (!reactor_) return;
+  const std::optional<SystemTime> next = addrmap_.next_expiry();
+  if (next == timer_for_) return;
+  reactor_->cancel_timer(expiry_timer_);
+  timer_for_ = next;
+  if (!next) return;
+  const auto delay = std::max(*next - std::chrono::system_clock::now(),
+                              std::chrono::system_clock::duration::zero());
+  expiry_timer_ = reactor_->start_timer(
+      std::chrono::duration_cast<Reactor::Duration>(delay) + std::chrono::milliseconds(1), [this] {
+        timer_for_.reset();
+        expire_addresses(std::chrono::system_clock::now());
+      });
+}
+
+// ---- guards ------------------------------------------------------------------------
+
+Status StateCore::apply_guard(std::string_view name, std::string_view status, bool from_snapshot) {
+  LongName ln;
+  if (!parse_long_name(name, ln) || !ln.has_fingerprint)
+    return Error(Errc::bad_argument, "guard \"" + std::string(name) + "\" is not $fingerprint");
+  std::string lower(status);
+  for (char& c : lower)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  auto it = std::find_if(guards_.begin(), guards_.end(),
+                         [&](const Guard& g) { return g.router->identity() == ln.identity; });
+  if (lower == "dropped") {
+    if (it == guards_.end()) return {};
+    Guard gone = std::move(*it);
+    guards_.erase(it);
+    if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, gone, GuardChange::removed);
+    routers_.unref(const_cast<Router*>(gone.router));
+    return {};
+  }
+  if (it == guards_.end()) {
+    Router* r = routers_.resolve(ln);
+    routers_.ref(r);
+    guards_.push_back(Guard{r, std::move(lower)});
+    if (!guard_listeners_.empty())
+      guard_listeners_.call(on_error_, guards_.back(), GuardChange::added);
+    return {};
+  }
+  // "new" from an event says no more than that it is a guard.
+  if (it->status == lower || (lower == "new" && !from_snapshot)) return {};
+  it->status = std::move(lower);
+  if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, *it, GuardChange::changed);
+  return {};
+}
+
+Status StateCore::apply_reply(const Reply& r) {
+  if (r.is_async()) {
+    Event ev;
+    if (Status s = parse_event(r, ev); !s) return s;
+    return apply(ev);
+  }
+  if (!r.is_ok()) return Error(Errc::tor_error, std::string(r.status_text()), 0, r.code);
+  return apply_getinfo(r);
+}
+
+// ---- circuits -----------------------------------------------------------------
+
+Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
+  auto it = circuits_.find(e.id);
+  CircuitChanges what = 0;
+  if (it == circuits_.end()) {
+    if (is_final(e.status_enum)) {  // never seen alive: nothing to end
+      if (snapshot_pending_ && !from_snapshot) ended_circuits_.emplace(e.id);
+      return {};
+    }
+    if (from_snapshot && ended_circuits_.contains(e.id)) return {};
+    auto c = std::make_unique<Circuit>();
+    c->id_.assign(e.id.data(), e.id.size());
+    it = circuits_.emplace(c->id_, std::move(c)).first;
+    what |= circuit_created;
+  }
+  Circuit& c = *it->second;
+  const std::uint8_t rank = circ_rank(e.status_enum);
+  if (rank != 0 && rank < c.rank_) return {};  // older news than what we know
+  if (c.state_ != e.status_enum || c.state_text_ != e.status) {
+    c.state_ = e.status_enum;
+    c.state_text_.assign(e.status.data(), e.status.size());
+    what |= circuit_state;
+  }
+  if (rank != 0) c.rank_ = rank;
+  if (count_hops(e.path) > c.path_.size() && set_path(c, e.path)) what |= circuit_path;
+  if (update(c.purpose_, e.purpose)) what |= circuit_purpose;
+  bool details = update(c.build_flags_, e.build_flags);
+  details |= update(c.hs_state_, e.hs_state);
+  details |= update(c.rend_query_, e.rend_query);
+  details |= update(c.time_created_, e.time_created);
+  details |= update(c.socks_username_, e.socks_username, scratch_);
+  details |= update(c.socks_password_, e.socks_password, scratch_);
+  details |= update(c.conflux_id_, e.conflux_id);
+  details |= update(c.reason_, e.reason);
+  details |= update(c.remote_reason_, e.remote_reason);
+  if (details) what |= circuit_details;
+  if (what & circuit_created) what &= circuit_created | circuit_removed;
+  if (is_final(c.state_)) {
+    notify(c, what | circuit_removed);
+    remove_circuit(c);
+    return {};
+  }
+  notify(c, what);
+  return {};
+}
+
+// Appends the hops of `path` beyond those the circuit has: tor only ever
+// extends a circuit's path, so the hops before are the ones already
+// resolved. False if a new hop does not parse: the path then stays as it was.
+bool StateCore::set_path(Circuit& c, std::string_view path) {
+  std::string_view rest = path;
+  for (std::size_t skip = c.path_.size(); skip > 0; --skip) {
+    const std::size_t comma = rest.find(',');
+    if (comma == std::string_view::npos) return false;
+    rest.remove_prefix(comma + 1);
+  }
+  const std::size_t had = c.path_.size();
+  LongNameReader reader(rest, ',');
+  for (LongName h; reader.next(h);) {
+    Router* r = routers_.resolve(h);
+    if (r) routers_.ref(r);
+    c.path_.push_back(r);
+  }
+  if (reader.error().code == Errc::ok) return true;
+  if (on_error_) on_error_("circuit " + c.id_ + ": " + reader.error().message);
+  for (std::size_t i = had; i < c.path_.size(); ++i)
+    if (c.path_[i]) routers_.unref(const_cast<Router*>(c.path_[i]));
+  c.path_.resize(had);
+  return false;
+}
+
+void StateCore::remove_circuit(Circuit& c) {
+  // Its streams outlive it until their own CLOSED; they are told the
+  // circuit went.
+  std::vector<const Stream*> streams = std::move(c.streams_);
+  for (const Stream* s : streams) {
+    Stream& st = const_cast<Stream&>(*s);
+    st.circuit_ = nullptr;
+    notify(st, stream_circuit);
+  }
+  for (const Router* r : c.path_)
+    if (r) routers_.unref(const_cast<Router*>(r));
+  c.path_.clear();
+  if (snapshot_pending_) ended_circuits_.insert(c.id_);
+  std::string id = std::move(c.id_);
+  circuits_.erase(id);
+}
+
+void StateCore::apply_circ_minor(const CircMinorEvent& e) {
+  auto it = circuits_.find(e.id);
+  if (it == circuits_.end()) return;  // the snapshot or a CIRC event will bring it
+  Circuit& c = *it->second;
+  CircuitChanges what = 0;
+  if (e.event_enum == CircMinorKind::cannibalized && !c.cannibalized_) {
+    c.cannibalized_ = true;
+    what |= circuit_purpose;
+  }
+  if (!e.old_purpose.empty() && e.purpose != c.purpose_) update(c.old_purpose_, e.old_purpose);
+  if (update(c.purpose_, e.purpose)) what |= circuit_purpose;
+  bool details = update(c.build_flags_, e.build_flags);
+  details |= update(c.hs_state_, e.hs_state);
+  details |= update(c.rend_query_, e.rend_query);
+  if (details) what |= circuit_details;
+  if (count_hops(e.path) > c.path_.size() && set_path(c, e.path)) what |= circuit_path;
+  notify(c, what);
+}
+
+void StateCore::apply_circ_bw(const CircBwEvent& e) {
+  auto it = circuits_.find(e.id);
+  if (it == circuits_.end()) return;
+  CircuitBandwidth& b = it->second->bandwidth_;
+  b.read += e.read;
+  b.written += e.written;
+  b.delivered_read += e.delivered_read.value_or(0);
+  b.delivered_written += e.delivered_written.value_or(0);
+  b.overhead_read += e.overhead_read.value_or(0);
+  b.overhead_written += e.overhead_written.value_or(0);
+  notify(*it->second, circuit_bandwidth);
+}
+
+// ---- streams -------------------------------------------------------------------
+
+Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
+  auto it = streams_.find(e.id);
+  StreamChanges what = 0;
+  if (it == streams_.end()) {
+    if (is_final(e.status_enum)) {
+      if (snapshot_pending_ && !from_snapshot) ended_streams_.emplace(e.id);
+      return {};
+    }
+    if (from_snapshot && ended_streams_.contains(e.id)) return {};
+    auto s = std::make_unique<Stream>();
+    s->id_.assign(e.id.data(), e.id.size());
+    it = streams_.emplace(s->id_, std::move(s)).first;
+    what |= stream_created;
+  }
+  Stream& s = *it->second;
+  const std::uint8_t rank = stream_rank(e.status_enum);
+  const bool created = what & stream_created;
+  // NEW only ever starts a stream; an older status than the attachment has
+  // reached is stale. DETACHED always applies: it starts a new attachment.
+  const bool stale =
+      (!created && rank == 1 && e.status_enum != StreamStatus::detached) ||
+      (rank != 0 && rank != kNotice && e.status_enum != StreamStatus::detached && rank < s.rank_);
+  if (!stale && rank != kNotice) {
+    if (s.state_ != e.status_enum || s.state_text_ != e.status) {
+      s.state_ = e.status_enum;
+      s.state_text_.assign(e.status.data(), e.status.size());
+      what |= stream_state;
+    }
+    if (rank != 0) s.rank_ = rank;
+  }
+  if (!stale) {
+    if (update(s.circuit_id_, e.circ_id)) what |= stream_details;
+    switch (e.status_enum) {
+      case StreamStatus::sent_connect:
+      case StreamStatus::sent_resolve:
+      case StreamStatus::succeeded:
+      case StreamStatus::remap:
+        if (e.circ_id != "0") {
+          auto c = circuits_.find(e.circ_id);
+          Circuit* circ = c == circuits_.end() ? nullptr : c->second.get();
+          if (circ != s.circuit_) {
+            attach_stream(s, circ);
+            what |= stream_circuit;
+          }
+        }
+        break;
+      case StreamStatus::detached:
+        ++s.detaches_;
+        if (s.circuit_) {
+          attach_stream(s, nullptr);
+          what |= stream_circuit;
+        }
+        break;
+      default: break;
+    }
+  }
+  if (e.target != s.target_) {
+    s.target_.assign(e.target.data(), e.target.size());
+    const HostPort hp = split_target(e.target);
+    s.host_.assign(hp.host.data(), hp.host.size());
+    s.port_ = hp.port;
+    if (created)
+      s.requested_host_ = s.host_;
+    else
+      what |= stream_target;
+  }
+  bool details = false;
+  if (!e.source_addr.empty()) {
+    const HostPort src = split_target(e.source_addr);
+    details |= update(s.source_address_, src.host);
+    if (s.source_port_ != src.port) {
+      s.source_port_ = src.port;
+      details = true;
+    }
+  }
+  details |= update(s.purpose_, e.purpose);
+  details |= update(s.socks_username_, e.socks_username, scratch_);
+  details |= update(s.socks_password_, e.socks_password, scratch_);
+  details |= update(s.client_protocol_, e.client_protocol);
+  details |= update(s.nym_epoch_, e.nym_epoch);
+  details |= update(s.session_group_, e.session_group);
+  details |= update(s.iso_fields_, e.iso_fields);
+  details |= update(s.reason_, e.reason);
+  details |= update(s.remote_reason_, e.remote_reason);
+  if (details) what |= stream_details;
+  if (created) what &= stream_created;
+  if (is_final(s.state_)) {
+    notify(s, what | stream_removed);
+    if (s.circuit_) attach_stream(s, nullptr);  // the circuit's listeners hear it
+    if (snapshot_pending_) ended_streams_.insert(s.id_);
+    std::string id = std::move(s.id_);
+    streams_.erase(id);
+    return {};
+  }
+  notify(s, what);
+  return {};
+}
+
+void StateCore::attach_stream(Stream& s, Circuit* c) {
+  if (s.circuit_) {
+    Circuit& old = const_cast<Circuit&>(*s.circuit_);
+    std::erase(old.streams_, &s);
+    s.circuit_ = nullptr;
+    notify(old, circuit_streams);
+  }
+  if (c) {
+    c->streams_.push_back(&s);
+    s.circuit_ = c;
+    notify(*c, circuit_streams);
+  }
+}
+
+// ---- GETINFO replies --------------------------------------------------------------
+
+Status StateCore::apply_getinfo(const Reply& r) {
+  KeyValueReader kv(r);
+  Status result;
+  auto note = [&](Status s) {
+    if (!s && result) result = std::move(s);
+  };
+  // Each circuit-status / stream-status line is a CIRC / STREAM event's
+  // arguments; parse it as one.
+  auto each_line = [&](const KeyValue& v, std::string_view event_name, auto&& apply_line) {
+    auto one = [&](std::string_view line) {
+      if (line.empty()) return;
+      scratch_.assign(event_name);
+      scratch_ += ' ';
+      scratch_.append(line);
+      const std::string text = scratch_;  // scratch_ is reused while applying
+      ReplyLine rl{650, Sep::end, text, {}, {}};
+      Reply fake{650, std::span<const ReplyLine>(&rl, 1), text, 0};
+      Event ev;
+      if (Status s = parse_event(fake, ev); !s) {
+        note(Error(Errc::bad_argument, std::string(v.key) + " line \"" + std::string(line) +
+                                           "\": " + s.error().message));
+        return;
+      }
+      note(apply_line(ev));
+    };
+    if (!v.is_data) return one(v.value);
+    DataLines lines(v.value);
+    for (std::string_view line; lines.next(line);) one(line);
+  };
+  for (KeyValue v; kv.next(v);) {
+    if (v.key == "ns/all") {
+      std::span<const std::uint32_t> ends;
+      for (const ReplyLine& l : r.lines)
+        if (l.sep == Sep::data && l.data.data() == v.value.data()) ends = l.data_line_ends;
+      note(routers_.apply_consensus(v.is_data ? v.value : std::string_view{}, ends, true));
+    } else if (v.key == "circuit-status") {
+      each_line(v, "CIRC", [&](const Event& ev) { return apply_circ(*ev.get<CircEvent>(), true); });
+    } else if (v.key == "stream-status") {
+      each_line(v, "STREAM",
+                [&](const Event& ev) { return apply_stream(*ev.get<StreamEvent>(), true); });
+      // An event before the reply may have attached a stream to a circuit
+      // the state learnt of only now.
+      for (auto& [id, s] : streams_) {
+        if (s->circuit_ || s->circuit_id_.empty() || s->circuit_id_ == "0" || s->rank_ < 3 ||
+            s->state_ == StreamStatus::detached)
+          continue;
+        auto c = circuits_.find(s->circuit_id_);
+        if (c == circuits_.end()) continue;
+        attach_stream(*s, c->second.get());
+        notify(*s, stream_circuit);
+      }
+    } else if (v.key == "address-mappings/all") {
+      each_line(v, "ADDRMAP",
+                [&](const Event& ev) { return apply_addrmap(*ev.get<AddrMapEvent>(), true); });
+    } else if (v.key == "entry-guards") {
+      // "$FP~nick status [since]" per line.
+      auto one = [&](std::string_view line) {
+        const std::size_t sp = line.find(' ');
+        if (line.empty()) return;
+        if (sp == std::string_view::npos) {
+          note(Error(Errc::bad_argument, "entry-guards line \"" + std::string(line) + "\""));
+          return;
+        }
+        std::string_view status = line.substr(sp + 1);
+        status = status.substr(0, status.find(' '));
+        note(apply_guard(line.substr(0, sp), status, true));
+      };
+      if (!v.is_data) {
+        one(v.value);
+      } else {
+        DataLines lines(v.value);
+        for (std::string_view line; lines.next(line);) one(line);
+      }
+    } else if (v.key == "process/pid") {
+      std::uint64_t pid = 0;
+      bool ok = !v.value.empty();
+      for (char ch : v.value) {
+        if (ch < '0' || ch > '9' || pid > UINT64_MAX / 10 - 1) {
+          ok = false;
+          break;
+        }
+        pid = pid * 10 + std::uint64_t(ch - '0');
+      }
+      if (ok)
+        tor_pid_ = pid;
+      else
+        note(Error(Errc::bad_argument, "process/pid is not a number: " + std::string(v.value)));
+    }
+  }
+  return result;
+}
+
+}  // namespace torcon::detail

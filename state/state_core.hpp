@@ -1,0 +1,101 @@
+// TorState's machinery: the tables, the rules that apply events to them,
+// the listeners, and the attachment to a Controller (tor_state.cpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "address_map.hpp"
+#include "listener_list.hpp"
+#include "router_table.hpp"
+#include "string_key.hpp"
+#include "torcon/circuit.hpp"
+#include "torcon/controller.hpp"
+#include "torcon/events.hpp"
+#include "torcon/guard.hpp"
+#include "torcon/reactor.hpp"
+#include "torcon/stream.hpp"
+#include "torcon/tor_state.hpp"
+
+namespace torcon::detail {
+
+class StateCore {
+ public:
+  StateCore() : routers_(router_listeners_, on_error_), addrmap_(addrmap_listeners_, on_error_) {}
+  ~StateCore() {
+    if (reactor_) reactor_->cancel_timer(expiry_timer_);
+  }
+
+  Status apply(const Event& ev);
+  Status apply_reply(const Reply& r);
+
+  // Where a change came from: a snapshot line is older than every event
+  // that arrives after its reply, so it must not revive an entry such an
+  // event already ended.
+  Status apply_circ(const CircEvent& e, bool from_snapshot);
+  Status apply_stream(const StreamEvent& e, bool from_snapshot);
+  void apply_circ_minor(const CircMinorEvent& e);
+  void apply_circ_bw(const CircBwEvent& e);
+  Status apply_addrmap(const AddrMapEvent& e, bool from_snapshot);
+  Status apply_guard(std::string_view name, std::string_view status, bool from_snapshot);
+  void expire_addresses(SystemTime now);
+  Status apply_getinfo(const Reply& r);
+
+  // Listeners before the tables: the router table keeps references to them.
+  ErrorSink on_error_;
+  RouterListeners router_listeners_;
+  ListenerList<const Circuit&, CircuitChanges> circuit_listeners_;
+  ListenerList<const Stream&, StreamChanges> stream_listeners_;
+  AddressMapListeners addrmap_listeners_;
+  ListenerList<const Guard&, GuardChange> guard_listeners_;
+  std::uint64_t next_listener_ = 1;
+
+  RouterTable routers_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Circuit>, TextHash, TextEq> circuits_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Stream>, TextHash, TextEq> streams_;
+  std::optional<std::uint64_t> tor_pid_;
+  AddressMap addrmap_;
+  std::vector<Guard> guards_;  // tor's order (entry-guards lists them by priority)
+
+  // Address-map expiry: one timer, for the earliest expiry, moved whenever
+  // that changes (no reactor: only expire_addresses() expires).
+  Reactor* reactor_ = nullptr;
+  TimerId expiry_timer_;
+  std::optional<SystemTime> timer_for_;
+  void rearm_expiry();
+
+  // Between attach() and the snapshot: IDs that ended meanwhile.
+  bool snapshot_pending_ = false;
+  absl::flat_hash_set<std::string, TextHash, TextEq> ended_circuits_, ended_streams_;
+
+  // Attachment (tor_state.cpp).
+  Controller* controller_ = nullptr;
+  std::vector<Controller::SubscriptionId> subscriptions_;
+  std::function<void(const Status&)> attach_done_;
+  bool bootstrapped_ = false;
+  std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
+  std::size_t subscriptions_waiting_ = 0;  // SETEVENTS answers the snapshot waits for
+  void send_snapshot();
+  void finish_attach(const Status& s);
+
+ private:
+  void notify(const Circuit& c, CircuitChanges what) {
+    if (what && !circuit_listeners_.empty()) circuit_listeners_.call(on_error_, c, what);
+  }
+  void notify(const Stream& s, StreamChanges what) {
+    if (what && !stream_listeners_.empty()) stream_listeners_.call(on_error_, s, what);
+  }
+  bool set_path(Circuit& c, std::string_view path);
+  void remove_circuit(Circuit& c);
+  void attach_stream(Stream& s, Circuit* c);  // null: detach
+  std::string scratch_;                       // decoded QuotedStrings, synthetic event lines
+};
+
+}  // namespace torcon::detail

@@ -1,0 +1,235 @@
+#include "torcon/tor_state.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <utility>
+
+#include "state_core.hpp"
+#include "torcon/controller.hpp"
+
+namespace torcon {
+
+namespace detail {
+
+// The events TorState applies; subscribed before the snapshot is asked for.
+constexpr std::array<std::string_view, 8> kStateEvents = {
+    "CIRC", "CIRC_MINOR", "STREAM", "NS", "NEWCONSENSUS", "CIRC_BW", "ADDRMAP", "GUARD"};
+// Asked in one GETINFO: tor answers all keys at one instant.
+constexpr std::string_view kSnapshot =
+    "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards process/pid";
+
+void StateCore::finish_attach(const Status& s) {
+  snapshot_pending_ = false;
+  ended_circuits_.clear();
+  ended_streams_.clear();
+  if (s && attach_done_) bootstrapped_ = true;
+  if (!attach_done_) return;
+  auto done = std::move(attach_done_);
+  attach_done_ = nullptr;
+  done(s);
+}
+
+void StateCore::send_snapshot() {
+  std::weak_ptr<StateCore*> self = self_;
+  controller_->command(kSnapshot, [self](const Expected<Reply>& r) {
+    auto p = self.lock();
+    if (!p) return;
+    detail::StateCore& c = **p;
+    if (!r) {
+      Error e = r.error();
+      e.message = "GETINFO (TorState snapshot): " + e.message;
+      return c.finish_attach(e);
+    }
+    if (!r->is_ok())
+      return c.finish_attach(Error(Errc::tor_error,
+                                   "GETINFO (TorState snapshot): " + std::string(r->status_text()),
+                                   0, r->code));
+    // Applied even if a SETEVENTS failed (done has been told): the tables
+    // are then a snapshot that some events no longer update.
+    c.finish_attach(c.apply_getinfo(*r));
+  });
+}
+
+}  // namespace detail
+
+TorState::TorState() : core_(std::make_unique<detail::StateCore>()) {}
+TorState::TorState(Reactor& reactor) : TorState() { core_->reactor_ = &reactor; }
+TorState::~TorState() { detach(); }
+
+Status TorState::apply(const Event& event) { return core_->apply(event); }
+Status TorState::apply_reply(const Reply& reply) { return core_->apply_reply(reply); }
+
+void TorState::attach(Controller& controller, std::function<void(const Status&)> done) {
+  detach();
+  detail::StateCore& core = *core_;
+  core.controller_ = &controller;
+  core.attach_done_ = std::move(done);
+  core.bootstrapped_ = false;
+  core.snapshot_pending_ = true;
+  core.ended_circuits_.clear();
+  core.ended_streams_.clear();
+  std::weak_ptr<detail::StateCore*> self = core.self_;
+  // Subscriptions first: tor sends the events of every change after it
+  // took the SETEVENTS, which it does before it answers the GETINFO below.
+  for (std::string_view name : detail::kStateEvents) {
+    core.subscriptions_.push_back(controller.subscribe_typed(
+        name,
+        [self](const Event& ev) {
+          auto p = self.lock();
+          if (!p) return;
+          Status s = (*p)->apply(ev);
+          if (!s && (*p)->on_error_)
+            (*p)->on_error_(std::string(ev.name) + ": " + s.error().message);
+        },
+        [self](const Error& err, const Reply& r) {
+          auto p = self.lock();
+          if (!p || !(*p)->on_error_) return;
+          (*p)->on_error_("event not applied (" + err.message + "): " +
+                          std::string(r.lines.empty() ? std::string_view{} : r.lines[0].text));
+        },
+        [self, name](const Status& s) {
+          auto p = self.lock();
+          if (!p) return;
+          detail::StateCore& c = **p;
+          if (s) {
+            if (c.subscriptions_waiting_ > 0 && --c.subscriptions_waiting_ == 0 && c.attach_done_)
+              c.send_snapshot();
+            return;
+          }
+          if (!c.attach_done_) return;
+          c.subscriptions_waiting_ = 0;
+          c.finish_attach(Error(s.error().code,
+                                "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
+                                s.error().status));
+        }));
+  }
+  // On a ready connection, the GETINFO goes right behind the SETEVENTS (one
+  // pipelined round; tor takes commands in order). Before authentication
+  // the Controller sends held commands first and SETEVENTS after them, so
+  // the GETINFO then waits for the SETEVENTS' answers.
+  if (controller.ready())
+    core.send_snapshot();
+  else
+    core.subscriptions_waiting_ = core.subscriptions_.size();
+}
+
+void TorState::detach() {
+  detail::StateCore& core = *core_;
+  if (!core.controller_) return;
+  for (Controller::SubscriptionId id : core.subscriptions_) core.controller_->unsubscribe(id);
+  core.subscriptions_.clear();
+  core.controller_ = nullptr;
+  core.snapshot_pending_ = false;
+  core.subscriptions_waiting_ = 0;
+  core.ended_circuits_.clear();
+  core.ended_streams_.clear();
+  core.attach_done_ = nullptr;
+  // Callbacks still queued in the Controller (the GETINFO) find no state.
+  core.self_ = std::make_shared<detail::StateCore*>(&core);
+}
+
+bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }
+
+const Router* TorState::router(const RouterIdentity& id) const noexcept {
+  return core_->routers_.find(id);
+}
+const Router* TorState::router(std::string_view name) const noexcept {
+  return core_->routers_.find(name);
+}
+std::vector<const Router*> TorState::routers_named(std::string_view nickname) const {
+  return core_->routers_.all_named(nickname);
+}
+std::vector<const Router*> TorState::routers() const {
+  std::vector<const Router*> out;
+  out.reserve(core_->routers_.size());
+  core_->routers_.for_each([&](const Router& r) { out.push_back(&r); });
+  return out;
+}
+std::size_t TorState::router_count() const noexcept { return core_->routers_.consensus_count(); }
+void TorState::for_each_router(const std::function<void(const Router&)>& fn) const {
+  core_->routers_.for_each(fn);
+}
+
+const Circuit* TorState::circuit(std::string_view id) const noexcept {
+  auto it = core_->circuits_.find(id);
+  return it == core_->circuits_.end() ? nullptr : it->second.get();
+}
+std::vector<const Circuit*> TorState::circuits() const {
+  std::vector<const Circuit*> out;
+  out.reserve(core_->circuits_.size());
+  for (const auto& [id, c] : core_->circuits_) out.push_back(c.get());
+  return out;
+}
+std::size_t TorState::circuit_count() const noexcept { return core_->circuits_.size(); }
+const Stream* TorState::stream(std::string_view id) const noexcept {
+  auto it = core_->streams_.find(id);
+  return it == core_->streams_.end() ? nullptr : it->second.get();
+}
+std::vector<const Stream*> TorState::streams() const {
+  std::vector<const Stream*> out;
+  out.reserve(core_->streams_.size());
+  for (const auto& [id, s] : core_->streams_) out.push_back(s.get());
+  return out;
+}
+std::size_t TorState::stream_count() const noexcept { return core_->streams_.size(); }
+std::optional<std::uint64_t> TorState::tor_pid() const noexcept { return core_->tor_pid_; }
+
+const AddressMapping* TorState::address_mapping(std::string_view address) const noexcept {
+  return core_->addrmap_.find(address);
+}
+std::vector<const AddressMapping*> TorState::addresses_mapped_to(std::string_view target) const {
+  return core_->addrmap_.mapped_to(target);
+}
+std::size_t TorState::address_mapping_count() const noexcept { return core_->addrmap_.size(); }
+std::string_view TorState::hostname(const Stream& stream) const {
+  const std::string_view host = stream.requested_host();
+  std::string text(host);
+  unsigned char buf[16];
+  const bool is_ip =
+      ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+  if (!is_ip) return host;
+  for (const AddressMapping* m : core_->addrmap_.mapped_to(host)) return m->address;
+  return host;
+}
+
+void TorState::expire_address_map(std::chrono::system_clock::time_point now) {
+  core_->expire_addresses(now);
+}
+std::vector<Guard> TorState::guards() const { return core_->guards_; }
+
+TorState::ListenerId TorState::on_circuit(CircuitListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->circuit_listeners_.add(id, std::move(listener));
+  return id;
+}
+TorState::ListenerId TorState::on_stream(StreamListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->stream_listeners_.add(id, std::move(listener));
+  return id;
+}
+TorState::ListenerId TorState::on_router(RouterListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->router_listeners_.add(id, std::move(listener));
+  return id;
+}
+TorState::ListenerId TorState::on_address_map(AddressMapListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->addrmap_listeners_.add(id, std::move(listener));
+  return id;
+}
+TorState::ListenerId TorState::on_guard(GuardListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->guard_listeners_.add(id, std::move(listener));
+  return id;
+}
+bool TorState::remove_listener(ListenerId id) {
+  return core_->circuit_listeners_.remove(id) || core_->stream_listeners_.remove(id) ||
+         core_->router_listeners_.remove(id) || core_->addrmap_listeners_.remove(id) ||
+         core_->guard_listeners_.remove(id);
+}
+void TorState::on_listener_error(std::function<void(std::string_view)> handler) {
+  core_->on_error_ = std::move(handler);
+}
+
+}  // namespace torcon
