@@ -70,7 +70,7 @@ TEST(AddressMap, UtcExpiresIsPreferredAndExpiryRemovesEveryKey) {
 TEST(AddressMap, NeverExpires) {
   TorState st;
   Feeder f(st);
-  ASSERT_TRUE(f.event("ADDRMAP home.example 10.1.2.3 NEVER"));
+  ASSERT_TRUE(f.event("ADDRMAP home.example 192.0.2.3 NEVER"));
   ASSERT_NE(st.address_mapping("home.example"), nullptr);
   EXPECT_FALSE(st.address_mapping("home.example")->expires.has_value());
   st.expire_address_map(utc(2200, 1, 1, 0, 0, 0));
@@ -84,10 +84,10 @@ TEST(AddressMap, ErrorIsNeverAddedAndEndsAnOlderMapping) {
       f.event("ADDRMAP nx.example <error> \"2026-12-02 10:00:00\" error=yes "
               "EXPIRES=\"2026-12-02 10:00:00\""));
   EXPECT_EQ(st.address_mapping("nx.example"), nullptr);
-  ASSERT_TRUE(f.event("ADDRMAP flaky.example 10.0.0.9 NEVER"));
+  ASSERT_TRUE(f.event("ADDRMAP flaky.example 192.0.2.9 NEVER"));
   ASSERT_TRUE(f.event("ADDRMAP flaky.example <error> NEVER error=yes"));
   EXPECT_EQ(st.address_mapping("flaky.example"), nullptr);
-  EXPECT_TRUE(st.addresses_mapped_to("10.0.0.9").empty());
+  EXPECT_TRUE(st.addresses_mapped_to("192.0.2.9").empty());
 }
 
 TEST(AddressMap, AnUpdateMovesTheExpiry) {
@@ -97,16 +97,16 @@ TEST(AddressMap, AnUpdateMovesTheExpiry) {
   st.on_address_map([&](const torcon::AddressMapping& m, torcon::AddressMapChange what) {
     log.push_back(m.address + " " + m.target + " " + std::to_string(int(what)));
   });
-  ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));
-  ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));  // same
+  ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));
+  ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));  // same
   ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.2 \"x\" EXPIRES=\"2026-12-02 12:00:00\""));
-  EXPECT_TRUE(st.addresses_mapped_to("10.0.0.1").empty());
+  EXPECT_TRUE(st.addresses_mapped_to("192.0.2.1").empty());
   st.expire_address_map(utc(2026, 12, 2, 11, 0, 0));
   ASSERT_NE(st.address_mapping("a.example"), nullptr);       // the old expiry no longer applies
   ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.2 NEVER"));  // finite -> NEVER
   st.expire_address_map(utc(2026, 12, 2, 13, 0, 0));
   ASSERT_NE(st.address_mapping("a.example"), nullptr);
-  EXPECT_EQ(log, (std::vector<std::string>{"a.example 10.0.0.1 0", "a.example 10.0.0.2 1",
+  EXPECT_EQ(log, (std::vector<std::string>{"a.example 192.0.2.1 0", "a.example 10.0.0.2 1",
                                            "a.example 10.0.0.2 1"}));
 }
 
@@ -117,7 +117,7 @@ TEST(AddressMap, PositionalExpiryIsLocalTimeInEventsAndUtcInTheSnapshot) {
   ::tzset();
   TorState st;
   Feeder f(st);
-  ASSERT_TRUE(f.event("ADDRMAP local.example 10.0.0.1 \"2026-12-02 10:00:00\""));
+  ASSERT_TRUE(f.event("ADDRMAP local.example 192.0.2.1 \"2026-12-02 10:00:00\""));
   ASSERT_TRUE(
       f.feed("250+address-mappings/all=\r\n"
              "snap.example 10.0.0.2 \"2026-12-02 10:00:00\"\r\n"
@@ -138,9 +138,9 @@ TEST(AddressMap, PositionalExpiryIsLocalTimeInEventsAndUtcInTheSnapshot) {
 TEST(AddressMap, BadTimesAreErrors) {
   TorState st;
   Feeder f(st);
-  EXPECT_FALSE(f.event("ADDRMAP a.example 10.0.0.1 \"soon\""));
-  EXPECT_FALSE(f.event("ADDRMAP a.example 10.0.0.1 NEVER EXPIRES=\"2026-13-01 00:00:00\""));
-  EXPECT_FALSE(f.event("ADDRMAP a.example 10.0.0.1 NEVER EXPIRES=\"9999-12-31 23:59:59\""));
+  EXPECT_FALSE(f.event("ADDRMAP a.example 192.0.2.1 \"soon\""));
+  EXPECT_FALSE(f.event("ADDRMAP a.example 192.0.2.1 NEVER EXPIRES=\"2026-13-01 00:00:00\""));
+  EXPECT_FALSE(f.event("ADDRMAP a.example 192.0.2.1 NEVER EXPIRES=\"9999-12-31 23:59:59\""));
   EXPECT_EQ(st.address_mapping_count(), 0u);
 }
 
@@ -166,11 +166,11 @@ TEST(AddressMap, ExpiresOnTheReactorTimer) {
   Feeder f(st);
   const SysTime soon = std::chrono::system_clock::now() + 1s;
   const SysTime later = std::chrono::system_clock::now() + 600s;
-  ASSERT_TRUE(f.event("ADDRMAP soon.example 10.0.0.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
+  ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
   ASSERT_TRUE(f.event("ADDRMAP later.example 10.0.0.2 NEVER EXPIRES=\"" + iso(later) + "\""));
   // Moved later, then back: the timer follows the earliest expiry.
-  ASSERT_TRUE(f.event("ADDRMAP soon.example 10.0.0.1 NEVER EXPIRES=\"" + iso(later) + "\""));
-  ASSERT_TRUE(f.event("ADDRMAP soon.example 10.0.0.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
+  ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(later) + "\""));
+  ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   while (st.address_mapping("soon.example") && std::chrono::steady_clock::now() < deadline)
     (*r)->run_once(50ms);
