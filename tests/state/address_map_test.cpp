@@ -99,15 +99,15 @@ TEST(AddressMap, AnUpdateMovesTheExpiry) {
   });
   ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));
   ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));  // same
-  ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.2 \"x\" EXPIRES=\"2026-12-02 12:00:00\""));
+  ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.12 \"x\" EXPIRES=\"2026-12-02 12:00:00\""));
   EXPECT_TRUE(st.addresses_mapped_to("192.0.2.1").empty());
   st.expire_address_map(utc(2026, 12, 2, 11, 0, 0));
   ASSERT_NE(st.address_mapping("a.example"), nullptr);       // the old expiry no longer applies
-  ASSERT_TRUE(f.event("ADDRMAP a.example 10.0.0.2 NEVER"));  // finite -> NEVER
+  ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.12 NEVER"));  // finite -> NEVER
   st.expire_address_map(utc(2026, 12, 2, 13, 0, 0));
   ASSERT_NE(st.address_mapping("a.example"), nullptr);
-  EXPECT_EQ(log, (std::vector<std::string>{"a.example 192.0.2.1 0", "a.example 10.0.0.2 1",
-                                           "a.example 10.0.0.2 1"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"a.example 192.0.2.1 0", "a.example 192.0.2.12 1",
+                                           "a.example 192.0.2.12 1"}));
 }
 
 TEST(AddressMap, PositionalExpiryIsLocalTimeInEventsAndUtcInTheSnapshot) {
@@ -120,8 +120,8 @@ TEST(AddressMap, PositionalExpiryIsLocalTimeInEventsAndUtcInTheSnapshot) {
   ASSERT_TRUE(f.event("ADDRMAP local.example 192.0.2.1 \"2026-12-02 10:00:00\""));
   ASSERT_TRUE(
       f.feed("250+address-mappings/all=\r\n"
-             "snap.example 10.0.0.2 \"2026-12-02 10:00:00\"\r\n"
-             "forever.example 10.0.0.3 NEVER\r\n"
+             "snap.example 192.0.2.12 \"2026-12-02 10:00:00\"\r\n"
+             "forever.example 192.0.2.13 NEVER\r\n"
              ".\r\n250 OK\r\n"));
   if (old_tz)
     ::setenv("TZ", saved.c_str(), 1);
@@ -150,7 +150,7 @@ TEST(AddressMap, GivesTheHostnameBackForAnIpTarget) {
   ASSERT_TRUE(f.event("ADDRMAP www.example.com 93.184.216.34 NEVER"));
   ASSERT_TRUE(f.event("STREAM 1 NEW 0 93.184.216.34:443 SOURCE_ADDR=127.0.0.1:1 PURPOSE=USER"));
   ASSERT_TRUE(f.event("STREAM 2 NEW 0 example.org:80 SOURCE_ADDR=127.0.0.1:2 PURPOSE=USER"));
-  ASSERT_TRUE(f.event("STREAM 2 REMAP 0 10.0.0.5:80 SOURCE=CACHE"));
+  ASSERT_TRUE(f.event("STREAM 2 REMAP 0 192.0.2.15:80 SOURCE=CACHE"));
   ASSERT_TRUE(f.event("STREAM 3 NEW 0 192.0.2.1:80 SOURCE_ADDR=127.0.0.1:3 PURPOSE=USER"));
   ASSERT_TRUE(f.event("STREAM 4 NEW 0 [2001:db8::1]:80 SOURCE_ADDR=127.0.0.1:4 PURPOSE=USER"));
   EXPECT_EQ(st.hostname(*st.stream("1")), "www.example.com");
@@ -167,7 +167,7 @@ TEST(AddressMap, ExpiresOnTheReactorTimer) {
   const SysTime soon = std::chrono::system_clock::now() + 1s;
   const SysTime later = std::chrono::system_clock::now() + 600s;
   ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
-  ASSERT_TRUE(f.event("ADDRMAP later.example 10.0.0.2 NEVER EXPIRES=\"" + iso(later) + "\""));
+  ASSERT_TRUE(f.event("ADDRMAP later.example 192.0.2.12 NEVER EXPIRES=\"" + iso(later) + "\""));
   // Moved later, then back: the timer follows the earliest expiry.
   ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(later) + "\""));
   ASSERT_TRUE(f.event("ADDRMAP soon.example 192.0.2.1 NEVER EXPIRES=\"" + iso(soon) + "\""));
