@@ -98,11 +98,12 @@ TEST(AddressMap, AnUpdateMovesTheExpiry) {
     log.push_back(m.address + " " + m.target + " " + std::to_string(int(what)));
   });
   ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));
-  ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));  // same
+  ASSERT_TRUE(
+      f.event("ADDRMAP a.example 192.0.2.1 \"x\" EXPIRES=\"2026-12-02 10:00:00\""));  // same
   ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.12 \"x\" EXPIRES=\"2026-12-02 12:00:00\""));
   EXPECT_TRUE(st.addresses_mapped_to("192.0.2.1").empty());
   st.expire_address_map(utc(2026, 12, 2, 11, 0, 0));
-  ASSERT_NE(st.address_mapping("a.example"), nullptr);       // the old expiry no longer applies
+  ASSERT_NE(st.address_mapping("a.example"), nullptr);         // the old expiry no longer applies
   ASSERT_TRUE(f.event("ADDRMAP a.example 192.0.2.12 NEVER"));  // finite -> NEVER
   st.expire_address_map(utc(2026, 12, 2, 13, 0, 0));
   ASSERT_NE(st.address_mapping("a.example"), nullptr);

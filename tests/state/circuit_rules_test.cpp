@@ -23,10 +23,10 @@ using torcon::test::long_name;
 // Three relays in the consensus: 1 guard, 2 middle, 3 exit.
 std::string three_relays() {
   return torcon::test::ns_all_reply({
-      entry(1, "guard1", "10.0.0.1", 9001,
+      entry(1, "guard1", "192.0.2.11", 9001,
             {"s Fast Guard Running Stable Valid", "w Bandwidth=100"}),
-      entry(2, "middle2", "10.0.0.2", 9001, {"s Fast Running Valid", "w Bandwidth=200"}),
-      entry(3, "exit3", "10.0.0.3", 443, {"s Exit Fast Running Valid", "p accept 80,443"}),
+      entry(2, "middle2", "192.0.2.12", 9001, {"s Fast Running Valid", "w Bandwidth=200"}),
+      entry(3, "exit3", "192.0.2.13", 443, {"s Exit Fast Running Valid", "p accept 80,443"}),
   });
 }
 

@@ -27,8 +27,9 @@ std::vector<std::string> listed(const TorState& st) {
 TEST(Guards, FromTheSnapshotThenEvents) {
   TorState st;
   Feeder f(st);
-  ASSERT_TRUE(f.feed(torcon::test::ns_all_reply({entry(1, "g1", "10.0.0.1", 9001, {"s Guard"}),
-                                                 entry(2, "g2", "10.0.0.2", 9001, {"s Guard"})})));
+  ASSERT_TRUE(
+      f.feed(torcon::test::ns_all_reply({entry(1, "g1", "192.0.2.11", 9001, {"s Guard"}),
+                                         entry(2, "g2", "192.0.2.12", 9001, {"s Guard"})})));
   ASSERT_TRUE(f.feed("250+entry-guards=\r\n" + long_name(1, "g1") + " up\r\n" + long_name(2, "g2") +
                      " never-connected\r\n" + long_name(3, "g3") +
                      " down 2026-12-01 10:00:00\r\n.\r\n250 OK\r\n"));

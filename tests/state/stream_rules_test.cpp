@@ -243,7 +243,7 @@ TEST(Streams, SourcesAndIsolationFields) {
   EXPECT_EQ(s->iso_fields(), "SOCKS_USERNAME,SOCKS_PASSWORD,CLIENTADDR,SESSION_GROUP");
 
   ASSERT_TRUE(
-      f.event("STREAM 21 NEW 0 10.0.0.3:80 SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_FETCH"));
+      f.event("STREAM 21 NEW 0 192.0.2.13:80 SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_FETCH"));
   EXPECT_TRUE(st.stream("21")->is_internal());
   EXPECT_EQ(st.stream("21")->source_address(), "(Tor_internal)");
   EXPECT_EQ(st.stream("21")->source_port(), 0);

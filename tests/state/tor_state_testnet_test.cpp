@@ -240,7 +240,7 @@ TEST(TorStateTestnet, MapaddressReachesTheAddressMap) {
   TorState st(loop.reactor());
   ASSERT_TRUE(loop.attach(st, *ctl));
   const std::pair<std::string_view, std::string_view> maps[] = {
-      {"torcon-state-test.example", "10.11.12.13"}};
+      {"torcon-state-test.example", "192.0.2.113"}};
   std::optional<bool> answered;
   ctl->mapaddress(maps, [&](const Expected<KeyValues>& kv) { answered = bool(kv); });
   ASSERT_TRUE(loop.pump_until(10s, [&] {
@@ -248,14 +248,14 @@ TEST(TorStateTestnet, MapaddressReachesTheAddressMap) {
   })) << "no ADDRMAP for the MAPADDRESS";
   EXPECT_TRUE(*answered);
   const torcon::AddressMapping* m = st.address_mapping("torcon-state-test.example");
-  EXPECT_EQ(m->target, "10.11.12.13");
+  EXPECT_EQ(m->target, "192.0.2.113");
   EXPECT_FALSE(m->expires.has_value());  // MAPADDRESS mappings never expire
-  ASSERT_EQ(st.addresses_mapped_to("10.11.12.13").size(), 1u);
+  ASSERT_EQ(st.addresses_mapped_to("192.0.2.113").size(), 1u);
   // A second state sees it in address-mappings/all.
   TorState again;
   ASSERT_TRUE(loop.attach(again, *ctl));
   ASSERT_NE(again.address_mapping("torcon-state-test.example"), nullptr);
-  EXPECT_EQ(again.address_mapping("torcon-state-test.example")->target, "10.11.12.13");
+  EXPECT_EQ(again.address_mapping("torcon-state-test.example")->target, "192.0.2.113");
 }
 
 TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
