@@ -1,0 +1,73 @@
+# How each external library a layer links reaches users of the installed
+# package: the pkg-config module that provides it (torcon.pc's
+# Requires.private) and the CMake code that finds it again
+# (torconConfig.cmake), both needed only when libtorcon is static (a shared
+# libtorcon records its own dependencies). A layer that links a new external
+# library adds one line to torcon_dependency() below; configuring fails and
+# says so when one is missing.
+
+# torcon_dependency(<target> <out_pc_var> <out_cmake_var> <out_libs_var>)
+function(torcon_dependency target pc_var cmake_var libs_var)
+  set(pc "")
+  set(code "")
+  set(libs "")
+  if(target MATCHES "^absl::(.+)$")
+    set(pc "absl_${CMAKE_MATCH_1}")
+    set(code "find_dependency(absl)")
+  elseif(target STREQUAL "PkgConfig::URING")
+    set(pc "liburing")
+    set(code "torcon_find_pkgconfig(URING liburing)")
+  elseif(target STREQUAL "PkgConfig::SODIUM")
+    set(pc "libsodium")
+    set(code "torcon_find_pkgconfig(SODIUM libsodium)")
+  elseif(target STREQUAL "OpenSSL::Crypto")
+    set(pc "libcrypto")
+    set(code "find_dependency(OpenSSL)")
+  elseif(target STREQUAL "OpenSSL::SSL")
+    set(pc "libssl")
+    set(code "find_dependency(OpenSSL)")
+  elseif(target STREQUAL "Threads::Threads")
+    set(libs "-pthread")
+    set(code "find_dependency(Threads)")
+  elseif(target MATCHES "^(m|dl|rt|pthread|util)$")
+    set(libs "-l${target}")
+  else()
+    message(FATAL_ERROR
+      "torcon: a layer links '${target}'; say in cmake/dependencies.cmake how installed "
+      "users find it (its pkg-config module and CMake package)")
+  endif()
+  set(${pc_var} "${pc}" PARENT_SCOPE)
+  set(${cmake_var} "${code}" PARENT_SCOPE)
+  set(${libs_var} "${libs}" PARENT_SCOPE)
+endfunction()
+
+# For a list of targets: the pkg-config modules (comma separated), the CMake
+# lines, and the extra linker flags.
+function(torcon_dependencies out_pc out_cmake out_libs)
+  set(pcs)
+  set(codes)
+  set(libs)
+  foreach(t IN LISTS ARGN)
+    torcon_dependency(${t} pc code lib)
+    if(pc)
+      list(APPEND pcs ${pc})
+    endif()
+    if(code)
+      list(APPEND codes "${code}")
+    endif()
+    if(lib)
+      list(APPEND libs ${lib})
+    endif()
+  endforeach()
+  foreach(v pcs codes libs)
+    if(${v})
+      list(REMOVE_DUPLICATES ${v})
+    endif()
+  endforeach()
+  list(JOIN pcs ", " pcs)
+  list(JOIN codes "\n" codes)
+  list(JOIN libs " " libs)
+  set(${out_pc} "${pcs}" PARENT_SCOPE)
+  set(${out_cmake} "${codes}" PARENT_SCOPE)
+  set(${out_libs} "${libs}" PARENT_SCOPE)
+endfunction()
