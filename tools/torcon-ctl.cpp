@@ -48,6 +48,7 @@
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/tokens.hpp"
+#include "version_option.hpp"
 
 namespace {
 
@@ -66,8 +67,12 @@ constexpr const char* kUsage =
     "                        default: the best method tor offers\n"
     "  --reactor epoll|uring event-loop backend (default: $TORCON_REACTOR, else automatic);\n"
     "                        an io_uring asked for but unavailable is an error\n"
-    "  --events E1,E2,...    after the commands, subscribe and print events\n"
+    "  --events E1,E2,...    subscribe to these events and print them as they come;\n"
+    "                        the COMMANDs are sent only once tor has accepted the\n"
+    "                        subscription, so events they cause are printed too\n"
+    "                        (torcon-ctl --events CIRC 'SIGNAL NEWNYM')\n"
     "  --count N             with --events: exit after N events (default: until Ctrl-C)\n"
+    "  --version             print torcon-ctl's version\n"
     "  -h, --help            this text\n"
     "\n"
     "Without COMMANDs: if stdin is a terminal, an interactive prompt (line editing,\n"
@@ -521,10 +526,11 @@ class Session {
       fail(describe(e));
     });
     ctl_.connect(opts_.endpoint, [this](const torcon::Status& s) { on_connected(s); });
-    // Held by the controller while it connects (it refuses commands before
-    // connect()), then sent in this order once authenticated; the SETEVENTS
-    // the subscriptions need goes after them.
-    for (const std::string& c : opts_.commands) send(c);
+    // With --events, the commands wait until tor has accepted the
+    // SETEVENTS (the controller would send commands held during the
+    // handshake before it), so that events they cause are printed. Without,
+    // they are held by the controller and sent in order once authenticated.
+    if (opts_.events.empty()) send_commands();
     for (const std::string& e : opts_.events) subscribe(e);
     if (!finished_) reactor_.run();
     if (watching_stdin_) reactor_.unwatch(STDIN_FILENO);
@@ -600,6 +606,12 @@ class Session {
     });
   }
 
+  void send_commands() {
+    for (const std::string& c : opts_.commands) send(c);
+    commands_sent_ = true;
+    maybe_done();
+  }
+
   void subscribe(const std::string& event) {
     ctl_.subscribe(
         event,
@@ -612,7 +624,11 @@ class Session {
           }
         },
         [this, event](const torcon::Status& s) {
-          if (s || finished_) return;
+          if (finished_) return;
+          if (s) {
+            if (++subscriptions_accepted_ == opts_.events.size()) send_commands();
+            return;
+          }
           if (s.error().code == torcon::Errc::tor_error) {
             // One SETEVENTS carries them all, so name the whole list.
             std::string list;
@@ -628,7 +644,7 @@ class Session {
   // Batch mode ends when every command has its reply and, with --events,
   // the --count-th event has been printed.
   void maybe_done() {
-    if (interactive_ || outstanding_ > 0) return;
+    if (interactive_ || !commands_sent_ || outstanding_ > 0) return;
     if (!opts_.events.empty() && !events_done_) return;
     finish(status_);
   }
@@ -760,6 +776,8 @@ class Session {
   int status_ = kExitOk;
   bool finished_ = false;
   std::size_t outstanding_ = 0;  // commands sent, reply not yet printed
+  bool commands_sent_ = false;
+  std::size_t subscriptions_accepted_ = 0;
   std::uint64_t events_seen_ = 0;
   bool events_done_ = false;
   bool authenticated_ = false;
@@ -775,6 +793,7 @@ class Session {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (torcon::tools::print_version_if_asked(argc, argv, "torcon-ctl")) return kExitOk;
   Options opts;
   bool help = false;
   if (auto e = parse_args(argc, argv, opts, help)) {

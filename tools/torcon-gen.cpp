@@ -13,6 +13,7 @@
 
 #include "gen/events.hpp"
 #include "gen/network_status.hpp"
+#include "version_option.hpp"
 
 namespace {
 
@@ -34,7 +35,8 @@ constexpr std::string_view kUsage =
     "  --count M            number of events (default 100000)\n"
     "  --seed S             PRNG seed, 0..2^64-1 (default 1)\n"
     "  -o FILE              write to FILE instead of standard output\n"
-    "  -h, --help           show this help\n";
+    "  -h, --help           show this help\n"
+    "  --version            print torcon-gen's version\n";
 
 int usage_error(std::string_view msg) {
   std::fprintf(stderr, "torcon-gen: %.*s\n%.*s", static_cast<int>(msg.size()), msg.data(),
@@ -58,6 +60,7 @@ enum class Command { ns_all, consensus_microdesc, events };
 
 int main(int argc, char** argv) {
   namespace gen = torcon::gen;
+  if (torcon::tools::print_version_if_asked(argc, argv, "torcon-gen")) return 0;
   if (argc < 2) return usage_error("missing command");
   const std::string_view name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") {

@@ -22,6 +22,7 @@
 
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_status.hpp"
+#include "version_option.hpp"
 
 namespace {
 
@@ -167,13 +168,16 @@ bool print_routers(std::string_view text, std::uint64_t base_offset, std::string
 }
 
 int usage() {
-  std::fputs("usage: torcon-parse [--routers] FILE   (FILE may be -)\n", stderr);
+  std::fputs(
+      "usage: torcon-parse [--routers] FILE   (FILE may be -)\n       torcon-parse --version\n",
+      stderr);
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (torcon::tools::print_version_if_asked(argc, argv, "torcon-parse")) return 0;
   bool routers = false;
   const char* path = nullptr;
   for (int i = 1; i < argc; ++i) {

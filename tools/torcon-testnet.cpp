@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "torcon/testnet.hpp"
+#include "version_option.hpp"
 
 namespace tn = torcon::testnet;
 
@@ -37,6 +38,7 @@ const char* const kUsage =
     "                      [--fresh-keys] [--torrc LINE]... [--tor PATH]\n"
     "                      [--tor-gencert PATH] [--quiet]\n"
     "       torcon-testnet status|env|stop DIR\n"
+    "       torcon-testnet --version\n"
     "\n"
     "  start   build the network in DIR and return once it is usable; the tors\n"
     "          keep running (stop them with 'stop')\n"
@@ -175,6 +177,7 @@ int do_env(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (torcon::tools::print_version_if_asked(argc, argv, "torcon-testnet")) return 0;
   if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
                     std::strcmp(argv[1], "help") == 0)) {
     std::fputs(kUsage, stdout);

@@ -26,6 +26,7 @@
 #include "support/refuse_io_uring.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/reactor.hpp"
+#include "torcon/version.hpp"
 
 #ifndef TORCON_CTL
 #error "TORCON_CTL must name the torcon-ctl binary"
@@ -460,10 +461,39 @@ TEST_P(CtlTest, EventsWithCount) {
   EXPECT_TRUE(like(r.out, "650 BW # #*\n650 BW # #*\n")) << r.out;
 }
 
-TEST_P(CtlTest, CommandsThenEvents) {
+// Subscribed first, so an event may come before the command's reply: both
+// are printed, and the run ends once both the reply and --count events came.
+TEST_P(CtlTest, CommandsAndEvents) {
   const Result r = run_ctl(tcp({"--events", "BW,CIRC", "--count", "1", "GETINFO version"}));
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(like(r.out, "250-version=*\n250 OK\n650 BW # #*\n")) << r.out;
+  EXPECT_TRUE(like(r.out, "250-version=*\n250 OK\n650 BW # #*\n") ||
+              like(r.out, "650 BW # #*\n250-version=*\n250 OK\n"))
+      << r.out;
+}
+
+// --events subscribes before any COMMAND goes out, so the events a command
+// causes are printed (sent before SETEVENTS, they would be lost and
+// --count 1 would never be reached).
+TEST_P(CtlTest, EventsCausedByTheCommandsArePrinted) {
+  // The tor is shared by the tests: a value no other run has set, so that
+  // SETCONF really changes it (an unchanged option sends no CONF_CHANGED).
+  static int dirtiness = 1000;
+  const std::string value =
+      std::to_string(++dirtiness) + (GetParam() == std::string("epoll") ? "0" : "1");
+  struct Case {
+    std::string events, command, event_text;
+  };
+  for (const Case& c : {
+           Case{"CONF_CHANGED", "SETCONF MaxCircuitDirtiness=" + value,
+                "650-CONF_CHANGED\n650-MaxCircuitDirtiness=" + value + "\n650 OK\n"},
+           Case{"SIGNAL", "SIGNAL CLEARDNSCACHE", "650 SIGNAL CLEARDNSCACHE\n"},
+           Case{"CIRC,SIGNAL", "SIGNAL CLEARDNSCACHE", "650 SIGNAL CLEARDNSCACHE\n"},
+       }) {
+    const Result r = run_ctl(tcp({"--events", c.events, "--count", "1", c.command}));
+    EXPECT_EQ(r.status, 0) << c.command << ": " << r.err;
+    EXPECT_EQ(count(r.out, "250 OK\n"), 1u) << c.command << ": " << r.out;
+    EXPECT_NE(r.out.find(c.event_text), std::string::npos) << c.command << ": " << r.out;
+  }
 }
 
 TEST_P(CtlTest, UnknownEventExits1) {
@@ -766,6 +796,17 @@ TEST(CtlUsage, HelpExits0) {
   const Result r = run_ctl({"--help"});
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out.rfind("usage: torcon-ctl", 0), 0u) << r.out;
+}
+
+TEST(CtlUsage, VersionIsTheProjectVersion) {
+  const Result r = run_ctl({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "torcon-ctl " TORCON_VERSION_STRING "\n");
+}
+
+TEST(CtlUsage, HelpSaysEventsComeFirst) {
+  const Result r = run_ctl({"--help"});
+  EXPECT_NE(r.out.find("sent only once tor has accepted the"), std::string::npos) << r.out;
 }
 
 TEST(CtlUsage, BadUsageExits2) {
