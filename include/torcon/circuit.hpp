@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "torcon/events.hpp"
+#include "torcon/export.hpp"
 #include "torcon/router.hpp"
 
 namespace torcon {
@@ -25,53 +26,53 @@ class StateCore;
 }
 class Stream;
 
-// CIRC_BW totals since TorState first saw the circuit: the sums of each
-// event's values (bytes).
-struct CircuitBandwidth {
+/// CIRC_BW totals since TorState first saw the circuit: the sums of each
+/// event's values (bytes).
+struct TORCON_API CircuitBandwidth {
   std::uint64_t read = 0, written = 0;
   std::uint64_t delivered_read = 0, delivered_written = 0;
   std::uint64_t overhead_read = 0, overhead_written = 0;
   bool operator==(const CircuitBandwidth&) const = default;
 };
 
-class Circuit {
+class TORCON_API Circuit {
  public:
   std::string_view id() const noexcept { return id_; }
   CircStatus state() const noexcept { return state_; }
-  std::string_view state_text() const noexcept { return state_text_; }  // as tor wrote it
-  // The hops built so far, first hop first. A hop is null only when tor
-  // named it by a bare nickname that no router of the state has.
+  std::string_view state_text() const noexcept { return state_text_; }  ///< as tor wrote it
+  /// The hops built so far, first hop first. A hop is null only when tor
+  /// named it by a bare nickname that no router of the state has.
   std::span<const Router* const> path() const noexcept { return path_; }
 
   std::string_view purpose() const noexcept { return purpose_; }
-  std::string_view build_flags() const noexcept { return build_flags_; }  // "NEED_CAPACITY,..."
+  std::string_view build_flags() const noexcept { return build_flags_; }  ///< "NEED_CAPACITY,..."
   std::string_view hs_state() const noexcept { return hs_state_; }
   std::string_view rend_query() const noexcept { return rend_query_; }
-  // TIME_CREATED as written, and decoded (UTC, microseconds) when it parses.
+  /// TIME_CREATED as written, and decoded (UTC, microseconds) when it parses.
   std::string_view time_created_text() const noexcept { return time_created_; }
   std::optional<std::chrono::system_clock::time_point> time_created() const;
-  // SOCKS isolation fields, decoded.
+  /// SOCKS isolation fields, decoded.
   std::string_view socks_username() const noexcept { return socks_username_; }
   std::string_view socks_password() const noexcept { return socks_password_; }
   std::string_view conflux_id() const noexcept { return conflux_id_; }
-  // Set when the circuit failed or closed (seen by listeners only).
+  /// Set when the circuit failed or closed (seen by listeners only).
   std::string_view reason() const noexcept { return reason_; }
   std::string_view remote_reason() const noexcept { return remote_reason_; }
 
-  // CIRC_MINOR history: the purpose before the last PURPOSE_CHANGED, and
-  // whether tor cannibalised the circuit for a new use.
+  /// CIRC_MINOR history: the purpose before the last PURPOSE_CHANGED, and
+  /// whether tor cannibalised the circuit for a new use.
   std::string_view old_purpose() const noexcept { return old_purpose_; }
   bool cannibalized() const noexcept { return cannibalized_; }
   const CircuitBandwidth& bandwidth() const noexcept { return bandwidth_; }
 
-  // Streams attached to this circuit now.
+  /// Streams attached to this circuit now.
   std::span<const Stream* const> streams() const noexcept { return streams_; }
 
  private:
   friend class detail::StateCore;
   std::string id_;
   CircStatus state_ = CircStatus::other;
-  std::uint8_t rank_ = 0;  // lifecycle order, see state/state_core.cpp
+  std::uint8_t rank_ = 0;  ///< lifecycle order, see state/state_core.cpp
   bool cannibalized_ = false;
   std::string state_text_;
   std::vector<const Router*> path_;

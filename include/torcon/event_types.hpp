@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "torcon/export.hpp"
+
 namespace torcon {
 
 // One line per event type: its EventType member, the keyword tor sends, and
@@ -40,21 +42,21 @@ namespace torcon {
   X(warn, "WARN", LogEvent)                                     \
   X(err, "ERR", LogEvent)
 
-// clang-format off
+/// clang-format off
 enum class EventType : std::uint8_t {
 #define TORCON_EVENT_TYPE_MEMBER(member, keyword, type) member,
   TORCON_EVENT_TYPES(TORCON_EVENT_TYPE_MEMBER)
 #undef TORCON_EVENT_TYPE_MEMBER
-  unknown  // any other event keyword (parse_event gives an UnknownEvent)
+      unknown  ///< any other event keyword (parse_event gives an UnknownEvent)
 };
 // clang-format on
 
-// The EventType for an event keyword as tor writes it (case-sensitive);
-// EventType::unknown for keywords this version does not type. Tor before
-// 0.2.0.22-rc misspelled STATUS_SERVER as "STATUS_SEVER" (control-spec
-// 4.1.10): that maps to status_server too.
-EventType event_type(std::string_view name) noexcept;
-// The event keyword, e.g. "CIRC_MINOR"; "" for unknown.
-std::string_view to_string(EventType t) noexcept;
+/// The EventType for an event keyword as tor writes it (case-sensitive);
+/// EventType::unknown for keywords this version does not type. Tor before
+/// 0.2.0.22-rc misspelled STATUS_SERVER as "STATUS_SEVER" (control-spec
+/// 4.1.10): that maps to status_server too.
+TORCON_API EventType event_type(std::string_view name) noexcept;
+/// The event keyword, e.g. "CIRC_MINOR"; "" for unknown.
+TORCON_API std::string_view to_string(EventType t) noexcept;
 
 }  // namespace torcon

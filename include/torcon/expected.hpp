@@ -11,35 +11,37 @@
 #include <utility>
 #include <variant>
 
+#include "torcon/export.hpp"
+
 namespace torcon {
 
 enum class Errc : std::uint8_t {
   ok = 0,
-  // Parsing what tor sent.
-  bad_status_code,    // line does not start with three digits
-  bad_separator,      // fourth byte is not '-', '+' or ' '
-  bare_lf,            // LF without CR (see ParserOptions::allow_bare_lf)
-  bad_data_block,     // malformed data block terminator
-  status_mismatch,    // status code changed within one reply
-  line_too_long,      // ParserOptions::max_line exceeded
-  reply_too_large,    // ParserOptions::max_reply exceeded
-  bad_quoted_string,  // unterminated quote, bad escape
-  bad_argument,       // malformed keyword/positional argument
-  bad_router_status,  // malformed router status entry
-  // Encoding what we send.
-  injection,    // CR, LF or NUL in a command or argument
-  bad_keyword,  // command keyword or argument key not allowed
-  // Talking to tor (used by the controller).
-  tor_error,  // tor answered 4xx/5xx; code() has tor's status
+  /// Parsing what tor sent.
+  bad_status_code,    ///< line does not start with three digits
+  bad_separator,      ///< fourth byte is not '-', '+' or ' '
+  bare_lf,            ///< LF without CR (see ParserOptions::allow_bare_lf)
+  bad_data_block,     ///< malformed data block terminator
+  status_mismatch,    ///< status code changed within one reply
+  line_too_long,      ///< ParserOptions::max_line exceeded
+  reply_too_large,    ///< ParserOptions::max_reply exceeded
+  bad_quoted_string,  ///< unterminated quote, bad escape
+  bad_argument,       ///< malformed keyword/positional argument
+  bad_router_status,  ///< malformed router status entry
+  /// Encoding what we send.
+  injection,    ///< CR, LF or NUL in a command or argument
+  bad_keyword,  ///< command keyword or argument key not allowed
+  /// Talking to tor (used by the controller).
+  tor_error,  ///< tor answered 4xx/5xx; code() has tor's status
   disconnected,
   io,
   auth,
   timeout,
 };
 
-// What went wrong, in words, plus where (byte offset into the input) when the
-// error is about input. `status` carries tor's reply code for tor_error.
-struct Error {
+/// What went wrong, in words, plus where (byte offset into the input) when the
+/// error is about input. `status` carries tor's reply code for tor_error.
+struct TORCON_API Error {
   Errc code = Errc::ok;
   std::string message;
   std::uint64_t offset = 0;
@@ -53,8 +55,8 @@ struct Error {
 template <class T>
 class Expected {
  public:
-  Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  Expected(Error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT
+  Expected(T value) : v_(std::in_place_index<0>, std::move(value)) {}  ///< NOLINT
+  Expected(Error err) : v_(std::in_place_index<1>, std::move(err)) {}  ///< NOLINT
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -71,12 +73,12 @@ class Expected {
   std::variant<T, Error> v_;
 };
 
-// Expected<void>: success, or an Error.
+/// Expected<void>: success, or an Error.
 template <>
 class Expected<void> {
  public:
   Expected() = default;
-  Expected(Error err) : err_(std::move(err)) {}  // NOLINT
+  Expected(Error err) : err_(std::move(err)) {}  ///< NOLINT
   bool ok() const noexcept { return err_.code == Errc::ok; }
   explicit operator bool() const noexcept { return ok(); }
   const Error& error() const { return err_; }

@@ -6,23 +6,24 @@
 #include <string_view>
 
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/reply.hpp"
 
 namespace torcon {
 
-struct KeyValue {
+struct TORCON_API KeyValue {
   std::string_view key;
-  // Text after '=' for single-line values (GETCONF values may be
-  // QuotedStrings: decode with unquote() when value starts with '"'); for a
-  // data value, the raw data block (walk it with DataLines or join_data()).
+  /// Text after '=' for single-line values (GETCONF values may be
+  /// QuotedStrings: decode with unquote() when value starts with '"'); for a
+  /// data value, the raw data block (walk it with DataLines or join_data()).
   std::string_view value;
-  bool is_data = false;   // value came as a data block ("250+key=")
-  bool has_value = true;  // false for GETCONF's bare "250 key"
+  bool is_data = false;   ///< value came as a data block ("250+key=")
+  bool has_value = true;  ///< false for GETCONF's bare "250 key"
 };
 
-// Walks the key/value lines of a 2xx reply. A final line reading "OK" is the
-// terminator, not an entry. Views point where the reply's do.
-class KeyValueReader {
+/// Walks the key/value lines of a 2xx reply. A final line reading "OK" is the
+/// terminator, not an entry. Views point where the reply's do.
+class TORCON_API KeyValueReader {
  public:
   explicit KeyValueReader(const Reply& reply) : reply_(reply) {}
   bool next(KeyValue& out);

@@ -5,17 +5,18 @@
 #include <cstdint>
 #include <string>
 
+#include "torcon/export.hpp"
 #include "torcon/router.hpp"
 
 namespace torcon {
 
-struct Guard {
-  // The relay (a placeholder if the consensus does not list it); valid while
-  // the guard is in the state.
+struct TORCON_API Guard {
+  /// The relay (a placeholder if the consensus does not list it); valid while
+  /// the guard is in the state.
   const Router* router = nullptr;
-  // As tor last said: entry-guards' "up", "never-connected", "down",
-  // "unusable", "unlisted", or a GUARD event's "NEW", "UP", "DOWN", "BAD",
-  // "GOOD" (lower-cased here, so both sources read alike).
+  /// As tor last said: entry-guards' "up", "never-connected", "down",
+  /// "unusable", "unlisted", or a GUARD event's "NEW", "UP", "DOWN", "BAD",
+  /// "GOOD" (lower-cased here, so both sources read alike).
   std::string status;
 };
 

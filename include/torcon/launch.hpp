@@ -38,79 +38,80 @@
 
 #include "torcon/controller.hpp"
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/reactor.hpp"
 
 namespace torcon {
 
-struct Bootstrap {
+struct TORCON_API Bootstrap {
   int percent = 0;
-  std::string tag;      // e.g. "conn_done", "done"
-  std::string summary;  // e.g. "Done"
+  std::string tag;      ///< e.g. "conn_done", "done"
+  std::string summary;  ///< e.g. "Done"
 };
 
-struct LaunchOptions {
-  std::string tor_binary;  // empty: "tor"; a name without '/' is looked up in $PATH
-  // empty: a fresh temporary directory ($TMPDIR or /tmp, "torcon-XXXXXX").
-  // A given one is created if needed, set to mode 0700 and never removed;
-  // its path must not contain whitespace, quotes, '#' or '\' (Errc::bad_argument).
+struct TORCON_API LaunchOptions {
+  std::string tor_binary;  ///< empty: "tor"; a name without '/' is looked up in $PATH
+  /// empty: a fresh temporary directory ($TMPDIR or /tmp, "torcon-XXXXXX").
+  /// A given one is created if needed, set to mode 0700 and never removed;
+  /// its path must not contain whitespace, quotes, '#' or '\' (Errc::bad_argument).
   std::string data_directory;
-  bool keep_data_directory = false;  // a temporary one is removed at stop() unless set
-  bool unix_control_socket = false;  // ControlSocket in the DataDirectory instead of TCP
-  // Extra torrc lines, e.g. "DisableNetwork 1", "%include /net/client.torrc.inc".
-  // Added unless these lines set them: SocksPort auto, GeoIPFile /dev/null,
-  // GeoIPv6File /dev/null (GeoIP parsing is most of tor's startup time).
-  // Refused (Errc::bad_argument): lines setting what launch_tor manages —
-  // DataDirectory, ControlPortWriteToFile, CookieAuthentication,
-  // CookieAuthFile, __OwningControllerProcess, RunAsDaemon. A line with CR,
-  // LF or NUL: Errc::injection.
+  bool keep_data_directory = false;  ///< a temporary one is removed at stop() unless set
+  bool unix_control_socket = false;  ///< ControlSocket in the DataDirectory instead of TCP
+  /// Extra torrc lines, e.g. "DisableNetwork 1", "%include /net/client.torrc.inc".
+  /// Added unless these lines set them: SocksPort auto, GeoIPFile /dev/null,
+  /// GeoIPv6File /dev/null (GeoIP parsing is most of tor's startup time).
+  /// Refused (Errc::bad_argument): lines setting what launch_tor manages —
+  /// DataDirectory, ControlPortWriteToFile, CookieAuthentication,
+  /// CookieAuthFile, __OwningControllerProcess, RunAsDaemon. A line with CR,
+  /// LF or NUL: Errc::injection.
   std::vector<std::string> torrc;
-  // Wait for bootstrap 100% before completing (with DisableNetwork 1 tor never
-  // bootstraps: set false to complete once authenticated).
+  /// Wait for bootstrap 100% before completing (with DisableNetwork 1 tor never
+  /// bootstraps: set false to complete once authenticated).
   bool wait_for_bootstrap = true;
   std::chrono::milliseconds timeout{120'000};
   std::function<void(const Bootstrap&)> on_progress;
-  ControllerOptions controller;  // auth and cookie_file are overridden (SAFECOOKIE, ours)
+  ControllerOptions controller;  ///< auth and cookie_file are overridden (SAFECOOKIE, ours)
 };
 
-class TorProcess {
+class TORCON_API TorProcess {
  public:
-  // If tor still runs: SIGTERM, up to 200 ms (blocking) for it to exit, then
-  // SIGKILL; always reaped, temporary DataDirectory removed. Prefer stop().
+  /// If tor still runs: SIGTERM, up to 200 ms (blocking) for it to exit, then
+  /// SIGKILL; always reaped, temporary DataDirectory removed. Prefer stop().
   virtual ~TorProcess() = default;
   virtual pid_t pid() const = 0;
   virtual const std::string& data_directory() const = 0;
   virtual Endpoint control_endpoint() const = 0;
   virtual Controller& controller() = 0;
   virtual const Bootstrap& bootstrap() const = 0;
-  // The last `bytes` of tor's notice log written by this run (stdout.log if
-  // notice.log is still empty). Empty once a temporary directory is removed.
+  /// The last `bytes` of tor's notice log written by this run (stdout.log if
+  /// notice.log is still empty). Empty once a temporary directory is removed.
   virtual std::string log_tail(std::size_t bytes = 4000) const = 0;
-  // Closes the controller (pending callbacks get Errc::disconnected), then
-  // SIGTERM, then SIGKILL after `grace`; `done` runs from the loop once tor is
-  // reaped and the temporary DataDirectory (if any) removed, and may destroy
-  // the TorProcess. Idempotent: later calls' `done` run too.
+  /// Closes the controller (pending callbacks get Errc::disconnected), then
+  /// SIGTERM, then SIGKILL after `grace`; `done` runs from the loop once tor is
+  /// reaped and the temporary DataDirectory (if any) removed, and may destroy
+  /// the TorProcess. Idempotent: later calls' `done` run too.
   virtual void stop(std::function<void()> done = {},
                     std::chrono::milliseconds grace = std::chrono::milliseconds(5000)) = 0;
-  // Runs when tor exits on its own (crash, SIGNAL SHUTDOWN, owning control
-  // connection closed), with its wait status; not for exits caused by stop().
-  // The DataDirectory stays until stop() or destruction (log_tail() works).
+  /// Runs when tor exits on its own (crash, SIGNAL SHUTDOWN, owning control
+  /// connection closed), with its wait status; not for exits caused by stop().
+  /// The DataDirectory stays until stop() or destruction (log_tail() works).
   virtual void on_exit(std::function<void(int wait_status)> cb) = 0;
 };
 
-// Starts tor; `done` runs once, from the loop (never inside launch_tor):
-// the TorProcess, once authenticated, owned, subscribed to STATUS_CLIENT and
-// the current bootstrap phase read (and at 100% with wait_for_bootstrap);
-// or an error, after tor was stopped and reaped and a temporary
-// DataDirectory removed:
-//   Errc::io            binary missing (the message names what was searched),
-//                       cannot spawn, or tor exited early ("tor exited during
-//                       startup: exit status N") — with tor's log tail;
-//   Errc::timeout       options.timeout passed — with the bootstrap state and
-//                       the log tail;
-//   Errc::bad_argument / injection   refused options (see LaunchOptions);
-//   controller errors   (Errc::auth, disconnected, tor_error) with the log tail.
-// on_progress runs for each new bootstrap state, before and after `done`.
-void launch_tor(Reactor& reactor, LaunchOptions options,
-                std::function<void(Expected<std::unique_ptr<TorProcess>>)> done);
+/// Starts tor; `done` runs once, from the loop (never inside launch_tor):
+/// the TorProcess, once authenticated, owned, subscribed to STATUS_CLIENT and
+/// the current bootstrap phase read (and at 100% with wait_for_bootstrap);
+/// or an error, after tor was stopped and reaped and a temporary
+/// DataDirectory removed:
+///   Errc::io            binary missing (the message names what was searched),
+///                       cannot spawn, or tor exited early ("tor exited during
+///                       startup: exit status N") — with tor's log tail;
+///   Errc::timeout       options.timeout passed — with the bootstrap state and
+///                       the log tail;
+///   Errc::bad_argument / injection   refused options (see LaunchOptions);
+///   controller errors   (Errc::auth, disconnected, tor_error) with the log tail.
+/// on_progress runs for each new bootstrap state, before and after `done`.
+TORCON_API void launch_tor(Reactor& reactor, LaunchOptions options,
+                           std::function<void(Expected<std::unique_ptr<TorProcess>>)> done);
 
 }  // namespace torcon

@@ -9,66 +9,68 @@
 #include <string_view>
 #include <vector>
 
+#include "torcon/export.hpp"
+
 namespace torcon {
 
-// The byte after the status code: more lines follow ('-'), a data block
-// follows ('+'), or this is the reply's last line (' ').
+/// The byte after the status code: more lines follow ('-'), a data block
+/// follows ('+'), or this is the reply's last line (' ').
 enum class Sep : char { mid = '-', data = '+', end = ' ' };
 
-struct ReplyLine {
+struct TORCON_API ReplyLine {
   int code = 0;
   Sep sep = Sep::end;
-  // What follows "NNN<sep>" up to, not including, the line's CRLF.
+  /// What follows "NNN<sep>" up to, not including, the line's CRLF.
   std::string_view text;
-  // Sep::data only: the data block exactly as sent, from the byte after this
-  // line's CRLF up to, not including, the terminating ".\r\n". Still
-  // dot-stuffed and with CRLFs; walk it with DataLines.
+  /// Sep::data only: the data block exactly as sent, from the byte after this
+  /// line's CRLF up to, not including, the terminating ".\r\n". Still
+  /// dot-stuffed and with CRLFs; walk it with DataLines.
   std::string_view data;
-  // Sep::data with ParserOptions::record_data_lines only (else empty): the
-  // offset in `data` of every LF in it, ascending, as found while framing, so
-  // a consumer need not scan the block again (RouterEntryReader takes them).
-  // Stored in the reader; valid as long as `data` is. OwnedReply drops it.
+  /// Sep::data with ParserOptions::record_data_lines only (else empty): the
+  /// offset in `data` of every LF in it, ascending, as found while framing, so
+  /// a consumer need not scan the block again (RouterEntryReader takes them).
+  /// Stored in the reader; valid as long as `data` is. OwnedReply drops it.
   std::span<const std::uint32_t> data_line_ends;
 };
 
-// Iterates the lines of a raw data block: CRLF (or bare LF) stripped and
-// leading-dot unstuffed, each line a view into the block. No allocation.
-class DataLines {
+/// Iterates the lines of a raw data block: CRLF (or bare LF) stripped and
+/// leading-dot unstuffed, each line a view into the block. No allocation.
+class TORCON_API DataLines {
  public:
   explicit DataLines(std::string_view raw) : rest_(raw) {}
-  // Sets `line` to the next line; false at the end of the block.
+  /// Sets `line` to the next line; false at the end of the block.
   bool next(std::string_view& line);
 
  private:
   std::string_view rest_;
 };
 
-// The data block's lines, unstuffed, joined with "\n" (a copy).
-std::string join_data(std::string_view raw);
+/// The data block's lines, unstuffed, joined with "\n" (a copy).
+TORCON_API std::string join_data(std::string_view raw);
 
-// One complete reply. Every view points into the ReplyReader's buffer and is
-// valid until the next call to ReplyReader::next(), prepare(), feed() or
-// reset(); call copy() to keep it longer.
+/// One complete reply. Every view points into the ReplyReader's buffer and is
+/// valid until the next call to ReplyReader::next(), prepare(), feed() or
+/// reset(); call copy() to keep it longer.
 struct OwnedReply;
-struct Reply {
+struct TORCON_API Reply {
   int code = 0;
   std::span<const ReplyLine> lines;
-  std::string_view raw;      // the reply's bytes exactly as tor sent them
-  std::uint64_t offset = 0;  // stream offset of the reply's first byte
+  std::string_view raw;      ///< the reply's bytes exactly as tor sent them
+  std::uint64_t offset = 0;  ///< stream offset of the reply's first byte
 
-  // 6xx replies are asynchronous events, not answers to a command.
+  /// 6xx replies are asynchronous events, not answers to a command.
   bool is_async() const noexcept { return code >= 600 && code < 700; }
   bool is_ok() const noexcept { return code >= 200 && code < 300; }
-  // The last line's text: "OK", or tor's error message for 4xx/5xx.
+  /// The last line's text: "OK", or tor's error message for 4xx/5xx.
   std::string_view status_text() const noexcept {
     return lines.empty() ? std::string_view{} : lines.back().text;
   }
   OwnedReply copy() const;
 };
 
-// A Reply that owns its bytes. The bytes live in a heap array (not a
-// std::string, whose small-string buffer would move and strand the views).
-struct OwnedReply {
+/// A Reply that owns its bytes. The bytes live in a heap array (not a
+/// std::string, whose small-string buffer would move and strand the views).
+struct TORCON_API OwnedReply {
   OwnedReply() = default;
   OwnedReply(const OwnedReply& o) { assign(o.view()); }
   OwnedReply& operator=(const OwnedReply& o) {
@@ -84,7 +86,7 @@ struct OwnedReply {
   void assign(const Reply& r);
 
   int code = 0;
-  std::vector<ReplyLine> lines;  // views into storage_
+  std::vector<ReplyLine> lines;  ///< views into storage_
   std::uint64_t offset = 0;
 
  private:

@@ -22,28 +22,29 @@
 #include <vector>
 
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/reply.hpp"
 
 namespace torcon {
 
-struct ParserOptions {
-  // Longest line accepted, counting its CRLF. Tor sets no limit; its longest
-  // ordinary lines (config-text, circuit paths) are a few KiB.
+struct TORCON_API ParserOptions {
+  /// Longest line accepted, counting its CRLF. Tor sets no limit; its longest
+  /// ordinary lines (config-text, circuit paths) are a few KiB.
   std::size_t max_line = 1u << 20;
-  // Largest reply accepted, data blocks included. GETINFO ns/all for the
-  // whole network is ~4 MiB, desc/all-recent tens of MiB.
+  /// Largest reply accepted, data blocks included. GETINFO ns/all for the
+  /// whole network is ~4 MiB, desc/all-recent tens of MiB.
   std::size_t max_reply = 256u << 20;
-  // Leniency: accept a bare LF as a line end. Tor never sends one; test
-  // servers and hand-typed captures sometimes do. Off by default.
+  /// Leniency: accept a bare LF as a line end. Tor never sends one; test
+  /// servers and hand-typed captures sometimes do. Off by default.
   bool allow_bare_lf = false;
-  // Record where each data-block line ends (ReplyLine::data_line_ends), found
-  // anyway while framing, so a consumer can skip its own scan. One vector,
-  // reused: no allocation in the steady state. Ignored when max_reply is
-  // 4 GiB or more (the offsets are 32-bit).
+  /// Record where each data-block line ends (ReplyLine::data_line_ends), found
+  /// anyway while framing, so a consumer can skip its own scan. One vector,
+  /// reused: no allocation in the steady state. Ignored when max_reply is
+  /// 4 GiB or more (the offsets are 32-bit).
   bool record_data_lines = false;
 };
 
-class ReplyReader {
+class TORCON_API ReplyReader {
  public:
   enum class Next { reply, need_more, error };
 
@@ -52,61 +53,61 @@ class ReplyReader {
   ReplyReader(const ReplyReader&) = delete;
   ReplyReader& operator=(const ReplyReader&) = delete;
 
-  // Writable space of at least `min_free` bytes at the end of the buffer; put
-  // up to its size bytes there, then commit() how many. Compacts or grows the
-  // buffer, so it invalidates views from earlier replies.
+  /// Writable space of at least `min_free` bytes at the end of the buffer; put
+  /// up to its size bytes there, then commit() how many. Compacts or grows the
+  /// buffer, so it invalidates views from earlier replies.
   std::span<char> prepare(std::size_t min_free = 16 * 1024);
   void commit(std::size_t n);
-  // Copies `bytes` in (prepare + memcpy + commit).
+  /// Copies `bytes` in (prepare + memcpy + commit).
   void feed(std::string_view bytes);
 
-  // Parses what has been fed. On Next::reply, `out` is the next complete reply
-  // (views valid until the next call to next(), prepare(), feed() or reset()).
-  // Next::need_more: no complete reply yet. Next::error: see error(); every
-  // later call returns Next::error too.
+  /// Parses what has been fed. On Next::reply, `out` is the next complete reply
+  /// (views valid until the next call to next(), prepare(), feed() or reset()).
+  /// Next::need_more: no complete reply yet. Next::error: see error(); every
+  /// later call returns Next::error too.
   Next next(Reply& out);
 
   const Error& error() const noexcept { return error_; }
   bool failed() const noexcept { return failed_; }
-  // True when bytes of an incomplete reply are buffered (a disconnect now
-  // loses them: say so).
+  /// True when bytes of an incomplete reply are buffered (a disconnect now
+  /// loses them: say so).
   bool mid_reply() const noexcept { return end_ > begin_; }
-  // True while inside a data block (for "disconnected mid data block").
+  /// True while inside a data block (for "disconnected mid data block").
   bool in_data_block() const noexcept { return in_data_; }
-  // Bytes consumed by complete replies so far.
+  /// Bytes consumed by complete replies so far.
   std::uint64_t stream_offset() const noexcept { return consumed_; }
   const ParserOptions& options() const noexcept { return opts_; }
-  // Forget everything: buffer, parser state, error.
+  /// Forget everything: buffer, parser state, error.
   void reset();
 
  private:
-  // The framing machine and everything it calls are in parser/reply_reader.rl
-  // (the bulk of data blocks in parser/data_block_scan.hpp).
+  /// The framing machine and everything it calls are in parser/reply_reader.rl
+  /// (the bulk of data blocks in parser/data_block_scan.hpp).
   struct Machine;
   friend struct Machine;
-  struct LineRec;  // a reply line as offsets from the reply's first byte
+  struct LineRec;  ///< a reply line as offsets from the reply's first byte
 
-  // ---- private fields: the reader's whole state ------------------------------
+  /// ---- private fields: the reader's whole state ------------------------------
   ParserOptions opts_;
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0;
-  std::size_t begin_ = 0;  // first byte of the current (incomplete) reply
-  std::size_t parse_ = 0;  // where the machine resumes
-  std::size_t end_ = 0;    // end of valid bytes
+  std::size_t begin_ = 0;  ///< first byte of the current (incomplete) reply
+  std::size_t parse_ = 0;  ///< where the machine resumes
+  std::size_t end_ = 0;    ///< end of valid bytes
   std::uint64_t consumed_ = 0;
 
-  // Ragel and per-reply state; offsets are relative to begin_.
+  /// Ragel and per-reply state; offsets are relative to begin_.
   int cs_ = 0;
   int code_ = 0;
-  std::size_t line_off_ = 0;  // start of the current line
-  std::size_t data_off_ = 0;  // start of the current data block
+  std::size_t line_off_ = 0;  ///< start of the current line
+  std::size_t data_off_ = 0;  ///< start of the current data block
   bool in_data_ = false;
   bool complete_ = false;
   bool failed_ = false;
-  bool record_ = false;  // opts_.record_data_lines, when the offsets fit
+  bool record_ = false;  ///< opts_.record_data_lines, when the offsets fit
   std::vector<LineRec> recs_;
-  // Data LF offsets of the current reply (relative to their block, so they
-  // survive compaction); lfs_[0, nlfs_) is in use, the vector only grows.
+  /// Data LF offsets of the current reply (relative to their block, so they
+  /// survive compaction); lfs_[0, nlfs_) is in use, the vector only grows.
   std::vector<std::uint32_t> lfs_;
   std::size_t nlfs_ = 0;
   std::vector<ReplyLine> lines_;

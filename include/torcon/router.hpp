@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/router_entry.hpp"
 #include "torcon/router_status.hpp"
 
@@ -28,18 +29,18 @@ class RouterTable;
 
 using RouterIdentity = std::array<std::uint8_t, 20>;
 
-struct PortRange {
-  std::uint16_t first = 0, last = 0;  // inclusive
+struct TORCON_API PortRange {
+  std::uint16_t first = 0, last = 0;  ///< inclusive
   bool operator==(const PortRange&) const = default;
 };
 
-// The consensus' exit-policy summary ("p accept 80,443" / "p reject 1-65535",
-// dir-spec 3.4.1). It covers only rules that apply to every address: an exit
-// that accepts just 127.0.0.0/8 is summarised as "reject 1-65535".
-class ExitPolicySummary {
+/// The consensus' exit-policy summary ("p accept 80,443" / "p reject 1-65535",
+/// dir-spec 3.4.1). It covers only rules that apply to every address: an exit
+/// that accepts just 127.0.0.0/8 is summarised as "reject 1-65535".
+class TORCON_API ExitPolicySummary {
  public:
-  // "accept PortList" or "reject PortList"; PortList = ranges "N" or "N-M",
-  // comma-separated, ascending. Errc::bad_router_status otherwise.
+  /// "accept PortList" or "reject PortList"; PortList = ranges "N" or "N-M",
+  /// comma-separated, ascending. Errc::bad_router_status otherwise.
   static Expected<ExitPolicySummary> parse(std::string_view text);
   bool accepts(std::uint16_t port) const noexcept;
   bool is_accept_list() const noexcept { return accept_; }
@@ -52,50 +53,50 @@ class ExitPolicySummary {
   bool accept_ = false;
 };
 
-// Where exits_to() got its answer.
+/// Where exits_to() got its answer.
 enum class PolicySource : std::uint8_t {
-  none,     // nothing known (a placeholder, or no "p" line): `allowed` is false
-  summary,  // the consensus' "p" summary (rules for all addresses only)
+  none,     ///< nothing known (a placeholder, or no "p" line): `allowed` is false
+  summary,  ///< the consensus' "p" summary (rules for all addresses only)
 };
-struct ExitAnswer {
+struct TORCON_API ExitAnswer {
   bool allowed = false;
   PolicySource source = PolicySource::none;
 };
 
-// What a router listener is told (TorState::on_router).
+/// What a router listener is told (TorState::on_router).
 enum class RouterChange : std::uint8_t {
-  added,    // entered the state: in a consensus, or as a placeholder
-  changed,  // a new consensus or NS event changed what is known of it
-  removed,  // left the state: the pointer is invalid after this call
+  added,    ///< entered the state: in a consensus, or as a placeholder
+  changed,  ///< a new consensus or NS event changed what is known of it
+  removed,  ///< left the state: the pointer is invalid after this call
 };
 
-class Router {
+class TORCON_API Router {
  public:
   const RouterIdentity& identity() const noexcept { return identity_; }
-  std::string fingerprint() const { return fingerprint_hex(identity_); }  // 40 upper-case hex
+  std::string fingerprint() const { return fingerprint_hex(identity_); }  ///< 40 upper-case hex
   std::string_view nickname() const noexcept { return {nickname_, nickname_len_}; }
-  // False for a placeholder: a relay an event named that the current
-  // consensus does not list (only identity and nickname are known).
+  /// False for a placeholder: a relay an event named that the current
+  /// consensus does not list (only identity and nickname are known).
   bool in_consensus() const noexcept { return in_consensus_; }
 
-  std::uint32_t ipv4() const noexcept { return ipv4_; }  // host byte order; 0 if unknown
+  std::uint32_t ipv4() const noexcept { return ipv4_; }  ///< host byte order; 0 if unknown
   std::uint16_t or_port() const noexcept { return or_port_; }
   std::uint16_t dir_port() const noexcept { return dir_port_; }
-  // The "a" lines' addresses that parse, in order (usually zero or one).
+  /// The "a" lines' addresses that parse, in order (usually zero or one).
   std::span<const Ipv6OrAddress> ipv6() const noexcept { return ipv6_; }
 
-  // Flags this version knows, as bits; flags a newer tor adds, as written
-  // ("" if none), space-separated.
+  /// Flags this version knows, as bits; flags a newer tor adds, as written
+  /// ("" if none), space-separated.
   RouterFlags flags() const noexcept { return flags_; }
   std::string_view unknown_flags() const noexcept { return unknown_flags_; }
-  // Any flag by name, known or not.
+  /// Any flag by name, known or not.
   bool has_flag(std::string_view name) const noexcept;
 
   RouterBandwidth bandwidth() const noexcept { return bandwidth_; }
-  std::string_view version() const noexcept { return version_; }  // "Tor 0.4.8.12"; "" if none
+  std::string_view version() const noexcept { return version_; }  ///< "Tor 0.4.8.12"; "" if none
   const ExitPolicySummary* policy() const noexcept { return policy_; }
-  // Whether this relay lets streams out to `port` on any address, and on
-  // what that answer rests.
+  /// Whether this relay lets streams out to `port` on any address, and on
+  /// what that answer rests.
   ExitAnswer exits_to(std::uint16_t port) const noexcept;
 
   // Deliberately absent: the r line's publication time. tor >= 0.4.8 writes
@@ -111,13 +112,13 @@ class Router {
   std::uint32_t ipv4_ = 0;
   RouterFlags flags_;
   RouterBandwidth bandwidth_;
-  std::string_view unknown_flags_;             // interned by the table
-  std::string_view version_;                   // interned
-  const ExitPolicySummary* policy_ = nullptr;  // interned
+  std::string_view unknown_flags_;             ///< interned by the table
+  std::string_view version_;                   ///< interned
+  const ExitPolicySummary* policy_ = nullptr;  ///< interned
   std::vector<Ipv6OrAddress> ipv6_;
-  // Table bookkeeping.
-  std::uint32_t refs_ = 0;        // circuit hops and guards naming it
-  std::uint32_t generation_ = 0;  // last consensus that listed it
+  /// Table bookkeeping.
+  std::uint32_t refs_ = 0;        ///< circuit hops and guards naming it
+  std::uint32_t generation_ = 0;  ///< last consensus that listed it
   Router* next_same_nick_ = nullptr;
 };
 

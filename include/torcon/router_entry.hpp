@@ -35,56 +35,57 @@
 #include <string_view>
 
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/router_status.hpp"
 
 namespace torcon {
 
-// The "w" line's values, as RouterStatus holds them.
-struct RouterBandwidth {
-  bool has_bandwidth = false;  // a "w" line was seen
+/// The "w" line's values, as RouterStatus holds them.
+struct TORCON_API RouterBandwidth {
+  bool has_bandwidth = false;  ///< a "w" line was seen
   bool has_measured = false;
   bool unmeasured = false;
-  std::uint64_t bandwidth = 0;  // kilobytes/s
+  std::uint64_t bandwidth = 0;  ///< kilobytes/s
   std::uint64_t measured = 0;
   bool operator==(const RouterBandwidth&) const = default;
 };
 
-// One entry: where its lines are (32-bit offsets into the reader's text) plus
-// the nickname and identity. Views and accessors are valid as long as the text
-// is. Cheap to copy (~100 bytes).
-class RouterEntry {
+/// One entry: where its lines are (32-bit offsets into the reader's text) plus
+/// the nickname and identity. Views and accessors are valid as long as the text
+/// is. Cheap to copy (~100 bytes).
+class TORCON_API RouterEntry {
  public:
-  // Decoded by the pass.
+  /// Decoded by the pass.
   std::string_view entry() const noexcept { return {base_ + entry_off_, entry_len_}; }
-  std::size_t offset() const noexcept { return r_line_; }  // of the r line in the text
+  std::size_t offset() const noexcept { return r_line_; }  ///< of the r line in the text
   std::string_view nickname() const noexcept { return {base_ + nick_off_, nick_len_}; }
   const std::array<std::uint8_t, 20>& identity() const noexcept { return identity_; }
 
-  // Views of the lines, as RouterStatus has them (a missing line gives a
-  // null view, a bare keyword an empty one located at the line's end).
+  /// Views of the lines, as RouterStatus has them (a missing line gives a
+  /// null view, a bare keyword an empty one located at the line's end).
   std::string_view flags_text() const noexcept { return view(s_); }
   std::string_view version() const noexcept { return view(v_); }
   std::string_view protocols() const noexcept { return view(pr_); }
   std::string_view policy() const noexcept { return view(p_); }
-  std::string_view a_lines() const noexcept { return view(a_); }  // walk with OrAddressLines
+  std::string_view a_lines() const noexcept { return view(a_); }  ///< walk with OrAddressLines
 
-  // Decoded by the pass (of the last "s" line; never fails: unknown flags
-  // are not errors).
+  /// Decoded by the pass (of the last "s" line; never fails: unknown flags
+  /// are not errors).
   RouterFlags flags() const noexcept { return flags_; }
 
-  // Decoded on each call; never fails.
-  std::optional<Ipv6OrAddress> ipv6() const;  // the first "a" line's, if it parses
+  /// Decoded on each call; never fails.
+  std::optional<Ipv6OrAddress> ipv6() const;  ///< the first "a" line's, if it parses
 
-  // Decoded on each call from the r line (which is checked as a whole).
-  Expected<std::array<std::uint8_t, 20>> digest() const;  // zero for the microdesc form
+  /// Decoded on each call from the r line (which is checked as a whole).
+  Expected<std::array<std::uint8_t, 20>> digest() const;  ///< zero for the microdesc form
   Expected<std::int64_t> published() const;
   Expected<std::uint32_t> ipv4() const;
   Expected<std::uint16_t> or_port() const;
   Expected<std::uint16_t> dir_port() const;
-  // Decoded on each call from the w line(s).
+  /// Decoded on each call from the w line(s).
   Expected<RouterBandwidth> bandwidth() const;
 
-  // The eager struct, everything decoded and checked.
+  /// The eager struct, everything decoded and checked.
   bool decode(RouterStatus& out, Error& err) const;
   Expected<RouterStatus> to_status() const;
 
@@ -100,65 +101,65 @@ class RouterEntry {
   bool decode_r(RouterStatus& out, Error& err) const;
   bool decode_w(RouterStatus& out, Error& err) const;
 
-  // ---- private fields: set by RouterEntryReader::next() ----
+  /// ---- private fields: set by RouterEntryReader::next() ----
   const char* base_ = nullptr;
-  std::uint32_t text_len_ = 0;  // decoders may read up to here (SIMD), never past
+  std::uint32_t text_len_ = 0;  ///< decoders may read up to here (SIMD), never past
   std::uint32_t entry_off_ = 0, entry_len_ = 0;
-  std::uint32_t r_line_ = 0;  // r line start (before any stuffed dot), for errors
-  Span r_;                    // after "r "
+  std::uint32_t r_line_ = 0;  ///< r line start (before any stuffed dot), for errors
+  Span r_;                    ///< after "r "
   std::uint32_t nick_off_ = 0;
-  Span a_;        // first "a" line's keyword to the end of the last one
-  Span a_first_;  // the first "a" line's address
+  Span a_;        ///< first "a" line's keyword to the end of the last one
+  Span a_first_;  ///< the first "a" line's address
   Span s_, v_, pr_, p_;
-  Span w_;                    // after "w " of the last w line
-  std::uint32_t w_line_ = 0;  // its start, for errors
+  Span w_;                    ///< after "w " of the last w line
+  std::uint32_t w_line_ = 0;  ///< its start, for errors
   std::uint8_t nick_len_ = 0;
-  bool multi_w_ = false;  // more than one w line: bandwidth() walks them all
+  bool multi_w_ = false;  ///< more than one w line: bandwidth() walks them all
   RouterFlags flags_;
   std::array<std::uint8_t, 20> identity_{};
 };
 
-// Splits a sequence of router status entries (a data block as ReplyLine::data
-// holds it, or plain LF text) into RouterEntry records: one pass finds the
-// line ends (or they are given, as ReplyReader records them), each line is
-// classified by its first bytes.
-class RouterEntryReader {
+/// Splits a sequence of router status entries (a data block as ReplyLine::data
+/// holds it, or plain LF text) into RouterEntry records: one pass finds the
+/// line ends (or they are given, as ReplyReader records them), each line is
+/// classified by its first bytes.
+class TORCON_API RouterEntryReader {
  public:
   explicit RouterEntryReader(std::string_view text);
-  // The same, given the offset of every LF in `text`, ascending (a data
-  // block's ReplyLine::data_line_ends): the reader uses them instead of
-  // scanning for LFs itself. Offsets that are out of order or outside the
-  // text make next() fail; a missing one merges two lines. An empty span
-  // means "not recorded": it scans.
+  /// The same, given the offset of every LF in `text`, ascending (a data
+  /// block's ReplyLine::data_line_ends): the reader uses them instead of
+  /// scanning for LFs itself. Offsets that are out of order or outside the
+  /// text make next() fail; a missing one merges two lines. An empty span
+  /// means "not recorded": it scans.
   RouterEntryReader(std::string_view text, std::span<const std::uint32_t> line_ends);
   ~RouterEntryReader();
   RouterEntryReader(RouterEntryReader&&) noexcept;
   RouterEntryReader& operator=(RouterEntryReader&&) noexcept;
-  // The next entry; false at the end or on malformed input (check error()).
+  /// The next entry; false at the end or on malformed input (check error()).
   bool next(RouterEntry& out);
-  // Errc::ok unless next() stopped on bad input; offset is into `text`.
+  /// Errc::ok unless next() stopped on bad input; offset is into `text`.
   const Error& error() const noexcept { return error_; }
 
  private:
-  // Helpers of next() (parser/router_entry.cpp).
+  /// Helpers of next() (parser/router_entry.cpp).
   bool fail(std::size_t off, const char* what);
-  std::size_t next_lf();  // the next LF at or after the scan position, or the text's size
-  std::size_t refill();   // scans the next chunk, returns its first LF
+  std::size_t next_lf();  ///< the next LF at or after the scan position, or the text's size
+  std::size_t refill();   ///< scans the next chunk, returns its first LF
 
-  // ---- private fields ----
-  // LF offsets are found a chunk at a time and written to lf_buf_, so the
-  // per-line loop has no scan branches.
+  /// ---- private fields ----
+  /// LF offsets are found a chunk at a time and written to lf_buf_, so the
+  /// per-line loop has no scan branches.
   static constexpr std::size_t kChunk = 512;
   std::string_view text_;
-  std::size_t pos_ = 0;   // start of the next line to classify
-  std::size_t scan_ = 0;  // first byte not yet scanned for LFs
+  std::size_t pos_ = 0;   ///< start of the next line to classify
+  std::size_t scan_ = 0;  ///< first byte not yet scanned for LFs
   std::uint32_t lf_idx_ = 0, lf_count_ = 0;
-  const std::uint32_t* ext_ = nullptr;  // the given LFs, else null (lf_buf_ is used)
-  std::uint32_t lf_buf_[kChunk + 8];    // +8: the flattening writes 8 at a time
-  // Flags of "s" lines seen before, for long texts (ns/all) only.
+  const std::uint32_t* ext_ = nullptr;  ///< the given LFs, else null (lf_buf_ is used)
+  std::uint32_t lf_buf_[kChunk + 8];    ///< +8: the flattening writes 8 at a time
+  /// Flags of "s" lines seen before, for long texts (ns/all) only.
   static constexpr std::size_t kCacheFrom = 16 * 1024;
   std::unique_ptr<detail::FlagsCache> flags_cache_;
-  bool pend_ = false;  // an r line was read (its LF taken) by the previous call
+  bool pend_ = false;  ///< an r line was read (its LF taken) by the previous call
   std::size_t pend_lf_ = 0;
   Error error_;
 };

@@ -51,132 +51,133 @@
 #include <vector>
 
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/socket.hpp"
 
 namespace torcon::testnet {
 
 enum class Role : std::uint8_t { authority, relay, exit, client };
-const char* to_string(Role r) noexcept;
+TORCON_API const char* to_string(Role r) noexcept;
 
-// One tor of the network. Ports are 0 where the node has none.
-struct Node {
-  std::string name;  // auth0.., relay0.., exit0, client0..
+/// One tor of the network. Ports are 0 where the node has none.
+struct TORCON_API Node {
+  std::string name;  ///< auth0.., relay0.., exit0, client0..
   Role role = Role::client;
-  std::string data_dir;     // absolute path, DIR/<name>
-  std::string torrc;        // DIR/<name>/torrc
-  std::string cookie_file;  // DIR/<name>/control_auth_cookie
+  std::string data_dir;     ///< absolute path, DIR/\<name\>
+  std::string torrc;        ///< DIR/\<name\>/torrc
+  std::string cookie_file;  ///< DIR/\<name\>/control_auth_cookie
   std::uint16_t control_port = 0;
-  std::uint16_t or_port = 0;     // authorities, relays, exit
-  std::uint16_t dir_port = 0;    // authorities
-  std::uint16_t socks_port = 0;  // clients
-  std::string fingerprint;       // RSA identity, 40 upper-case hex; "" for clients
+  std::uint16_t or_port = 0;     ///< authorities, relays, exit
+  std::uint16_t dir_port = 0;    ///< authorities
+  std::uint16_t socks_port = 0;  ///< clients
+  std::string fingerprint;       ///< RSA identity, 40 upper-case hex; "" for clients
 
   Endpoint control() const { return Endpoint::tcp("127.0.0.1", control_port); }
   Endpoint socks() const { return Endpoint::tcp("127.0.0.1", socks_port); }
 };
 
-struct Options {
-  std::string dir;  // network directory; made absolute
-  // Ports base_port .. base_port + port_count(*this) - 1 on 127.0.0.1, handed
-  // out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
-  // client: Socks, Control). start() refuses if any of them is taken.
+struct TORCON_API Options {
+  std::string dir;  ///< network directory; made absolute
+  /// Ports base_port .. base_port + port_count(*this) - 1 on 127.0.0.1, handed
+  /// out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
+  /// client: Socks, Control). start() refuses if any of them is taken.
   std::uint16_t base_port = 15000;
-  int authorities = 3;                // 1..9
-  int relays = 2;                     // middle relays, 0..20 (the exit comes on top)
-  int clients = 1;                    // 1..20
-  std::chrono::seconds timeout{120};  // whole start(), keys included
-  std::string tor = "tor";            // binaries: a path, or a name looked up in PATH
+  int authorities = 3;                ///< 1..9
+  int relays = 2;                     ///< middle relays, 0..20 (the exit comes on top)
+  int clients = 1;                    ///< 1..20
+  std::chrono::seconds timeout{120};  ///< whole start(), keys included
+  std::string tor = "tor";            ///< binaries: a path, or a name looked up in PATH
   std::string tor_gencert = "tor-gencert";
-  std::vector<std::string> extra_torrc;  // lines appended to every torrc
-  // A second start() on the same dir, base port and topology keeps the
-  // node keys (saves ~2 s) and wipes all other state.
+  std::vector<std::string> extra_torrc;  ///< lines appended to every torrc
+  /// A second start() on the same dir, base port and topology keeps the
+  /// node keys (saves ~2 s) and wipes all other state.
   bool reuse_keys = true;
-  // On failure, leave the tors running for inspection instead of stopping them.
+  /// On failure, leave the tors running for inspection instead of stopping them.
   bool keep_on_failure = false;
-  // Non-zero: every tor gets __OwningControllerProcess owner_pid and exits
-  // (within ~15 s) once that process is gone, so a crashed test binary
-  // leaves nothing behind. 0 (the CLI): the tors run until stop().
+  /// Non-zero: every tor gets __OwningControllerProcess owner_pid and exits
+  /// (within ~15 s) once that process is gone, so a crashed test binary
+  /// leaves nothing behind. 0 (the CLI): the tors run until stop().
   pid_t owner_pid = 0;
-  // Progress lines ("keys generated in 1900 ms", ...), without newline.
+  /// Progress lines ("keys generated in 1900 ms", ...), without newline.
   std::function<void(std::string_view)> log;
-  // Polled while waiting: when it becomes true, start() stops the network
-  // and fails with "cancelled" (for Ctrl-C).
+  /// Polled while waiting: when it becomes true, start() stops the network
+  /// and fails with "cancelled" (for Ctrl-C).
   const std::atomic<bool>* cancel = nullptr;
 };
 
-// How many ports from base_port the network uses.
-std::uint16_t port_count(const Options& options) noexcept;
+/// How many ports from base_port the network uses.
+TORCON_API std::uint16_t port_count(const Options& options) noexcept;
 
-// Ok if every port in [first, first + count) can be bound on 127.0.0.1 (as
-// tor binds, with SO_REUSEADDR); else an error naming the first busy one.
-Status check_ports_free(std::uint16_t first, std::uint16_t count);
+/// Ok if every port in [first, first + count) can be bound on 127.0.0.1 (as
+/// tor binds, with SO_REUSEADDR); else an error naming the first busy one.
+TORCON_API Status check_ports_free(std::uint16_t first, std::uint16_t count);
 
-// The first base port at or after `hint`, in steps of port_count(options)
-// rounded up to 32, whose whole range is free; at most `tries` ranges are
-// looked at and none above 65535.
-Expected<std::uint16_t> find_free_base_port(std::uint16_t hint, const Options& options,
-                                            int tries = 50);
+/// The first base port at or after `hint`, in steps of port_count(options)
+/// rounded up to 32, whose whole range is free; at most `tries` ranges are
+/// looked at and none above 65535.
+TORCON_API Expected<std::uint16_t> find_free_base_port(std::uint16_t hint, const Options& options,
+                                                       int tries = 50);
 
-struct Network {
+struct TORCON_API Network {
   std::string dir;
   std::uint16_t base_port = 0;
-  std::vector<Node> nodes;  // authorities, relays, exit, clients, in that order
-  // start() only: how long it took until the network was ready.
+  std::vector<Node> nodes;  ///< authorities, relays, exit, clients, in that order
+  /// start() only: how long it took until the network was ready.
   std::chrono::milliseconds ready_after{0};
 
   const Node* find(std::string_view name) const;
   std::vector<const Node*> with_role(Role r) const;
-  const Node& client(std::size_t i = 0) const;  // i < number of clients
+  const Node& client(std::size_t i = 0) const;  ///< i < number of clients
   const Node& exit() const;
-  // DIR/client.torrc.inc (see above).
+  /// DIR/client.torrc.inc (see above).
   std::string client_torrc_include() const { return dir + "/client.torrc.inc"; }
-  // Shell assignments for `eval`: TESTNET_DIR, TESTNET_BASE_PORT,
-  // TESTNET_NODES, CONTROL_HOST, CONTROL_PORT, SOCKS_HOST, SOCKS_PORT,
-  // COOKIE_FILE, CLIENT_DATA_DIR, CLIENT_TORRC (first client),
-  // EXIT_FINGERPRINT, CLIENT_TORRC_INCLUDE, and per node <NODE>_CONTROL_PORT,
-  // <NODE>_COOKIE_FILE, <NODE>_DATA_DIR, <NODE>_FINGERPRINT, <NODE>_OR_PORT,
-  // <NODE>_DIR_PORT, <NODE>_SOCKS_PORT where it has them.
+  /// Shell assignments for `eval`: TESTNET_DIR, TESTNET_BASE_PORT,
+  /// TESTNET_NODES, CONTROL_HOST, CONTROL_PORT, SOCKS_HOST, SOCKS_PORT,
+  /// COOKIE_FILE, CLIENT_DATA_DIR, CLIENT_TORRC (first client),
+  /// EXIT_FINGERPRINT, CLIENT_TORRC_INCLUDE, and per node \<NODE\>_CONTROL_PORT,
+  /// \<NODE\>_COOKIE_FILE, \<NODE\>_DATA_DIR, \<NODE\>_FINGERPRINT, \<NODE\>_OR_PORT,
+  /// \<NODE\>_DIR_PORT, \<NODE\>_SOCKS_PORT where it has them.
   std::string env() const;
 };
 
-// Builds the network described by `options` in options.dir and waits until
-// it is usable (see the top of this file). Fails, after stopping whatever it
-// launched (unless keep_on_failure), if a port is taken, a node of this
-// directory is already running, a key or tor fails to start, a node dies,
-// options.timeout passes or options.cancel is set.
-Expected<Network> start(const Options& options);
+/// Builds the network described by `options` in options.dir and waits until
+/// it is usable (see the top of this file). Fails, after stopping whatever it
+/// launched (unless keep_on_failure), if a port is taken, a node of this
+/// directory is already running, a key or tor fails to start, a node dies,
+/// options.timeout passes or options.cancel is set.
+TORCON_API Expected<Network> start(const Options& options);
 
-// The network recorded in dir by start() (whether or not it runs).
-Expected<Network> load(std::string_view dir);
+/// The network recorded in dir by start() (whether or not it runs).
+TORCON_API Expected<Network> load(std::string_view dir);
 
-// The pid of node's tor if it is running (its command line still names the
-// node's torrc), else 0.
-pid_t node_pid(const Network& net, const Node& node);
+/// The pid of node's tor if it is running (its command line still names the
+/// node's torrc), else 0.
+TORCON_API pid_t node_pid(const Network& net, const Node& node);
 
-struct NodeState {
+struct TORCON_API NodeState {
   std::string name;
-  pid_t pid = 0;  // 0: not running
+  pid_t pid = 0;  ///< 0: not running
 };
-struct StatusReport {
+struct TORCON_API StatusReport {
   std::vector<NodeState> nodes;
-  int client_bootstrap = -1;    // first client's PROGRESS=, -1 if unreachable
-  bool client_circuit = false;  // first client has a built circuit
+  int client_bootstrap = -1;    ///< first client's PROGRESS=, -1 if unreachable
+  bool client_circuit = false;  ///< first client has a built circuit
 };
-Expected<StatusReport> status(std::string_view dir);
+TORCON_API Expected<StatusReport> status(std::string_view dir);
 
-struct StopReport {
-  int stopped = 0;  // processes that exited after SIGTERM
-  int killed = 0;   // processes that needed SIGKILL
+struct TORCON_API StopReport {
+  int stopped = 0;  ///< processes that exited after SIGTERM
+  int killed = 0;   ///< processes that needed SIGKILL
   std::chrono::milliseconds took{0};
 };
-// SIGTERM to every running node, SIGKILL after `grace`, and returns when
-// none is left (Errc::timeout if one survives SIGKILL for 5 s). A stopped
-// network is not an error.
-Expected<StopReport> stop(std::string_view dir,
-                          std::chrono::milliseconds grace = std::chrono::seconds(10));
+/// SIGTERM to every running node, SIGKILL after `grace`, and returns when
+/// none is left (Errc::timeout if one survives SIGKILL for 5 s). A stopped
+/// network is not an error.
+TORCON_API Expected<StopReport> stop(std::string_view dir,
+                                     std::chrono::milliseconds grace = std::chrono::seconds(10));
 
-// Live (non-zombie) processes whose command line names a torrc in one of
-// dir's node directories: empty after stop().
-std::vector<pid_t> processes_of(std::string_view dir);
+/// Live (non-zombie) processes whose command line names a torrc in one of
+/// dir's node directories: empty after stop().
+TORCON_API std::vector<pid_t> processes_of(std::string_view dir);
 
 }  // namespace torcon::testnet

@@ -12,7 +12,7 @@ constexpr bool is_ascii_alnum(char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-// 0-15 for a hex digit (either case), -1 otherwise.
+/// 0-15 for a hex digit (either case), -1 otherwise.
 constexpr int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -29,13 +29,13 @@ constexpr bool all_alnum(std::string_view s, std::size_t max) noexcept {
 }
 }  // namespace detail
 
-// StreamID / CircuitID / ConnID = 1*16 IDChar, IDChar = ALPHA / DIGIT.
+/// StreamID / CircuitID / ConnID = 1*16 IDChar, IDChar = ALPHA / DIGIT.
 constexpr bool is_control_id(std::string_view s) noexcept { return detail::all_alnum(s, 16); }
 
-// Nickname = 1*19 NicknameChar, NicknameChar = ALPHA / DIGIT.
+/// Nickname = 1*19 NicknameChar, NicknameChar = ALPHA / DIGIT.
 constexpr bool is_nickname(std::string_view s) noexcept { return detail::all_alnum(s, 19); }
 
-// Exactly `digits` hex digits, either case.
+/// Exactly `digits` hex digits, either case.
 constexpr bool is_hex(std::string_view s, std::size_t digits) noexcept {
   if (s.size() != digits) return false;
   for (char c : s)
@@ -43,7 +43,7 @@ constexpr bool is_hex(std::string_view s, std::size_t digits) noexcept {
   return true;
 }
 
-// A relay identity as 40 hex digits (HexDigest), without the '$'.
+/// A relay identity as 40 hex digits (HexDigest), without the '$'.
 constexpr bool is_hex_identity(std::string_view s) noexcept { return is_hex(s, 40); }
 
 constexpr bool is_ascii_alpha(char c) noexcept {
@@ -59,25 +59,25 @@ constexpr bool all_alpha_or_underscore(std::string_view s) noexcept {
 }
 }  // namespace detail
 
-// An event name as SETEVENTS takes it: 1*(ALPHA / "_"). Tor's own names are
-// upper case; tor matches them case-insensitively.
+/// An event name as SETEVENTS takes it: 1*(ALPHA / "_"). Tor's own names are
+/// upper case; tor matches them case-insensitively.
 constexpr bool is_event_name(std::string_view s) noexcept {
   return detail::all_alpha_or_underscore(s);
 }
 
-// A command keyword: 1*ALPHA in control-spec 2.3's grammar, and "_" too, as
-// in ADD_ONION and DROP_GUARDS.
+/// A command keyword: 1*ALPHA in control-spec 2.3's grammar, and "_" too, as
+/// in ADD_ONION and DROP_GUARDS.
 constexpr bool is_command_keyword(std::string_view s) noexcept {
   return detail::all_alpha_or_underscore(s);
 }
 
-// A byte of the KEY in a reply's or event's KEY=VALUE: ALPHA / DIGIT / "_".
-// "$FP=nick" (an old LongName) is positional, not a key, because '$' is none.
+/// A byte of the KEY in a reply's or event's KEY=VALUE: ALPHA / DIGIT / "_".
+/// "$FP=nick" (an old LongName) is positional, not a key, because '$' is none.
 constexpr bool is_arg_key_char(char c) noexcept { return is_ascii_alnum(c) || c == '_'; }
 
-// A KEY the command encoder writes in KEY=VALUE or alone: 1*(ALPHA / DIGIT /
-// "_" / "/" / "." / "-" / ":"), which configuration options (SETCONF,
-// GETCONF), GETINFO keys and HiddenServiceOptions-style names all fit.
+/// A KEY the command encoder writes in KEY=VALUE or alone: 1*(ALPHA / DIGIT /
+/// "_" / "/" / "." / "-" / ":"), which configuration options (SETCONF,
+/// GETCONF), GETINFO keys and HiddenServiceOptions-style names all fit.
 constexpr bool is_command_key(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s)

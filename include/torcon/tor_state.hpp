@@ -58,6 +58,7 @@
 #include "torcon/circuit.hpp"
 #include "torcon/events.hpp"
 #include "torcon/expected.hpp"
+#include "torcon/export.hpp"
 #include "torcon/guard.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/reply.hpp"
@@ -71,24 +72,24 @@ namespace detail {
 class StateCore;
 }
 
-// What an event changed (bits).
+/// What an event changed (bits).
 enum CircuitChange : std::uint32_t {
   circuit_created = 1u << 0,
-  circuit_state = 1u << 1,  // state() moved
-  circuit_path = 1u << 2,   // path() grew
+  circuit_state = 1u << 1,  ///< state() moved
+  circuit_path = 1u << 2,   ///< path() grew
   circuit_purpose = 1u << 3,
-  circuit_details = 1u << 4,  // other fields (flags, HS state, isolation, ...)
+  circuit_details = 1u << 4,  ///< other fields (flags, HS state, isolation, ...)
   circuit_bandwidth = 1u << 5,
-  circuit_streams = 1u << 6,  // a stream was attached or left
-  circuit_removed = 1u << 7,  // closed or failed: it leaves the table after this call
+  circuit_streams = 1u << 6,  ///< a stream was attached or left
+  circuit_removed = 1u << 7,  ///< closed or failed: it leaves the table after this call
 };
 using CircuitChanges = std::uint32_t;
 
 enum StreamChange : std::uint32_t {
   stream_created = 1u << 0,
   stream_state = 1u << 1,
-  stream_circuit = 1u << 2,  // attached, detached, or its circuit went away
-  stream_target = 1u << 3,   // REMAP
+  stream_circuit = 1u << 2,  ///< attached, detached, or its circuit went away
+  stream_target = 1u << 3,   ///< REMAP
   stream_details = 1u << 4,
   stream_removed = 1u << 5,
 };
@@ -100,49 +101,49 @@ using RouterListener = std::function<void(const Router&, RouterChange)>;
 using AddressMapListener = std::function<void(const AddressMapping&, AddressMapChange)>;
 using GuardListener = std::function<void(const Guard&, GuardChange)>;
 
-class TorState {
+class TORCON_API TorState {
  public:
-  // Without a reactor, address mappings expire only when
-  // expire_address_map() is called; with one, on a timer of that reactor
-  // (which must outlive the TorState), set for the earliest expiry.
+  /// Without a reactor, address mappings expire only when
+  /// expire_address_map() is called; with one, on a timer of that reactor
+  /// (which must outlive the TorState), set for the earliest expiry.
   TorState();
   explicit TorState(Reactor& reactor);
-  ~TorState();  // detaches from the Controller, if attached
+  ~TorState();  ///< detaches from the Controller, if attached
   TorState(const TorState&) = delete;
   TorState& operator=(const TorState&) = delete;
 
-  // ---- feeding ------------------------------------------------------------
-  // One event (a parsed 650 reply). Events TorState does not track are
-  // ignored (ok). Errc::bad_argument / bad_router_status for content it
-  // cannot apply (a malformed consensus in NEWCONSENSUS: the routers read up
-  // to the error are applied, none is removed).
+  /// ---- feeding ------------------------------------------------------------
+  /// One event (a parsed 650 reply). Events TorState does not track are
+  /// ignored (ok). Errc::bad_argument / bad_router_status for content it
+  /// cannot apply (a malformed consensus in NEWCONSENSUS: the routers read up
+  /// to the error are applied, none is removed).
   Status apply(const Event& event);
-  // A whole reply: a 650 event, or a 250 GETINFO reply whose keys among
-  // ns/all, circuit-status, stream-status, address-mappings/all,
-  // entry-guards, process/pid are applied (others ignored). A 4xx/5xx reply
-  // is an error (Errc::tor_error).
+  /// A whole reply: a 650 event, or a 250 GETINFO reply whose keys among
+  /// ns/all, circuit-status, stream-status, address-mappings/all,
+  /// entry-guards, process/pid are applied (others ignored). A 4xx/5xx reply
+  /// is an error (Errc::tor_error).
   Status apply_reply(const Reply& reply);
 
-  // ---- on a Controller -----------------------------------------------------
-  // Subscribes and takes the snapshot (see the top of this file). `done`
-  // runs once: ok when the snapshot is applied, or the first failure
-  // (a refused SETEVENTS or GETINFO, with tor's words; a snapshot that does
-  // not parse; the connection closing). The Controller must outlive the
-  // attachment (detach() or ~TorState). Attaching again detaches first.
+  /// ---- on a Controller -----------------------------------------------------
+  /// Subscribes and takes the snapshot (see the top of this file). `done`
+  /// runs once: ok when the snapshot is applied, or the first failure
+  /// (a refused SETEVENTS or GETINFO, with tor's words; a snapshot that does
+  /// not parse; the connection closing). The Controller must outlive the
+  /// attachment (detach() or ~TorState). Attaching again detaches first.
   void attach(Controller& controller, std::function<void(const Status&)> done);
-  // Unsubscribes; the tables stay as they are.
+  /// Unsubscribes; the tables stay as they are.
   void detach();
   bool bootstrapped() const noexcept;
 
-  // ---- lookups ---------------------------------------------------------------
+  /// ---- lookups ---------------------------------------------------------------
   const Router* router(const RouterIdentity& id) const noexcept;
-  // "$HEX", "$HEX~nick", "$HEX=nick" (the identity decides) or a bare
-  // nickname when exactly one router has it; null otherwise.
+  /// "$HEX", "$HEX~nick", "$HEX=nick" (the identity decides) or a bare
+  /// nickname when exactly one router has it; null otherwise.
   const Router* router(std::string_view name) const noexcept;
-  // Every router with this nickname (nicknames are not unique).
+  /// Every router with this nickname (nicknames are not unique).
   std::vector<const Router*> routers_named(std::string_view nickname) const;
-  std::vector<const Router*> routers() const;  // consensus and placeholders
-  std::size_t router_count() const noexcept;   // in the consensus
+  std::vector<const Router*> routers() const;  ///< consensus and placeholders
+  std::size_t router_count() const noexcept;   ///< in the consensus
   void for_each_router(const std::function<void(const Router&)>& fn) const;
 
   const Circuit* circuit(std::string_view id) const noexcept;
@@ -152,38 +153,38 @@ class TorState {
   std::vector<const Stream*> streams() const;
   std::size_t stream_count() const noexcept;
 
-  // process/pid from the snapshot.
+  /// process/pid from the snapshot.
   std::optional<std::uint64_t> tor_pid() const noexcept;
 
-  // The address map. An "<error>" mapping is never added (and ends an older
-  // mapping of the address); an update moves the expiry; at expiry the
-  // mapping leaves every index.
+  /// The address map. An "<error>" mapping is never added (and ends an older
+  /// mapping of the address); an update moves the expiry; at expiry the
+  /// mapping leaves every index.
   const AddressMapping* address_mapping(std::string_view address) const noexcept;
-  // The mappings whose target is `target`: the names behind an IP target.
+  /// The mappings whose target is `target`: the names behind an IP target.
   std::vector<const AddressMapping*> addresses_mapped_to(std::string_view target) const;
   std::size_t address_mapping_count() const noexcept;
-  // The name behind a stream's target: the host the application asked for,
-  // or, when that is an IP address, a name the address map maps to it (a
-  // MAPADDRESS or a cached resolve); else the address. Valid while the
-  // stream and the mapping are.
+  /// The name behind a stream's target: the host the application asked for,
+  /// or, when that is an IP address, a name the address map maps to it (a
+  /// MAPADDRESS or a cached resolve); else the address. Valid while the
+  /// stream and the mapping are.
   std::string_view hostname(const Stream& stream) const;
-  // Removes the mappings due at or before `now` (what the timer does).
+  /// Removes the mappings due at or before `now` (what the timer does).
   void expire_address_map(std::chrono::system_clock::time_point now);
 
-  // Entry guards in tor's order; GUARD ... DROPPED removes one.
+  /// Entry guards in tor's order; GUARD ... DROPPED removes one.
   std::vector<Guard> guards() const;
 
-  // ---- listeners -------------------------------------------------------------
+  /// ---- listeners -------------------------------------------------------------
   using ListenerId = std::uint64_t;
   ListenerId on_circuit(CircuitListener listener);
   ListenerId on_stream(StreamListener listener);
   ListenerId on_router(RouterListener listener);
   ListenerId on_address_map(AddressMapListener listener);
   ListenerId on_guard(GuardListener listener);
-  // False if no such listener. Safe from inside a listener.
+  /// False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
-  // Called with a description when a listener throws (its what()) or an
-  // event from the Controller cannot be applied (it is then skipped).
+  /// Called with a description when a listener throws (its what()) or an
+  /// event from the Controller cannot be applied (it is then skipped).
   void on_listener_error(std::function<void(std::string_view)> handler);
 
  private:
