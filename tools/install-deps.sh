@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   tor python3 python3-stem curl bc
+  doxygen debootstrap zstd binutils
 )
 
 missing=()
