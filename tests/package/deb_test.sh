@@ -27,6 +27,7 @@ say() { printf '\n== %s\n' "$*"; }
 # ---- 1. the packages --------------------------------------------------------
 say "building the Debian packages"
 launcher=()
+export CCACHE_NOHASHDIR=1  # share cache entries across build directories (debug info paths only)
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S "$src" -B "$work/deb-build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_SHARED_LIBS=ON -DTORCON_TESTS=OFF \

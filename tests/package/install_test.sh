@@ -19,6 +19,7 @@ rm -rf "$out/prefix-static" "$out/prefix-shared"
 cmake --install "$build" --prefix "$out/prefix-static" >"$out/install-static.log"
 
 launcher=()
+export CCACHE_NOHASHDIR=1  # share cache entries across build directories (debug info paths only)
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
