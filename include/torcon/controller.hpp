@@ -43,9 +43,12 @@
 
 namespace torcon {
 
+/// How the Controller authenticates (ControllerOptions::auth).
 enum class AuthMethod : std::uint8_t { automatic, null, hashed_password, cookie, safecookie };
+/// The method's name as tor spells it ("SAFECOOKIE", ...; "automatic").
 TORCON_API const char* to_string(AuthMethod m);
 
+/// How a Controller connects and authenticates.
 struct TORCON_API ControllerOptions {
   /// automatic: the best method tor offers — NULL, then HASHEDPASSWORD when a
   /// password is given, then SAFECOOKIE, then COOKIE. A named method is used
@@ -53,15 +56,15 @@ struct TORCON_API ControllerOptions {
   AuthMethod auth = AuthMethod::automatic;
   std::string password;     ///< for HASHEDPASSWORD
   std::string cookie_file;  ///< overrides PROTOCOLINFO's COOKIEFILE
-  ParserOptions parser;
-  ConnectOptions connect;
+  ParserOptions parser;     ///< limits for tor's replies
+  ConnectOptions connect;   ///< connect and handshake timeout
 };
 
 /// What PROTOCOLINFO said.
 struct TORCON_API ProtocolInfo {
   std::vector<std::string> methods;  ///< e.g. {"COOKIE", "SAFECOOKIE"}
-  std::string cookie_file;
-  std::string tor_version;
+  std::string cookie_file;           ///< COOKIEFILE: where tor keeps the cookie
+  std::string tor_version;           ///< VERSION Tor=...
 };
 
 /// Ordered key/value pairs (GETINFO, GETCONF, MAPADDRESS, ADD_ONION): a key
@@ -69,23 +72,34 @@ struct TORCON_API ProtocolInfo {
 /// unstuffed and joined with "\n"; GETCONF's bare "key" has value "" and
 /// has_value false.
 struct TORCON_API KeyValues {
+  /// One key and its value.
   struct Entry {
-    std::string key, value;
-    bool has_value = true;
+    std::string key;        ///< the key as tor sent it
+    std::string value;      ///< the value, data blocks unstuffed
+    bool has_value = true;  ///< false for GETCONF's bare key (option unset)
   };
+  /// In tor's order.
   std::vector<Entry> entries;
   /// The first value of `key`, or nullptr.
   const std::string* find(std::string_view key) const;
 };
 
+/// Gets a command's reply, or why there is none (tor's 4xx/5xx: Errc::tor_error).
 using ReplyCallback = std::function<void(const Expected<Reply>&)>;
+/// Gets ok or the error.
 using StatusCallback = std::function<void(const Status&)>;
+/// Gets the key/values of a reply, or the error.
 using KeyValuesCallback = std::function<void(const Expected<KeyValues>&)>;
+/// Gets an ID tor assigned (a circuit's), or the error.
 using IdCallback = std::function<void(const Expected<std::string>&)>;
+/// Gets each raw event reply (views valid during the call).
 using EventHandler = std::function<void(const Reply&)>;
+/// Gets why the connection ended.
 using DisconnectHandler = std::function<void(const Error&)>;
 struct Event;
+/// Gets each parsed event (views valid during the call).
 using TypedEventHandler = std::function<void(const Event&)>;
+/// Gets an event that did not parse: the error and the raw reply.
 using MalformedEventHandler = std::function<void(const Error&, const Reply&)>;
 
 /// ADD_ONION's arguments (the onion-service feature builds on this).
@@ -98,8 +112,11 @@ struct TORCON_API AddOnionRequest {
   int max_streams = -1;                                      ///< -1: not sent
 };
 
+/// One authenticated control connection to a tor, on a Reactor (see the file's
+/// comment and docs/concepts.md). Loop thread only.
 class TORCON_API Controller final {
  public:
+  /// A controller on `reactor`, which must outlive it; nothing happens until connect().
   explicit Controller(Reactor& reactor, ControllerOptions options = {});
   /// Closes: pending callbacks get Errc::disconnected, and callbacks owed an
   /// error that was waiting for the loop get it now.
@@ -115,13 +132,18 @@ class TORCON_API Controller final {
   /// whole handshake (TCP connect, PROTOCOLINFO, authentication) is bounded by
   /// options.connect.timeout (Errc::timeout).
   void connect(const Endpoint& where, StatusCallback done);
+  /// Authenticated and not closed: commands go out at once.
   bool ready() const noexcept;
+  /// What tor's PROTOCOLINFO said (empty before it answered).
   const ProtocolInfo& protocol_info() const noexcept;
+  /// The method used to authenticate (automatic before authentication).
   AuthMethod auth_method() const noexcept;
 
   /// Closes the connection: pending callbacks get Errc::disconnected, then
   /// the disconnect handler runs (once per connection).
   void close();
+  /// Sets the handler run once when an authenticated connection ends, after
+  /// the pending callbacks got Errc::disconnected.
   void on_disconnect(DisconnectHandler h);
   /// Commands sent and not yet answered, plus those waiting for authentication.
   std::size_t pending() const noexcept;
@@ -133,20 +155,29 @@ class TORCON_API Controller final {
   void send(const Command& cmd, ReplyCallback cb);
 
   /// Typed helpers (control-spec section 3).
+  /// GETINFO keys...: the values in tor's order (data blocks unstuffed).
   void getinfo(std::span<const std::string_view> keys, KeyValuesCallback cb);
+  /// GETINFO with the keys written in place: `getinfo({"version"}, cb)`.
   void getinfo(std::initializer_list<std::string_view> keys, KeyValuesCallback cb) {
     getinfo(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb));
   }
+  /// GETCONF keys...: a multi-valued option repeats its key; an unset one has has_value false.
   void getconf(std::span<const std::string_view> keys, KeyValuesCallback cb);
+  /// GETCONF with the keys written in place.
   void getconf(std::initializer_list<std::string_view> keys, KeyValuesCallback cb) {
     getconf(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb));
   }
+  /// Options and values for SETCONF/RESETCONF; nullopt sends the key alone.
   using ConfChanges = std::span<const std::pair<std::string_view, std::optional<std::string_view>>>;
   /// All keys in one command: tor applies all or none. nullopt = no value.
   void setconf(ConfChanges changes, StatusCallback cb);
+  /// RESETCONF: like setconf(); a key without value goes back to its default.
   void resetconf(ConfChanges changes, StatusCallback cb);
+  /// SAVECONF [FORCE]: tor writes its torrc.
   void saveconf(bool force, StatusCallback cb);
+  /// +LOADCONF: replaces tor's configuration with `torrc_text` (sent as a data block).
   void loadconf(std::string_view torrc_text, StatusCallback cb);
+  /// SIGNAL name (NEWNYM, RELOAD, CLEARDNSCACHE, HEARTBEAT, ...).
   void signal(std::string_view name, StatusCallback cb);
   /// MAPADDRESS old=new ...: tor's answers as key/values.
   void mapaddress(std::span<const std::pair<std::string_view, std::string_view>> maps,
@@ -154,19 +185,29 @@ class TORCON_API Controller final {
   /// EXTENDCIRCUIT: circuit "0" builds a new one; answers the circuit's ID.
   void extendcircuit(std::string_view circuit_id, std::span<const std::string_view> path,
                      std::string_view purpose, IdCallback cb);
+  /// SETCIRCUITPURPOSE circuit purpose=...
   void setcircuitpurpose(std::string_view circuit_id, std::string_view purpose, StatusCallback cb);
   /// hop: 0 = not sent (tor picks the exit).
   void attachstream(std::string_view stream_id, std::string_view circuit_id, int hop,
                     StatusCallback cb);
+  /// REDIRECTSTREAM stream address [port]; port 0 is not sent.
   void redirectstream(std::string_view stream_id, std::string_view address, int port,
                       StatusCallback cb);
+  /// CLOSESTREAM stream reason (control-spec's numeric reason, 1 = MISC).
   void closestream(std::string_view stream_id, int reason, StatusCallback cb);
+  /// CLOSECIRCUIT circuit [IfUnused].
   void closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb);
+  /// RESOLVE [mode=reverse] address: the answer arrives as an ADDRMAP event.
   void resolve(std::string_view address, bool reverse, StatusCallback cb);
+  /// TAKEOWNERSHIP: tor exits when this connection closes.
   void takeownership(StatusCallback cb);
+  /// DROPGUARDS: tor forgets its entry guards.
   void dropguards(StatusCallback cb);
+  /// ADD_ONION: tor's answer (ServiceID, PrivateKey, ClientAuthV3 ...) as key/values.
   void add_onion(const AddOnionRequest& req, KeyValuesCallback cb);
+  /// DEL_ONION service_id.
   void del_onion(std::string_view service_id, StatusCallback cb);
+  /// QUIT: tor answers, then closes the connection.
   void quit(StatusCallback cb);
 
   /// Events: any number of handlers per event name; SETEVENTS is kept equal
@@ -184,6 +225,7 @@ class TORCON_API Controller final {
   /// error and the raw reply, never to h (without on_malformed it is dropped).
   SubscriptionId subscribe_typed(std::string_view event, TypedEventHandler h,
                                  MalformedEventHandler on_malformed = {}, StatusCallback done = {});
+  /// Removes a handler (an unknown or stale id is ignored); SETEVENTS follows.
   void unsubscribe(SubscriptionId id);
   /// Events in the current SETEVENTS (sorted).
   std::vector<std::string> subscribed_events() const;
@@ -193,8 +235,11 @@ class TORCON_API Controller final {
   /// suspensions.
   template <class T>
   struct Awaiter;
+  /// command() for coroutines: the reply, owned.
   Awaiter<Expected<OwnedReply>> co_command(std::string line);
+  /// getinfo() for coroutines.
   Awaiter<Expected<KeyValues>> co_getinfo(std::vector<std::string> keys);
+  /// connect() for coroutines.
   Awaiter<Status> co_connect(Endpoint where);
 
  private:
@@ -207,15 +252,20 @@ class TORCON_API Controller final {
 /// resumes it with the result (inside that callback, on the loop thread).
 template <class T>
 struct Controller::Awaiter {
+  /// Starts the operation with the function that resumes the coroutine.
   std::function<void(std::function<void(T)>)> start;
+  /// The result, once the operation completed.
   std::optional<T> result;
+  /// Always suspends: the result comes from a callback.
   bool await_ready() const noexcept { return false; }
+  /// Starts the operation; the callback resumes `h`.
   void await_suspend(std::coroutine_handle<> h) {
     start([this, h](T r) {
       result.emplace(std::move(r));
       h.resume();
     });
   }
+  /// Hands the result to the coroutine.
   T await_resume() { return std::move(*result); }
 };
 
@@ -224,11 +274,17 @@ struct Controller::Awaiter {
 /// It starts at once and frees itself at the end. No exceptions: an escaping
 /// one terminates.
 struct TORCON_API Task {
+  /// The coroutine machinery (C++20 promise type).
   struct promise_type {
+    /// The Task handed to the caller (it holds nothing).
     Task get_return_object() noexcept { return {}; }
+    /// Runs at once, up to its first co_await.
     std::suspend_never initial_suspend() noexcept { return {}; }
+    /// Frees itself at the end.
     std::suspend_never final_suspend() noexcept { return {}; }
+    /// Nothing to return.
     void return_void() noexcept {}
+    /// An exception escaping the coroutine terminates the program.
     void unhandled_exception() noexcept { std::terminate(); }
   };
 };

@@ -43,12 +43,14 @@
 
 namespace torcon {
 
+/// tor's bootstrap progress (BOOTSTRAP status events).
 struct TORCON_API Bootstrap {
-  int percent = 0;
+  int percent = 0;      ///< 0 to 100
   std::string tag;      ///< e.g. "conn_done", "done"
   std::string summary;  ///< e.g. "Done"
 };
 
+/// What launch_tor() starts, and how.
 struct TORCON_API LaunchOptions {
   std::string tor_binary;  ///< empty: "tor"; a name without '/' is looked up in $PATH
   /// empty: a fresh temporary directory ($TMPDIR or /tmp, "torcon-XXXXXX").
@@ -68,20 +70,28 @@ struct TORCON_API LaunchOptions {
   /// Wait for bootstrap 100% before completing (with DisableNetwork 1 tor never
   /// bootstraps: set false to complete once authenticated).
   bool wait_for_bootstrap = true;
+  /// Start, connect and (if waited for) bootstrap must finish within this (Errc::timeout).
   std::chrono::milliseconds timeout{120'000};
+  /// Called on the loop for each bootstrap step while launch_tor() waits.
   std::function<void(const Bootstrap&)> on_progress;
   ControllerOptions controller;  ///< auth and cookie_file are overridden (SAFECOOKIE, ours)
 };
 
+/// A tor that launch_tor() started and owns (see the file's comment).
 class TORCON_API TorProcess {
  public:
   /// If tor still runs: SIGTERM, up to 200 ms (blocking) for it to exit, then
   /// SIGKILL; always reaped, temporary DataDirectory removed. Prefer stop().
   virtual ~TorProcess() = default;
+  /// tor's process id.
   virtual pid_t pid() const = 0;
+  /// Its DataDirectory (given or temporary).
   virtual const std::string& data_directory() const = 0;
+  /// Where its control port (or ControlSocket) listens.
   virtual Endpoint control_endpoint() const = 0;
+  /// The authenticated Controller that owns tor (TAKEOWNERSHIP).
   virtual Controller& controller() = 0;
+  /// The last bootstrap progress seen.
   virtual const Bootstrap& bootstrap() const = 0;
   /// The last `bytes` of tor's notice log written by this run (stdout.log if
   /// notice.log is still empty). Empty once a temporary directory is removed.

@@ -31,10 +31,14 @@
 
 namespace torcon {
 
+/// The kernel interface a Reactor runs on.
 enum class BackendKind : std::uint8_t { epoll, uring };
+/// "epoll" or "uring".
 TORCON_API const char* to_string(BackendKind kind);
 
+/// How Reactor::create() sets up the loop.
 struct TORCON_API ReactorOptions {
+  /// Which backend to use (see `backend`).
   enum class Choice : std::uint8_t { automatic, epoll, uring };
   /// automatic: the TORCON_REACTOR environment variable ("epoll" or "uring")
   /// if set, else io_uring when the kernel allows it, else epoll (see
@@ -57,14 +61,19 @@ struct TORCON_API ReactorOptions {
 
 /// Names one timer; a plain value, stale ids are harmless.
 struct TORCON_API TimerId {
-  std::uint32_t slot = UINT32_MAX;
-  std::uint32_t gen = 0;
+  std::uint32_t slot = UINT32_MAX;  ///< internal: the timer's slot
+  std::uint32_t gen = 0;            ///< internal: the slot's generation
 };
 
+/// The event loop: sockets, timers, watched fds and posted functions, on one
+/// thread (see the file's comment and docs/lifetime.md).
 class TORCON_API Reactor {
  public:
+  /// Timer delays and periods.
   using Duration = std::chrono::nanoseconds;
 
+  /// A new loop with the backend `options` choose; Errc::io with the reason if
+  /// none can be set up (or io_uring was asked for and is unavailable).
   static Expected<std::unique_ptr<Reactor>> create(ReactorOptions options = {});
 
   /// Whether io_uring can be used here (ok), or why not (the reason create()
@@ -80,6 +89,7 @@ class TORCON_API Reactor {
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
 
+  /// The backend in use.
   BackendKind backend() const;
   /// Why `automatic` chose epoll over io_uring ("" if it did not).
   const std::string& fallback_reason() const;
@@ -123,6 +133,7 @@ class TORCON_API Reactor {
   /// no allocation per fire. If the loop falls behind, missed periods are
   /// skipped rather than fired in a burst.
   TimerId start_timer(Duration delay, std::function<void()> fn);
+  /// Like start_timer(), firing every `period` until cancelled.
   TimerId start_repeating_timer(Duration period, std::function<void()> fn);
   /// True if the timer was pending (a one-shot that already fired, or a
   /// stale id, gives false). Safe from inside the timer's own callback.

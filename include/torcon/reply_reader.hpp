@@ -27,6 +27,7 @@
 
 namespace torcon {
 
+/// Limits and leniencies of the reply parser.
 struct TORCON_API ParserOptions {
   /// Longest line accepted, counting its CRLF. Tor sets no limit; its longest
   /// ordinary lines (config-text, circuit paths) are a few KiB.
@@ -44,10 +45,14 @@ struct TORCON_API ParserOptions {
   bool record_data_lines = false;
 };
 
+/// Frames tor's replies incrementally from a buffer it owns (see the file's
+/// comment): feed bytes in, take complete replies out.
 class TORCON_API ReplyReader {
  public:
+  /// What next() found.
   enum class Next { reply, need_more, error };
 
+  /// An empty reader with these limits.
   explicit ReplyReader(ParserOptions opts = {});
   ~ReplyReader();
   ReplyReader(const ReplyReader&) = delete;
@@ -57,6 +62,7 @@ class TORCON_API ReplyReader {
   /// up to its size bytes there, then commit() how many. Compacts or grows the
   /// buffer, so it invalidates views from earlier replies.
   std::span<char> prepare(std::size_t min_free = 16 * 1024);
+  /// Marks `n` bytes written into the span prepare() returned as received.
   void commit(std::size_t n);
   /// Copies `bytes` in (prepare + memcpy + commit).
   void feed(std::string_view bytes);
@@ -67,7 +73,9 @@ class TORCON_API ReplyReader {
   /// later call returns Next::error too.
   Next next(Reply& out);
 
+  /// Why parsing failed: the Errc, a message and the stream offset.
   const Error& error() const noexcept { return error_; }
+  /// True once next() returned Next::error (it stays failed until reset()).
   bool failed() const noexcept { return failed_; }
   /// True when bytes of an incomplete reply are buffered (a disconnect now
   /// loses them: say so).
@@ -76,6 +84,7 @@ class TORCON_API ReplyReader {
   bool in_data_block() const noexcept { return in_data_; }
   /// Bytes consumed by complete replies so far.
   std::uint64_t stream_offset() const noexcept { return consumed_; }
+  /// The limits it was made with.
   const ParserOptions& options() const noexcept { return opts_; }
   /// Forget everything: buffer, parser state, error.
   void reset();

@@ -62,14 +62,17 @@ class TORCON_API SocketHandler {
 /// "::1" or "[::1]". Unix paths are filesystem paths; a leading '@' names an
 /// abstract socket.
 struct TORCON_API Endpoint {
+  /// TCP or a Unix socket.
   enum class Kind : std::uint8_t { tcp, unix_socket };
-  Kind kind = Kind::tcp;
-  std::string host;  ///< tcp: numeric IPv4/IPv6 address; unix: the path
-  std::uint16_t port = 0;
+  Kind kind = Kind::tcp;   ///< which of the two
+  std::string host;        ///< tcp: numeric IPv4/IPv6 address; unix: the path
+  std::uint16_t port = 0;  ///< tcp: the port; unix: 0
 
+  /// A TCP endpoint: numeric address and port.
   static Endpoint tcp(std::string host, std::uint16_t port) {
     return Endpoint{Kind::tcp, std::move(host), port};
   }
+  /// A Unix socket at `path` ('@' first: abstract).
   static Endpoint unix_socket(std::string path) {
     return Endpoint{Kind::unix_socket, std::move(path), 0};
   }
@@ -77,6 +80,7 @@ struct TORCON_API Endpoint {
   std::string to_string() const;
 };
 
+/// How Reactor::connect() (and a Controller's connect) connects.
 struct TORCON_API ConnectOptions {
   /// The connect fails with Errc::timeout after this long; zero means never.
   std::chrono::milliseconds timeout{10'000};
@@ -92,7 +96,9 @@ using ConnectCallback = std::function<void(const Status&)>;
 class TORCON_API Socket {
  public:
   Socket() = default;
+  /// Takes over `other`'s socket; `other` becomes closed.
   Socket(Socket&& other) noexcept;
+  /// Closes this handle's socket silently, then takes over `other`'s.
   Socket& operator=(Socket&& other) noexcept;
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -100,6 +106,7 @@ class TORCON_API Socket {
 
   /// Connecting or connected, and not closed.
   bool is_open() const;
+  /// Connected (the connect callback reported ok) and not closed.
   bool is_connected() const;
 
   /// Queues bytes for sending; they leave at the end of the current loop
