@@ -4,8 +4,8 @@
 #
 #   deb_test.sh SOURCE_DIR WORK_DIR
 #
-# 1. Builds torcon shared with prefix /usr in WORK_DIR/deb-build and runs
-#    `cpack -G DEB` (libtorcon<ver>, libtorcon-dev, torcon-tools; library
+# 1. Builds torcon shared with prefix /usr in WORK_DIR/shared (the tree
+#    install_test.sh uses too: CI runs it first) and runs `cpack -G DEB` (libtorcon<ver>, libtorcon-dev, torcon-tools; library
 #    dependencies from dpkg-shlibdeps).
 # 2. Unpacks a clean Debian 12 (debootstrap --variant=minbase bookworm) with
 #    only what a user building against torcon brings: g++, cmake, make,
@@ -26,17 +26,10 @@ say() { printf '\n== %s\n' "$*"; }
 
 # ---- 1. the packages --------------------------------------------------------
 say "building the Debian packages"
-launcher=()
-export CCACHE_NOHASHDIR=1  # share cache entries across build directories (debug info paths only)
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-cmake -S "$src" -B "$work/deb-build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_SHARED_LIBS=ON -DTORCON_TESTS=OFF \
-      -DTORCON_BENCHMARKS=OFF -DTORCON_DOCS=OFF "${launcher[@]}" >"$work/deb-configure.log"
-cmake --build "$work/deb-build" -j"$(nproc)" >"$work/deb-build.log" 2>&1 ||
-  { tail -50 "$work/deb-build.log"; exit 1; }
-rm -rf "$work/deb-build/packages"
-(cd "$work/deb-build" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; exit 1; }
-debs=("$work"/deb-build/packages/*.deb)
+bash "$src/tests/package/shared_build.sh" "$src" "$work/shared"
+rm -rf "$work/shared/packages"
+(cd "$work/shared" && cpack -G DEB >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; exit 1; }
+debs=("$work"/shared/packages/*.deb)
 for d in "${debs[@]}"; do
   echo "$(basename "$d"): $(dpkg-deb -f "$d" Depends)"
 done
