@@ -93,9 +93,9 @@ struct TORCON_API RouterStatus {
 };
 
 /// Formatting helpers (allocate; for tools and logs, not hot paths).
-std::string fingerprint_hex(const std::array<std::uint8_t, 20>& id);  ///< 40 upper-case hex
+TORCON_API std::string fingerprint_hex(const std::array<std::uint8_t, 20>& id);  ///< 40 upper-case hex
 TORCON_API std::string format_ipv4(std::uint32_t addr);
-std::string format_iso_time(std::int64_t unix_seconds);  ///< "YYYY-MM-DD HH:MM:SS"
+TORCON_API std::string format_iso_time(std::int64_t unix_seconds);  ///< "YYYY-MM-DD HH:MM:SS"
 
 /// Walks the "a" lines of RouterStatus::a_lines: sets `addr` to the next
 /// "[addr]:port" text as written; false at the end.

@@ -47,7 +47,6 @@ int main(int argc, char** argv) {
   torcon::Reactor& loop = **reactor;
   int status = 1;
   bool got_version = false;
-  const std::string value = std::to_string(600 + port % 1000);  // a value tor does not have yet
   torcon::Controller ctl(loop);
   auto fail = [&](const std::string& what, const torcon::Error& e) {
     std::fprintf(stderr, "%s: %s\n", what.c_str(), e.message.c_str());
@@ -58,45 +57,55 @@ int main(int argc, char** argv) {
     loop.stop();
   });
 
-  ctl.connect(torcon::Endpoint::tcp("127.0.0.1", static_cast<std::uint16_t>(port)),
-              [&](const torcon::Status& s) {
-                if (!s) return fail("connect", s.error());
-                std::printf("authenticated (%s)\n", torcon::to_string(ctl.auth_method()));
-                ctl.getinfo({"version"}, [&](const torcon::Expected<torcon::KeyValues>& kv) {
-                  if (!kv) return fail("GETINFO version", kv.error());
-                  const std::string* v = kv->find("version");
-                  if (!v) return fail("GETINFO version", torcon::Error(torcon::Errc::io, "no version"));
-                  std::printf("tor version %s\n", v->c_str());
-                  got_version = true;
-                });
-                ctl.subscribe_typed(
-                    "CONF_CHANGED",
-                    [&](const torcon::Event& ev) {
-                      const torcon::ConfChangedEvent* c = ev.get<torcon::ConfChangedEvent>();
-                      if (!c) return;
-                      torcon::ConfChangeReader changes = c->reader();
-                      for (torcon::ConfChange change; changes.next(change);) {
-                        std::string scratch;
-                        std::printf("event CONF_CHANGED %.*s=%.*s\n",
-                                    static_cast<int>(change.key.size()), change.key.data(),
-                                    static_cast<int>(change.value.decoded(scratch).size()),
-                                    change.value.decoded(scratch).data());
-                        if (change.key == "MaxCircuitDirtiness" && got_version) {
-                          status = 0;
-                          loop.stop();
-                        }
-                      }
-                    },
-                    {},
-                    [&](const torcon::Status& sub) {
-                      if (!sub) return fail("SETEVENTS CONF_CHANGED", sub.error());
-                      const std::pair<std::string_view, std::optional<std::string_view>> change[] =
-                          {{"MaxCircuitDirtiness", value}};
-                      ctl.setconf(change, [&](const torcon::Status& set) {
-                        if (!set) fail("SETCONF", set.error());
-                      });
+  ctl.connect(
+      torcon::Endpoint::tcp("127.0.0.1", static_cast<std::uint16_t>(port)),
+      [&](const torcon::Status& s) {
+        if (!s) return fail("connect", s.error());
+        std::printf("authenticated (%s)\n", torcon::to_string(ctl.auth_method()));
+        ctl.getinfo({"version"}, [&](const torcon::Expected<torcon::KeyValues>& kv) {
+          if (!kv) return fail("GETINFO version", kv.error());
+          const std::string* v = kv->find("version");
+          if (!v) return fail("GETINFO version", torcon::Error(torcon::Errc::io, "no version"));
+          std::printf("tor version %s\n", v->c_str());
+          got_version = true;
+        });
+        ctl.subscribe_typed(
+            "CONF_CHANGED",
+            [&](const torcon::Event& ev) {
+              const torcon::ConfChangedEvent* c = ev.get<torcon::ConfChangedEvent>();
+              if (!c) return;
+              torcon::ConfChangeReader changes = c->reader();
+              for (torcon::ConfChange change; changes.next(change);) {
+                std::string scratch;
+                std::printf("event CONF_CHANGED %.*s=%.*s\n", static_cast<int>(change.key.size()),
+                            change.key.data(),
+                            static_cast<int>(change.value.decoded(scratch).size()),
+                            change.value.decoded(scratch).data());
+                if (change.key == "MaxCircuitDirtiness" && got_version) {
+                  status = 0;
+                  loop.stop();
+                }
+              }
+            },
+            {},
+            [&](const torcon::Status& sub) {
+              if (!sub) return fail("SETEVENTS CONF_CHANGED", sub.error());
+              // One more than tor has, so the option really changes
+              // (setting the same value sends no CONF_CHANGED).
+              ctl.getconf(
+                  {"MaxCircuitDirtiness"}, [&](const torcon::Expected<torcon::KeyValues>& kv) {
+                    if (!kv) return fail("GETCONF", kv.error());
+                    const std::string* old = kv->find("MaxCircuitDirtiness");
+                    const std::string value =
+                        std::to_string((old ? std::atoi(old->c_str()) : 600) + 1);
+                    const std::pair<std::string_view, std::optional<std::string_view>> change[] = {
+                        {"MaxCircuitDirtiness", value}};
+                    ctl.setconf(change, [&](const torcon::Status& set) {
+                      if (!set) fail("SETCONF", set.error());
                     });
-              });
+                  });
+            });
+      });
   loop.run();
   std::printf("%s\n", status == 0 ? "ok" : "FAILED");
   return status;
