@@ -29,14 +29,24 @@ class Stream;
 /// CIRC_BW totals since TorState first saw the circuit: the sums of each
 /// event's values (bytes).
 struct TORCON_API CircuitBandwidth {
+  /// @{
+  /// CIRC_BW's READ/WRITTEN, DELIVERED_* and OVERHEAD_* (control-spec 4.1.22), summed.
   std::uint64_t read = 0, written = 0;
   std::uint64_t delivered_read = 0, delivered_written = 0;
   std::uint64_t overhead_read = 0, overhead_written = 0;
+  /// @}
+  /// Field-wise equality.
   bool operator==(const CircuitBandwidth&) const = default;
 };
 
+/// A circuit as TorState knows it (see the file's comment).
 class TORCON_API Circuit {
  public:
+  /// @{
+  /// The circuit's fields as the latest CIRC event or circuit-status line gave
+  /// them (control-spec 4.1.1 names: PURPOSE, HS_STATE, REND_QUERY, SOCKS_*,
+  /// CONFLUX_ID, REMOTE_REASON, ...); empty when tor did not send one. Views
+  /// are owned by the TorState and valid while the circuit is in it.
   std::string_view id() const noexcept { return id_; }
   CircStatus state() const noexcept { return state_; }
   std::string_view state_text() const noexcept { return state_text_; }  ///< as tor wrote it
@@ -68,6 +78,7 @@ class TORCON_API Circuit {
   /// Streams attached to this circuit now.
   std::span<const Stream* const> streams() const noexcept { return streams_; }
 
+  /// @}
  private:
   friend class detail::StateCore;
   std::string id_;

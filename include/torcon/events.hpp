@@ -48,10 +48,11 @@ namespace torcon {
 /// stripped; when `escaped`, it still holds backslash escapes and decoded()
 /// copies into `scratch` (the only case that allocates).
 struct TORCON_API Value {
-  std::string_view text;
-  bool present = false;  ///< the field was in the event ("KEY=" counts)
-  bool quoted = false;
-  bool escaped = false;
+  std::string_view text;  ///< as written, quotes stripped (escapes kept when `escaped`)
+  bool present = false;   ///< the field was in the event ("KEY=" counts)
+  bool quoted = false;    ///< it was a QuotedString
+  bool escaped = false;   ///< `text` holds backslash escapes
+  /// The value unescaped: `text` itself, or (when `escaped`) a copy in `scratch`.
   std::string_view decoded(std::string& scratch) const;
 };
 
@@ -65,8 +66,8 @@ struct TORCON_API LongName {
   std::string_view fingerprint;             ///< the 40 hex digits, without '$'; may be empty
   std::string_view nickname;                ///< may be empty
   std::array<std::uint8_t, 20> identity{};  ///< fingerprint decoded
-  bool has_fingerprint = false;
-  bool named = false;  ///< old "$FP=nick" form (before tor 0.3.1.3-alpha)
+  bool has_fingerprint = false;             ///< a "$FP" form (identity is set)
+  bool named = false;                       ///< old "$FP=nick" form (before tor 0.3.1.3-alpha)
 };
 /// False when `text` is neither form (bad hex, bad nickname, empty).
 TORCON_API bool parse_long_name(std::string_view text, LongName& out) noexcept;
@@ -75,9 +76,11 @@ TORCON_API bool parse_long_name(std::string_view text, LongName& out) noexcept;
 /// uses ' '). No allocation.
 class TORCON_API LongNameReader {
  public:
+  /// Walks `list`, names separated by `sep`.
   explicit LongNameReader(std::string_view list, char sep = ',') : rest_(list), sep_(sep) {}
   /// The next router; false at the end or on a malformed name (see error()).
   bool next(LongName& out);
+  /// Why next() stopped early (Errc::ok at a normal end).
   const Error& error() const noexcept { return error_; }
 
  private:
@@ -88,6 +91,7 @@ class TORCON_API LongNameReader {
 
 // ---- enums: known values, plus `other` for those a newer tor adds ----------
 
+/// CIRC's status (control-spec 4.1.1); `other`: a value newer than this list.
 enum class CircStatus : std::uint8_t {
   launched,
   built,
@@ -97,7 +101,9 @@ enum class CircStatus : std::uint8_t {
   closed,
   other
 };
+/// CIRC_MINOR's event kind (4.1.19).
 enum class CircMinorKind : std::uint8_t { purpose_changed, cannibalized, other };
+/// STREAM's status (4.1.2); new_ is NEW (a C++ keyword otherwise).
 enum class StreamStatus : std::uint8_t {
   new_,
   new_resolve,
@@ -115,8 +121,11 @@ enum class StreamStatus : std::uint8_t {
   xon_recv,
   other
 };
+/// ORCONN's status (4.1.3).
 enum class OrConnStatus : std::uint8_t { new_, launched, connected, failed, closed, other };
+/// GUARD's status (4.1.21).
 enum class GuardStatus : std::uint8_t { new_, up, down, bad, good, dropped, other };
+/// HS_DESC's action (4.1.25).
 enum class HsDescAction : std::uint8_t {
   requested,
   upload,
@@ -127,8 +136,11 @@ enum class HsDescAction : std::uint8_t {
   created,
   other
 };
+/// A log or STATUS_* event's severity (4.1.5, 4.1.10).
 enum class Severity : std::uint8_t { debug, info, notice, warn, err, other };
+/// NETWORK_LIVENESS's status (4.1.27).
 enum class Liveness : std::uint8_t { up, down, other };
+/// SIGNAL's signal name (4.1.17).
 enum class Signal : std::uint8_t {
   reload,
   dump,
@@ -140,6 +152,7 @@ enum class Signal : std::uint8_t {
   dormant,
   other
 };
+/// BUILDTIMEOUT_SET's type (4.1.16).
 enum class BuildTimeoutKind : std::uint8_t { computed, reset, suspended, discard, resume, other };
 
 // ---- one struct per event ---------------------------------------------------
@@ -148,6 +161,11 @@ enum class BuildTimeoutKind : std::uint8_t { computed, reset, suspended, discard
 
 /// 650 CIRC CircuitID CircStatus [Path] [KEY=VALUE ...]  (control-spec 4.1.1)
 struct TORCON_API CircEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view id;  ///< 1-16 letters/digits, validated
   std::string_view status;
   CircStatus status_enum = CircStatus::other;
@@ -159,10 +177,16 @@ struct TORCON_API CircEvent {
   std::string_view conflux_rtt;  ///< microseconds, as text
   std::string_view raw_args;
   LongNameReader hops() const { return LongNameReader(path, ','); }
+  /// @}
 };
 
 /// 650 CIRC_MINOR CircuitID CircEvent [Path] [KEY=VALUE ...]  (4.1.19)
 struct TORCON_API CircMinorEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view id;
   std::string_view event;  ///< PURPOSE_CHANGED CANNIBALIZED or newer
   CircMinorKind event_enum = CircMinorKind::other;
@@ -171,10 +195,16 @@ struct TORCON_API CircMinorEvent {
       old_hs_state;
   std::string_view raw_args;
   LongNameReader hops() const { return LongNameReader(path, ','); }
+  /// @}
 };
 
 /// 650 STREAM StreamID StreamStatus CircuitID Target [KEY=VALUE ...]  (4.1.2)
 struct TORCON_API StreamEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view id;
   std::string_view status;
   StreamStatus status_enum = StreamStatus::other;
@@ -184,10 +214,16 @@ struct TORCON_API StreamEvent {
   Value socks_username, socks_password;
   std::string_view client_protocol, nym_epoch, session_group, iso_fields;
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 ORCONN (LongName / Target) ORStatus [REASON=] [NCIRCS=] [ID=]  (4.1.3)
 struct TORCON_API OrConnEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view target;  ///< LongName, or Address:Port for NEW connections
   std::string_view status;
   OrConnStatus status_enum = OrConnStatus::other;
@@ -195,18 +231,30 @@ struct TORCON_API OrConnEvent {
   std::optional<std::uint64_t> ncircs;
   std::string_view id;  ///< ConnID (tor 0.2.5.2+), validated when present
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 BW BytesRead BytesWritten *(Type=Num)  (4.1.4)
 struct TORCON_API BwEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::uint64_t read = 0;
   std::uint64_t written = 0;
   std::string_view extra;  ///< the Type=Num breakdown, if any, unparsed
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 CIRC_BW ID= READ= WRITTEN= TIME= DELIVERED_READ= ... (4.1.22)
 struct TORCON_API CircBwEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view id;
   std::uint64_t read = 0;
   std::uint64_t written = 0;
@@ -216,20 +264,32 @@ struct TORCON_API CircBwEvent {
   /// MIN_RTT (milliseconds).
   std::optional<std::uint64_t> ss, cwnd, rtt, min_rtt;
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 STREAM_BW StreamID BytesWritten BytesRead [Time]  (4.1.13)
 /// Note the order: from tor's side, what the application wrote comes first.
 struct TORCON_API StreamBwEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view id;
   std::uint64_t written = 0;
   std::uint64_t read = 0;
   std::string_view time;  ///< ISOTime2Frac (tor 0.3.2.1+)
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 ADDRMAP Address NewAddress Expiry [error=] [EXPIRES=] [CACHED=]  (4.1.7)
 struct TORCON_API AddrMapEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view address;
   std::string_view new_address;  ///< "<error>" on failure, see is_error()
   Value expiry;                  ///< quoted local ISOTime, or bare "NEVER"
@@ -240,43 +300,73 @@ struct TORCON_API AddrMapEvent {
   std::string_view raw_args;
   bool is_error() const noexcept { return new_address == "<error>"; }
   bool never() const noexcept { return !expiry.quoted && expiry.text == "NEVER"; }
+  /// @}
 };
 
 /// "650+NS" / "650+NEWCONSENSUS" + router status entries  (4.1.12, 4.1.15).
 /// Event::type says which. Parse `data` with RouterStatusReader.
 struct TORCON_API NetworkStatusEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view data;  ///< raw data block (dot-stuffed, CRLF)
+  /// @}
 };
 
 /// 650 NEWDESC 1*(SP LongName)  (4.1.6)
 struct TORCON_API NewDescEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view servers;  ///< space-separated LongNames
   std::string_view raw_args;
   LongNameReader routers() const { return LongNameReader(servers, ' '); }
+  /// @}
 };
 
 /// 650 GUARD Type Name Status  (4.1.11)
 struct TORCON_API GuardEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view type;  ///< "ENTRY" or newer
   std::string_view name;  ///< ServerSpec; parse_long_name() it
   std::string_view status;
   GuardStatus status_enum = GuardStatus::other;
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 STATUS_GENERAL|STATUS_CLIENT|STATUS_SERVER Severity Action [args]
 /// (4.1.10). Event::type says which.
 struct TORCON_API StatusEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view severity;
   Severity severity_enum = Severity::other;
   std::string_view action;     ///< e.g. BOOTSTRAP, CIRCUIT_ESTABLISHED
   std::string_view arguments;  ///< KEY=VALUE list after the action
   std::string_view raw_args;
   bool find(std::string_view key, Value& out) const { return find_arg(arguments, key, out); }
+  /// @}
 };
 
 /// 650 HS_DESC Action HSAddress AuthType HsDir [DescriptorID] [KEY=...] (4.1.25)
 struct TORCON_API HsDescEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view action;
   HsDescAction action_enum = HsDescAction::other;
   std::string_view address;  ///< onion address without ".onion", or "UNKNOWN"
@@ -287,16 +377,20 @@ struct TORCON_API HsDescEvent {
   std::optional<std::uint64_t> replica;
   std::string_view hsdir_index;
   std::string_view raw_args;
+  /// @}
 };
 
 /// One "Key=Value" (or bare "Key": option unset) line of CONF_CHANGED.
 struct TORCON_API ConfChange {
-  std::string_view key;
-  Value value;  ///< value.present false for a bare key
+  std::string_view key;  ///< the option's name
+  Value value;           ///< value.present false for a bare key
 };
+/// Walks CONF_CHANGED's lines (ConfChangedEvent::reader()).
 class TORCON_API ConfChangeReader {
  public:
+  /// Walks `lines` (ConfChangedEvent::changes).
   explicit ConfChangeReader(std::span<const ReplyLine> lines) : lines_(lines) {}
+  /// The next change; false at the end.
   bool next(ConfChange& out);
 
  private:
@@ -306,63 +400,101 @@ class TORCON_API ConfChangeReader {
 
 /// 650-CONF_CHANGED / 650-Key=Value ... / 650 OK  (4.1.18)
 struct TORCON_API ConfChangedEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::span<const ReplyLine> changes;  ///< the Key=Value lines, "OK" excluded
   ConfChangeReader reader() const { return ConfChangeReader(changes); }
+  /// @}
 };
 
 /// 650 NETWORK_LIVENESS Status  (4.1.27)
 struct TORCON_API NetworkLivenessEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view status;
   Liveness status_enum = Liveness::other;
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 SIGNAL Signal  (4.1.17)
 struct TORCON_API SignalEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view signal;
   Signal signal_enum = Signal::other;
   std::string_view raw_args;
+  /// @}
 };
 
 /// 650 BUILDTIMEOUT_SET Type TOTAL_TIMES= TIMEOUT_MS= XM= ALPHA=
 ///     CUTOFF_QUANTILE= TIMEOUT_RATE= CLOSE_MS= CLOSE_RATE=  (4.1.16)
 /// Fields are optional: absent or unparsable ones stay empty.
 struct TORCON_API BuildTimeoutSetEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view type;
   BuildTimeoutKind type_enum = BuildTimeoutKind::other;
   std::optional<std::uint64_t> total_times, timeout_ms, xm, close_ms;
   std::optional<double> alpha, cutoff_quantile, timeout_rate, close_rate;
   std::string_view raw_args;
+  /// @}
 };
 
 /// Log messages: "650 NOTICE text", or "650+WARN" + data block  (4.1.5).
 /// Event::type says the severity.
 struct TORCON_API LogEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   Severity severity = Severity::other;
   std::string_view message;  ///< single-line form: the text
   std::string_view data;     ///< data-block form: raw block (walk with DataLines)
   bool is_data = false;
   /// The message as one string: `message`, or the block's lines joined by "\n".
   std::string text() const { return is_data ? join_data(data) : std::string(message); }
+  /// @}
 };
 
 /// Any event this version does not type.
 struct TORCON_API UnknownEvent {
+  /// @{
+  /// The event's fields, named as in control-spec: views into the reply (valid as
+  /// long as it is), empty or absent when tor did not send them; `_enum` fields map
+  /// the text to the enum (`other` when unknown). raw_args: the whole first line
+  /// after the keyword, for keywords newer than this struct (find_arg()).
   std::string_view name;
   std::string_view raw_args;
   Reply reply;  ///< the whole reply (views; same lifetime rule)
+  /// @}
 };
 
+/// A parsed event: its type, name, lines, and the typed struct in `body`.
 struct TORCON_API Event {
-  EventType type = EventType::unknown;
-  std::string_view name;             ///< the event keyword as sent
-  std::span<const ReplyLine> lines;  ///< all of the reply's lines (extra ones too)
+  EventType type = EventType::unknown;  ///< which event (unknown: not one of the typed ones)
+  std::string_view name;                ///< the event keyword as sent
+  std::span<const ReplyLine> lines;     ///< all of the reply's lines (extra ones too)
   std::variant<UnknownEvent, CircEvent, CircMinorEvent, StreamEvent, OrConnEvent, BwEvent,
                CircBwEvent, StreamBwEvent, AddrMapEvent, NetworkStatusEvent, NewDescEvent,
                GuardEvent, StatusEvent, HsDescEvent, ConfChangedEvent, NetworkLivenessEvent,
                SignalEvent, BuildTimeoutSetEvent, LogEvent>
-      body;
+      body;  ///< the typed struct (UnknownEvent for events without one)
 
+  /// The body as a T, or nullptr if it is another type.
   template <class T>
   const T* get() const noexcept {
     return std::get_if<T>(&body);

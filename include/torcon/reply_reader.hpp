@@ -96,7 +96,7 @@ class TORCON_API ReplyReader {
   friend struct Machine;
   struct LineRec;  ///< a reply line as offsets from the reply's first byte
 
-  /// ---- private fields: the reader's whole state ------------------------------
+  // ---- private fields: the reader's whole state ------------------------------
   ParserOptions opts_;
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0;

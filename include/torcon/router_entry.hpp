@@ -101,7 +101,7 @@ class TORCON_API RouterEntry {
   bool decode_r(RouterStatus& out, Error& err) const;
   bool decode_w(RouterStatus& out, Error& err) const;
 
-  /// ---- private fields: set by RouterEntryReader::next() ----
+  // ---- private fields: set by RouterEntryReader::next() ----
   const char* base_ = nullptr;
   std::uint32_t text_len_ = 0;  ///< decoders may read up to here (SIMD), never past
   std::uint32_t entry_off_ = 0, entry_len_ = 0;
@@ -146,7 +146,7 @@ class TORCON_API RouterEntryReader {
   std::size_t next_lf();  ///< the next LF at or after the scan position, or the text's size
   std::size_t refill();   ///< scans the next chunk, returns its first LF
 
-  /// ---- private fields ----
+  // ---- private fields ----
   /// LF offsets are found a chunk at a time and written to lf_buf_, so the
   /// per-line loop has no scan branches.
   static constexpr std::size_t kChunk = 512;

@@ -141,7 +141,7 @@ class TORCON_API RouterStatusReader {
   bool parse_r_general(std::string_view rest, std::size_t line_start, RouterStatus& out);
   bool parse_w(std::string_view rest, std::size_t line_start, RouterStatus& out);
 
-  /// ---- private fields ----
+  // ---- private fields ----
   std::string_view text_;
   std::span<const std::uint32_t> ends_;  ///< given LFs, else empty
   std::size_t pos_ = 0;

@@ -22,8 +22,16 @@ class StateCore;
 }
 class Circuit;
 
+/// A stream as TorState knows it, kept current by STREAM events and GETINFO
+/// stream-status.
 class TORCON_API Stream {
  public:
+  /// @{
+  /// The stream's fields as the latest STREAM event or stream-status line gave
+  /// them (control-spec 4.1.2 names: PURPOSE, SOCKS_*, CLIENT_PROTOCOL,
+  /// NYM_EPOCH, SESSION_GROUP, ISO_FIELDS, REMOTE_REASON, ...); empty when tor
+  /// did not send one. Views are owned by the TorState and valid while the
+  /// stream is in it.
   std::string_view id() const noexcept { return id_; }
   /// Any status tor sends, CONTROLLER_WAIT and values newer than this
   /// library included (StreamStatus::other, with state_text()).
@@ -75,6 +83,7 @@ class TORCON_API Stream {
   /// How many times the stream was detached from a circuit.
   std::uint32_t detach_count() const noexcept { return detaches_; }
 
+  /// @}
  private:
   friend class detail::StateCore;
   std::string id_;

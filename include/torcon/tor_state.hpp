@@ -101,18 +101,21 @@ using RouterListener = std::function<void(const Router&, RouterChange)>;
 using AddressMapListener = std::function<void(const AddressMapping&, AddressMapChange)>;
 using GuardListener = std::function<void(const Guard&, GuardChange)>;
 
+/// A live picture of one tor: routers, circuits, streams, address map and
+/// guards, kept current from events (see the file's comment). Loop thread only.
 class TORCON_API TorState {
  public:
   /// Without a reactor, address mappings expire only when
   /// expire_address_map() is called; with one, on a timer of that reactor
   /// (which must outlive the TorState), set for the earliest expiry.
   TorState();
+  /// With a reactor: address mappings expire on its timer.
   explicit TorState(Reactor& reactor);
   ~TorState();  ///< detaches from the Controller, if attached
   TorState(const TorState&) = delete;
   TorState& operator=(const TorState&) = delete;
 
-  /// ---- feeding ------------------------------------------------------------
+  // ---- feeding ------------------------------------------------------------
   /// One event (a parsed 650 reply). Events TorState does not track are
   /// ignored (ok). Errc::bad_argument / bad_router_status for content it
   /// cannot apply (a malformed consensus in NEWCONSENSUS: the routers read up
@@ -124,7 +127,7 @@ class TORCON_API TorState {
   /// is an error (Errc::tor_error).
   Status apply_reply(const Reply& reply);
 
-  /// ---- on a Controller -----------------------------------------------------
+  // ---- on a Controller -----------------------------------------------------
   /// Subscribes and takes the snapshot (see the top of this file). `done`
   /// runs once: ok when the snapshot is applied, or the first failure
   /// (a refused SETEVENTS or GETINFO, with tor's words; a snapshot that does
@@ -133,9 +136,11 @@ class TORCON_API TorState {
   void attach(Controller& controller, std::function<void(const Status&)> done);
   /// Unsubscribes; the tables stay as they are.
   void detach();
+  /// True once attach()'s snapshot has been applied.
   bool bootstrapped() const noexcept;
 
-  /// ---- lookups ---------------------------------------------------------------
+  // ---- lookups ---------------------------------------------------------------
+  /// The router with this identity, or null.
   const Router* router(const RouterIdentity& id) const noexcept;
   /// "$HEX", "$HEX~nick", "$HEX=nick" (the identity decides) or a bare
   /// nickname when exactly one router has it; null otherwise.
@@ -144,13 +149,20 @@ class TORCON_API TorState {
   std::vector<const Router*> routers_named(std::string_view nickname) const;
   std::vector<const Router*> routers() const;  ///< consensus and placeholders
   std::size_t router_count() const noexcept;   ///< in the consensus
+  /// Calls `fn` for every router (no vector built); `fn` must not feed the state.
   void for_each_router(const std::function<void(const Router&)>& fn) const;
 
+  /// The circuit with this ID, or null.
   const Circuit* circuit(std::string_view id) const noexcept;
+  /// Every circuit tor has now (closed ones have left).
   std::vector<const Circuit*> circuits() const;
+  /// How many circuits().
   std::size_t circuit_count() const noexcept;
+  /// The stream with this ID, or null.
   const Stream* stream(std::string_view id) const noexcept;
+  /// Every stream tor has now.
   std::vector<const Stream*> streams() const;
+  /// How many streams().
   std::size_t stream_count() const noexcept;
 
   /// process/pid from the snapshot.
@@ -162,6 +174,7 @@ class TORCON_API TorState {
   const AddressMapping* address_mapping(std::string_view address) const noexcept;
   /// The mappings whose target is `target`: the names behind an IP target.
   std::vector<const AddressMapping*> addresses_mapped_to(std::string_view target) const;
+  /// How many mappings the address map holds.
   std::size_t address_mapping_count() const noexcept;
   /// The name behind a stream's target: the host the application asked for,
   /// or, when that is an IP address, a name the address map maps to it (a
@@ -174,13 +187,18 @@ class TORCON_API TorState {
   /// Entry guards in tor's order; GUARD ... DROPPED removes one.
   std::vector<Guard> guards() const;
 
-  /// ---- listeners -------------------------------------------------------------
+  // ---- listeners -------------------------------------------------------------
+  /// Names a listener, for remove_listener().
   using ListenerId = std::uint64_t;
+  /// @{
+  /// Adds a listener, told after each change with what changed (see the
+  /// file's comment for what listeners may do); returns its id.
   ListenerId on_circuit(CircuitListener listener);
   ListenerId on_stream(StreamListener listener);
   ListenerId on_router(RouterListener listener);
   ListenerId on_address_map(AddressMapListener listener);
   ListenerId on_guard(GuardListener listener);
+  /// @}
   /// False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
   /// Called with a description when a listener throws (its what()) or an
