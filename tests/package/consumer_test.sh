@@ -12,7 +12,8 @@
 #     GETINFO version, one CONF_CHANGED event;
 #   - a shared libtorcon: its SONAME carries the version, it exports no
 #     abseil symbol;
-#   - the installed headers include no abseil or liburing header;
+#   - the installed headers include no abseil or liburing header, and each
+#     compiles on its own with only torcon's include directory;
 #   - with --examples, examples/ built as an outside project and
 #     parse_session run against the same tor.
 # The tor is Debian's, started here on 127.0.0.1 with DisableNetwork 1 and a
@@ -86,6 +87,15 @@ for prefix in "${prefixes[@]}"; do
   if grep -rEl '#include *[<"](absl/|liburing|openssl/|sodium)' "$prefix/include/torcon"; then
     fail "installed headers include a dependency's headers"
   fi
+
+  # Every header compiles on its own with only torcon's include directory
+  # (no dependency's include path).
+  for h in "$prefix"/include/torcon/*.hpp; do
+    echo "#include <torcon/$(basename "$h")>" |
+      c++ -std=c++20 -fsyntax-only -Wall -Wextra -Werror -I"$prefix/include" -x c++ - ||
+      fail "torcon/$(basename "$h") does not compile on its own"
+  done
+  say "$(find "$prefix/include/torcon" -name '*.hpp' | wc -l) headers compile on their own"
 
   if [ "$linkage" = shared ]; then
     soname=$(objdump -p "$libdir/libtorcon.so" | awk '/SONAME/ {print $2}')
