@@ -12,6 +12,7 @@
 
 namespace torcon {
 
+/// One entry of tor's address map (ADDRMAP events, address-mappings/all).
 struct TORCON_API AddressMapping {
   std::string address;  ///< what the application asked for (a hostname, usually)
   std::string target;   ///< what tor maps it to (an address, usually)

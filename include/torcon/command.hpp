@@ -20,6 +20,9 @@
 
 namespace torcon {
 
+/// A control-port command built from checked pieces: nothing a caller passes
+/// can end the line early or start a second command (errors stick: once one
+/// piece is refused, ok() is false and wire() empty).
 class TORCON_API Command {
  public:
   /// `keyword` must pass is_command_keyword() (tokens.hpp): letters and '_'.
@@ -45,7 +48,9 @@ class TORCON_API Command {
   /// a lone CR (not part of CRLF) is refused too.
   Command& data(std::string_view body);
 
+  /// True unless a piece was refused.
   bool ok() const noexcept { return error_.code == Errc::ok; }
+  /// The first refusal (Errc::injection, Errc::bad_keyword, ...).
   const Error& error() const noexcept { return error_; }
   /// The bytes to send, CRLF-terminated; empty when !ok().
   std::string wire() const;

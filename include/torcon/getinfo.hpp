@@ -11,8 +11,9 @@
 
 namespace torcon {
 
+/// One key/value line of a GETINFO or GETCONF reply (views into the reply).
 struct TORCON_API KeyValue {
-  std::string_view key;
+  std::string_view key;  ///< the key as tor sent it
   /// Text after '=' for single-line values (GETCONF values may be
   /// QuotedStrings: decode with unquote() when value starts with '"'); for a
   /// data value, the raw data block (walk it with DataLines or join_data()).
@@ -25,7 +26,9 @@ struct TORCON_API KeyValue {
 /// terminator, not an entry. Views point where the reply's do.
 class TORCON_API KeyValueReader {
  public:
+  /// Walks `reply`, which must outlive the reader.
   explicit KeyValueReader(const Reply& reply) : reply_(reply) {}
+  /// The next entry (a line without "=" is a bare key); false after the last.
   bool next(KeyValue& out);
 
  private:

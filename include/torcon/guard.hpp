@@ -10,6 +10,7 @@
 
 namespace torcon {
 
+/// One of tor's entry guards (GETINFO entry-guards, GUARD events).
 struct TORCON_API Guard {
   /// The relay (a placeholder if the consensus does not list it); valid while
   /// the guard is in the state.

@@ -21,12 +21,14 @@
 
 namespace torcon {
 
+/// One argument of an event or reply line: positional or KEY=VALUE.
 struct TORCON_API Arg {
   std::string_view key;    ///< empty for a positional argument
   std::string_view value;  ///< as written, without surrounding quotes
   bool quoted = false;     ///< value was a QuotedString
   bool escaped = false;    ///< ... containing backslash escapes
 
+  /// No key: a positional argument.
   bool positional() const noexcept { return key.empty(); }
   /// The decoded value: `value` itself unless it holds escapes, in which case
   /// it is decoded into `scratch` (cleared first) and a view of that returned.
@@ -45,8 +47,10 @@ struct TORCON_API KeyChars {
 inline constexpr KeyChars kKeyChars{};
 }  // namespace detail
 
+/// Walks the arguments of a line (control-spec 2.1.1), without allocating.
 class TORCON_API ArgReader {
  public:
+  /// Walks `text`, which must outlive the reader.
   explicit ArgReader(std::string_view text)
       : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
   /// The next argument; false at the end or on malformed input (check error()).

@@ -27,10 +27,14 @@ namespace detail {
 class RouterTable;
 }
 
+/// A relay's identity: the 20-byte SHA-1 of its identity key (the fingerprint decoded).
 using RouterIdentity = std::array<std::uint8_t, 20>;
 
+/// Ports first..last, both included.
 struct TORCON_API PortRange {
-  std::uint16_t first = 0, last = 0;  ///< inclusive
+  std::uint16_t first = 0;  ///< the lowest port
+  std::uint16_t last = 0;   ///< the highest port (inclusive)
+  /// Field-wise equality.
   bool operator==(const PortRange&) const = default;
 };
 
@@ -42,9 +46,13 @@ class TORCON_API ExitPolicySummary {
   /// "accept PortList" or "reject PortList"; PortList = ranges "N" or "N-M",
   /// comma-separated, ascending. Errc::bad_router_status otherwise.
   static Expected<ExitPolicySummary> parse(std::string_view text);
+  /// Whether the summary lets streams out to `port`.
   bool accepts(std::uint16_t port) const noexcept;
+  /// "accept" (the ranges are allowed) rather than "reject" (all but the ranges).
   bool is_accept_list() const noexcept { return accept_; }
+  /// The ranges listed, ascending.
   std::span<const PortRange> ranges() const noexcept { return ranges_; }
+  /// The summary as written.
   const std::string& text() const noexcept { return text_; }
 
  private:
@@ -58,9 +66,10 @@ enum class PolicySource : std::uint8_t {
   none,     ///< nothing known (a placeholder, or no "p" line): `allowed` is false
   summary,  ///< the consensus' "p" summary (rules for all addresses only)
 };
+/// Router::exits_to()'s answer and what it rests on.
 struct TORCON_API ExitAnswer {
-  bool allowed = false;
-  PolicySource source = PolicySource::none;
+  bool allowed = false;                      ///< streams to the port may leave here
+  PolicySource source = PolicySource::none;  ///< what the answer is based on
 };
 
 /// What a router listener is told (TorState::on_router).
@@ -70,30 +79,36 @@ enum class RouterChange : std::uint8_t {
   removed,  ///< left the state: the pointer is invalid after this call
 };
 
+/// A relay as TorState knows it: its consensus entry, kept current by NS and
+/// NEWCONSENSUS events (or a placeholder for a relay an event named).
 class TORCON_API Router {
  public:
+  /// The identity (fingerprint, decoded).
   const RouterIdentity& identity() const noexcept { return identity_; }
   std::string fingerprint() const { return fingerprint_hex(identity_); }  ///< 40 upper-case hex
+  /// The nickname in the consensus (or as the event named it).
   std::string_view nickname() const noexcept { return {nickname_, nickname_len_}; }
   /// False for a placeholder: a relay an event named that the current
   /// consensus does not list (only identity and nickname are known).
   bool in_consensus() const noexcept { return in_consensus_; }
 
-  std::uint32_t ipv4() const noexcept { return ipv4_; }  ///< host byte order; 0 if unknown
-  std::uint16_t or_port() const noexcept { return or_port_; }
-  std::uint16_t dir_port() const noexcept { return dir_port_; }
+  std::uint32_t ipv4() const noexcept { return ipv4_; }          ///< host byte order; 0 if unknown
+  std::uint16_t or_port() const noexcept { return or_port_; }    ///< 0 if unknown
+  std::uint16_t dir_port() const noexcept { return dir_port_; }  ///< 0: none
   /// The "a" lines' addresses that parse, in order (usually zero or one).
   std::span<const Ipv6OrAddress> ipv6() const noexcept { return ipv6_; }
 
   /// Flags this version knows, as bits; flags a newer tor adds, as written
   /// ("" if none), space-separated.
   RouterFlags flags() const noexcept { return flags_; }
-  std::string_view unknown_flags() const noexcept { return unknown_flags_; }
+  std::string_view unknown_flags() const noexcept { return unknown_flags_; }  ///< see flags()
   /// Any flag by name, known or not.
   bool has_flag(std::string_view name) const noexcept;
 
+  /// The "w" line: consensus weight, and whether it was measured.
   RouterBandwidth bandwidth() const noexcept { return bandwidth_; }
   std::string_view version() const noexcept { return version_; }  ///< "Tor 0.4.8.12"; "" if none
+  /// The "p" line, or null (none, or a placeholder).
   const ExitPolicySummary* policy() const noexcept { return policy_; }
   /// Whether this relay lets streams out to `port` on any address, and on
   /// what that answer rests.

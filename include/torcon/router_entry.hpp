@@ -42,11 +42,12 @@ namespace torcon {
 
 /// The "w" line's values, as RouterStatus holds them.
 struct TORCON_API RouterBandwidth {
-  bool has_bandwidth = false;  ///< a "w" line was seen
-  bool has_measured = false;
-  bool unmeasured = false;
+  bool has_bandwidth = false;   ///< a "w" line was seen
+  bool has_measured = false;    ///< Measured= present
+  bool unmeasured = false;      ///< Unmeasured=1
   std::uint64_t bandwidth = 0;  ///< kilobytes/s
-  std::uint64_t measured = 0;
+  std::uint64_t measured = 0;   ///< Measured=, kilobytes/s
+  /// Field-wise equality.
   bool operator==(const RouterBandwidth&) const = default;
 };
 
@@ -58,16 +59,17 @@ class TORCON_API RouterEntry {
   /// Decoded by the pass.
   std::string_view entry() const noexcept { return {base_ + entry_off_, entry_len_}; }
   std::size_t offset() const noexcept { return r_line_; }  ///< of the r line in the text
-  std::string_view nickname() const noexcept { return {base_ + nick_off_, nick_len_}; }
+  std::string_view nickname() const noexcept { return {base_ + nick_off_, nick_len_}; }  ///< r line
+  /// The r line's identity, decoded.
   const std::array<std::uint8_t, 20>& identity() const noexcept { return identity_; }
 
   /// Views of the lines, as RouterStatus has them (a missing line gives a
   /// null view, a bare keyword an empty one located at the line's end).
   std::string_view flags_text() const noexcept { return view(s_); }
-  std::string_view version() const noexcept { return view(v_); }
-  std::string_view protocols() const noexcept { return view(pr_); }
-  std::string_view policy() const noexcept { return view(p_); }
-  std::string_view a_lines() const noexcept { return view(a_); }  ///< walk with OrAddressLines
+  std::string_view version() const noexcept { return view(v_); }     ///< the v line
+  std::string_view protocols() const noexcept { return view(pr_); }  ///< the pr line
+  std::string_view policy() const noexcept { return view(p_); }      ///< the p line
+  std::string_view a_lines() const noexcept { return view(a_); }     ///< walk with OrAddressLines
 
   /// Decoded by the pass (of the last "s" line; never fails: unknown flags
   /// are not errors).
@@ -78,15 +80,16 @@ class TORCON_API RouterEntry {
 
   /// Decoded on each call from the r line (which is checked as a whole).
   Expected<std::array<std::uint8_t, 20>> digest() const;  ///< zero for the microdesc form
-  Expected<std::int64_t> published() const;
-  Expected<std::uint32_t> ipv4() const;
-  Expected<std::uint16_t> or_port() const;
-  Expected<std::uint16_t> dir_port() const;
+  Expected<std::int64_t> published() const;               ///< seconds since the epoch, UTC
+  Expected<std::uint32_t> ipv4() const;                   ///< host byte order
+  Expected<std::uint16_t> or_port() const;                ///< the ORPort
+  Expected<std::uint16_t> dir_port() const;               ///< the DirPort (0: none)
   /// Decoded on each call from the w line(s).
   Expected<RouterBandwidth> bandwidth() const;
 
   /// The eager struct, everything decoded and checked.
   bool decode(RouterStatus& out, Error& err) const;
+  /// decode() as an Expected.
   Expected<RouterStatus> to_status() const;
 
  private:
@@ -125,6 +128,7 @@ class TORCON_API RouterEntry {
 /// classified by its first bytes.
 class TORCON_API RouterEntryReader {
  public:
+  /// Reads the entries in `text`, which must outlive the reader.
   explicit RouterEntryReader(std::string_view text);
   /// The same, given the offset of every LF in `text`, ascending (a data
   /// block's ReplyLine::data_line_ends): the reader uses them instead of
@@ -133,7 +137,9 @@ class TORCON_API RouterEntryReader {
   /// means "not recorded": it scans.
   RouterEntryReader(std::string_view text, std::span<const std::uint32_t> line_ends);
   ~RouterEntryReader();
+  /// Moves the reading position too.
   RouterEntryReader(RouterEntryReader&&) noexcept;
+  /// Moves the reading position too.
   RouterEntryReader& operator=(RouterEntryReader&&) noexcept;
   /// The next entry; false at the end or on malformed input (check error()).
   bool next(RouterEntry& out);

@@ -41,6 +41,7 @@ TORCON_API std::string_view to_string(RouterFlag f) noexcept;
 /// False for flags this version doesn't know.
 TORCON_API bool parse_router_flag(std::string_view name, RouterFlag& out) noexcept;
 
+/// A router's known flags (the "s" line) as a bitset of RouterFlag.
 class TORCON_API RouterFlags {
  public:
   /// Bit i is RouterFlag(i); bits of no known flag are dropped.
@@ -49,37 +50,44 @@ class TORCON_API RouterFlags {
     f.bits_ = bits & ((1u << unsigned(RouterFlag::kCount)) - 1);
     return f;
   }
+  /// Whether flag `f` is set.
   bool has(RouterFlag f) const noexcept { return bits_ >> unsigned(f) & 1u; }
+  /// Sets flag `f`.
   void set(RouterFlag f) noexcept { bits_ |= 1u << unsigned(f); }
+  /// Bit i is RouterFlag(i).
   std::uint32_t bits() const noexcept { return bits_; }
+  /// Same flags.
   bool operator==(const RouterFlags&) const = default;
 
  private:
   std::uint32_t bits_ = 0;
 };
 
+/// An "a" line's IPv6 address and ORPort.
 struct TORCON_API Ipv6OrAddress {
-  std::array<std::uint8_t, 16> addr{};
-  std::uint16_t port = 0;
+  std::array<std::uint8_t, 16> addr{};  ///< network byte order
+  std::uint16_t port = 0;               ///< the ORPort
 };
 
+/// One router status entry (dir-spec 3.4.1: r, a, s, v, pr, w, p, m lines),
+/// decoded eagerly by RouterStatusReader.
 struct TORCON_API RouterStatus {
   std::array<std::uint8_t, 20> identity{};  ///< RSA identity fingerprint, binary
   std::array<std::uint8_t, 20> digest{};    ///< descriptor digest, binary
   std::int64_t published = 0;               ///< seconds since the epoch, UTC
   std::uint32_t ipv4 = 0;                   ///< host byte order
-  std::uint16_t or_port = 0;
-  std::uint16_t dir_port = 0;
-  RouterFlags flags;
-  std::uint8_t nickname_len = 0;
-  char nickname_buf[19] = {};  ///< dir-spec: 1-19 alphanumerics
-  bool has_ipv6 = false;       ///< ipv6 holds the first "a" line's address
-  Ipv6OrAddress ipv6;
-  bool has_bandwidth = false;  ///< "w" line seen
-  bool has_measured = false;
-  bool unmeasured = false;      ///< "w ... Unmeasured=1"
-  std::uint64_t bandwidth = 0;  ///< kilobytes/s
-  std::uint64_t measured = 0;
+  std::uint16_t or_port = 0;                ///< the "r" line's ORPort
+  std::uint16_t dir_port = 0;               ///< the "r" line's DirPort (0: none)
+  RouterFlags flags;                        ///< known flags of the "s" line
+  std::uint8_t nickname_len = 0;            ///< bytes used in nickname_buf
+  char nickname_buf[19] = {};               ///< dir-spec: 1-19 alphanumerics
+  bool has_ipv6 = false;                    ///< ipv6 holds the first "a" line's address
+  Ipv6OrAddress ipv6;                       ///< see has_ipv6
+  bool has_bandwidth = false;               ///< "w" line seen
+  bool has_measured = false;                ///< "w ... Measured=" present
+  bool unmeasured = false;                  ///< "w ... Unmeasured=1"
+  std::uint64_t bandwidth = 0;              ///< kilobytes/s
+  std::uint64_t measured = 0;               ///< Measured=, kilobytes/s
 
   /// Views into the parsed text (valid as long as it is).
   std::string_view a_lines;     ///< first "a" line to the end of the last one
@@ -89,11 +97,13 @@ struct TORCON_API RouterStatus {
   std::string_view policy;      ///< the "p" line after "p ", e.g. "accept 80,443"
   std::string_view entry;       ///< the whole entry, "r" line to last line
 
+  /// The nickname (a view of nickname_buf).
   std::string_view nickname() const noexcept { return {nickname_buf, nickname_len}; }
 };
 
 /// Formatting helpers (allocate; for tools and logs, not hot paths).
-TORCON_API std::string fingerprint_hex(const std::array<std::uint8_t, 20>& id);  ///< 40 upper-case hex
+TORCON_API std::string fingerprint_hex(
+    const std::array<std::uint8_t, 20>& id);  ///< 40 upper-case hex
 TORCON_API std::string format_ipv4(std::uint32_t addr);
 TORCON_API std::string format_iso_time(std::int64_t unix_seconds);  ///< "YYYY-MM-DD HH:MM:SS"
 
@@ -101,7 +111,9 @@ TORCON_API std::string format_iso_time(std::int64_t unix_seconds);  ///< "YYYY-M
 /// "[addr]:port" text as written; false at the end.
 class TORCON_API OrAddressLines {
  public:
+  /// Walks `a_lines` (RouterStatus::a_lines).
   explicit OrAddressLines(std::string_view a_lines) : rest_(a_lines) {}
+  /// See the class.
   bool next(std::string_view& addr);
 
  private:
@@ -117,6 +129,7 @@ class FlagsCache;  ///< parser/router_status_fast.hpp
 /// structs. Unknown line keywords are skipped, as dir-spec requires.
 class TORCON_API RouterStatusReader {
  public:
+  /// Reads the entries in `text`, which must outlive the reader.
   explicit RouterStatusReader(std::string_view text);
   /// The same, given the offset of every LF in `text`, ascending (a data
   /// block's ReplyLine::data_line_ends, recorded by ReplyReader with
@@ -126,7 +139,9 @@ class TORCON_API RouterStatusReader {
   /// An empty span means "not recorded": it scans.
   RouterStatusReader(std::string_view text, std::span<const std::uint32_t> line_ends);
   ~RouterStatusReader();
+  /// Moves the reading position too.
   RouterStatusReader(RouterStatusReader&&) noexcept;
+  /// Moves the reading position too.
   RouterStatusReader& operator=(RouterStatusReader&&) noexcept;
   /// The next entry; false at the end or on malformed input (check error()).
   bool next(RouterStatus& out);

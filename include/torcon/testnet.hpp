@@ -61,34 +61,37 @@ TORCON_API const char* to_string(Role r) noexcept;
 
 /// One tor of the network. Ports are 0 where the node has none.
 struct TORCON_API Node {
-  std::string name;  ///< auth0.., relay0.., exit0, client0..
-  Role role = Role::client;
-  std::string data_dir;     ///< absolute path, DIR/\<name\>
-  std::string torrc;        ///< DIR/\<name\>/torrc
-  std::string cookie_file;  ///< DIR/\<name\>/control_auth_cookie
-  std::uint16_t control_port = 0;
-  std::uint16_t or_port = 0;     ///< authorities, relays, exit
-  std::uint16_t dir_port = 0;    ///< authorities
-  std::uint16_t socks_port = 0;  ///< clients
-  std::string fingerprint;       ///< RSA identity, 40 upper-case hex; "" for clients
+  std::string name;                ///< auth0.., relay0.., exit0, client0..
+  Role role = Role::client;        ///< what the node is in the network
+  std::string data_dir;            ///< absolute path, DIR/\<name\>
+  std::string torrc;               ///< DIR/\<name\>/torrc
+  std::string cookie_file;         ///< DIR/\<name\>/control_auth_cookie
+  std::uint16_t control_port = 0;  ///< every node
+  std::uint16_t or_port = 0;       ///< authorities, relays, exit
+  std::uint16_t dir_port = 0;      ///< authorities
+  std::uint16_t socks_port = 0;    ///< clients
+  std::string fingerprint;         ///< RSA identity, 40 upper-case hex; "" for clients
 
+  /// The control port's endpoint on 127.0.0.1.
   Endpoint control() const { return Endpoint::tcp("127.0.0.1", control_port); }
+  /// The SocksPort's endpoint on 127.0.0.1 (clients).
   Endpoint socks() const { return Endpoint::tcp("127.0.0.1", socks_port); }
 };
 
+/// What start() builds.
 struct TORCON_API Options {
   std::string dir;  ///< network directory; made absolute
   /// Ports base_port .. base_port + port_count(*this) - 1 on 127.0.0.1, handed
   /// out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
   /// client: Socks, Control). start() refuses if any of them is taken.
   std::uint16_t base_port = 15000;
-  int authorities = 3;                ///< 1..9
-  int relays = 2;                     ///< middle relays, 0..20 (the exit comes on top)
-  int clients = 1;                    ///< 1..20
-  std::chrono::seconds timeout{120};  ///< whole start(), keys included
-  std::string tor = "tor";            ///< binaries: a path, or a name looked up in PATH
-  std::string tor_gencert = "tor-gencert";
-  std::vector<std::string> extra_torrc;  ///< lines appended to every torrc
+  int authorities = 3;                      ///< 1..9
+  int relays = 2;                           ///< middle relays, 0..20 (the exit comes on top)
+  int clients = 1;                          ///< 1..20
+  std::chrono::seconds timeout{120};        ///< whole start(), keys included
+  std::string tor = "tor";                  ///< binaries: a path, or a name looked up in PATH
+  std::string tor_gencert = "tor-gencert";  ///< the same, for tor-gencert
+  std::vector<std::string> extra_torrc;     ///< lines appended to every torrc
   /// A second start() on the same dir, base port and topology keeps the
   /// node keys (saves ~2 s) and wipes all other state.
   bool reuse_keys = true;
@@ -118,16 +121,20 @@ TORCON_API Status check_ports_free(std::uint16_t first, std::uint16_t count);
 TORCON_API Expected<std::uint16_t> find_free_base_port(std::uint16_t hint, const Options& options,
                                                        int tries = 50);
 
+/// A network start() built (or load() read back).
 struct TORCON_API Network {
-  std::string dir;
-  std::uint16_t base_port = 0;
-  std::vector<Node> nodes;  ///< authorities, relays, exit, clients, in that order
+  std::string dir;              ///< the network directory (absolute)
+  std::uint16_t base_port = 0;  ///< its first port
+  std::vector<Node> nodes;      ///< authorities, relays, exit, clients, in that order
   /// start() only: how long it took until the network was ready.
   std::chrono::milliseconds ready_after{0};
 
+  /// The node named `name`, or null.
   const Node* find(std::string_view name) const;
+  /// The nodes with role `r`, in order.
   std::vector<const Node*> with_role(Role r) const;
   const Node& client(std::size_t i = 0) const;  ///< i < number of clients
+  /// The exit relay.
   const Node& exit() const;
   /// DIR/client.torrc.inc (see above).
   std::string client_torrc_include() const { return dir + "/client.torrc.inc"; }
@@ -154,21 +161,25 @@ TORCON_API Expected<Network> load(std::string_view dir);
 /// node's torrc), else 0.
 TORCON_API pid_t node_pid(const Network& net, const Node& node);
 
+/// One node in status()'s report.
 struct TORCON_API NodeState {
-  std::string name;
-  pid_t pid = 0;  ///< 0: not running
+  std::string name;  ///< the node's name
+  pid_t pid = 0;     ///< 0: not running
 };
+/// What status() found.
 struct TORCON_API StatusReport {
-  std::vector<NodeState> nodes;
-  int client_bootstrap = -1;    ///< first client's PROGRESS=, -1 if unreachable
-  bool client_circuit = false;  ///< first client has a built circuit
+  std::vector<NodeState> nodes;  ///< every node, in order
+  int client_bootstrap = -1;     ///< first client's PROGRESS=, -1 if unreachable
+  bool client_circuit = false;   ///< first client has a built circuit
 };
+/// Which nodes of the network in `dir` run, and the first client's bootstrap.
 TORCON_API Expected<StatusReport> status(std::string_view dir);
 
+/// What stop() did.
 struct TORCON_API StopReport {
-  int stopped = 0;  ///< processes that exited after SIGTERM
-  int killed = 0;   ///< processes that needed SIGKILL
-  std::chrono::milliseconds took{0};
+  int stopped = 0;                    ///< processes that exited after SIGTERM
+  int killed = 0;                     ///< processes that needed SIGKILL
+  std::chrono::milliseconds took{0};  ///< how long stopping took
 };
 /// SIGTERM to every running node, SIGKILL after `grace`, and returns when
 /// none is left (Errc::timeout if one survives SIGKILL for 5 s). A stopped
