@@ -343,6 +343,10 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
         break;
       case StreamStatus::detached:
         ++s.detaches_;
+        // This DETACHED's reasons, not an earlier event's: an attacher
+        // reads them at the re-offer that follows (stream_attacher.hpp).
+        s.reason_.clear();
+        s.remote_reason_.clear();
         if (s.circuit_) {
           attach_stream(s, nullptr);
           what |= stream_circuit;
