@@ -74,7 +74,7 @@ void ControlProtocol::fail_all(const Error& why) {
   const bool was_live = live_;
   live_ = false;
   safecookie::wipe(cookie_);
-  std::deque<ReplyCallback> pending;
+  CallbackQueue pending;
   pending.swap(pending_);
   std::vector<std::pair<std::string, ReplyCallback>> held;
   held.swap(held_);
@@ -86,8 +86,9 @@ void ControlProtocol::fail_all(const Error& why) {
     connect_done_ = nullptr;
     done(why);
   }
-  for (auto& cb : pending) {
+  while (!pending.empty()) {
     if (alive.expired()) return;
+    ReplyCallback cb = pending.pop_front();
     if (cb) cb(why);
   }
   for (auto& h : held) {
@@ -215,8 +216,7 @@ void ControlProtocol::dispatch(const Reply& r) {
                                  "protocol error from tor: a reply no command was waiting for: " +
                                      std::string(r.raw.substr(0, 80)),
                                  r.offset));
-  ReplyCallback cb = std::move(pending_.front());
-  pending_.pop_front();
+  ReplyCallback cb = pending_.pop_front();
   if (cb) cb(as_result(r));
 }
 

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "callback_queue.hpp"
 #include "event_dispatcher.hpp"
 #include "safecookie.hpp"
 #include "torcon/command.hpp"
@@ -171,7 +171,7 @@ class ControlProtocol {
   std::uint64_t received_ = 0;  // bytes given to the reader, ever
   State state_ = State::idle;
   StatusCallback connect_done_;
-  std::deque<ReplyCallback> pending_;                        // sent, awaiting replies (FIFO)
+  CallbackQueue pending_;                                    // sent, awaiting replies (FIFO)
   std::vector<std::pair<std::string, ReplyCallback>> held_;  // issued before ready
   std::vector<std::function<void()>> deferred_;
   ProtocolInfo protocol_info_;
