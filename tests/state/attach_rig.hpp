@@ -5,6 +5,7 @@
 // bytes the attacher wrote. Used by the attacher tests and bench/attach_bench.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,7 +22,10 @@ class AttachRig {
  public:
   struct Host final : detail::ControlProtocol::Host {
     std::string written;
+    std::chrono::steady_clock::time_point last_write;  // with `stamp` (benchmarks)
+    bool stamp = false;
     Status write(std::string_view bytes) override {
+      if (stamp) last_write = std::chrono::steady_clock::now();
       written.append(bytes);
       return {};
     }
