@@ -84,6 +84,8 @@ class StateCore {
   std::size_t subscriptions_waiting_ = 0;  // SETEVENTS answers the snapshot waits for
   void send_snapshot();
   void finish_attach(const Status& s);
+  // After the snapshot: a leftover __LeaveStreamsUnattached=1 (stream_attacher.hpp).
+  void check_leave_unattached();
 
  private:
   void notify(const Circuit& c, CircuitChanges what) {

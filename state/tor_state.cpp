@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "attach_core.hpp"
 #include "state_core.hpp"
 #include "torcon/controller.hpp"
 
@@ -27,7 +28,26 @@ void StateCore::finish_attach(const Status& s) {
   if (!attach_done_) return;
   auto done = std::move(attach_done_);
   attach_done_ = nullptr;
+  if (s) check_leave_unattached();
   done(s);
+}
+
+// tor keeps __LeaveStreamsUnattached after the controller that set it is
+// gone: then every new stream waits for an attacher that never answers.
+// Reported (on_listener_error) when no StreamAttacher of this process is
+// installed on the connection.
+void StateCore::check_leave_unattached() {
+  std::weak_ptr<StateCore*> self = self_;
+  Controller* ctl = controller_;
+  ctl->getconf({"__LeaveStreamsUnattached"}, [self, ctl](const Expected<KeyValues>& kv) {
+    auto p = self.lock();
+    if (!p || !kv || !(*p)->on_error_) return;
+    const std::string* v = kv->find("__LeaveStreamsUnattached");
+    if (v && *v == "1" && AttachCore::installed_on(ctl) == 0)
+      (*p)->on_error_(
+          "tor has __LeaveStreamsUnattached=1 and no StreamAttacher is installed: new streams "
+          "wait for a controller to attach them (one that set it exited without resetting it?)");
+  });
 }
 
 void StateCore::send_snapshot() {

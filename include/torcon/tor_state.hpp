@@ -183,7 +183,10 @@ class TorState {
   // False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
   // Called with a description when a listener throws (its what()) or an
-  // event from the Controller cannot be applied (it is then skipped).
+  // event from the Controller cannot be applied (it is then skipped), and
+  // when attach() finds tor holding streams for a controller that is not
+  // there: __LeaveStreamsUnattached=1 with no StreamAttacher installed on
+  // the connection (stream_attacher.hpp).
   void on_listener_error(std::function<void(std::string_view)> handler);
 
  private:

@@ -418,6 +418,44 @@ TEST(StreamAttacherTestnet, SourcePortRoutesInEitherOrder) {
                                                           {b, net.exit().fingerprint}}));
 }
 
+TEST(StreamAttacherTestnet, ALeftoverOptionIsReportedOnAttachAndInstall) {
+  TORCON_REQUIRE_TESTNET(net);
+  {
+    // A controller that sets the option and goes away without resetting it.
+    Client crashed(net);
+    ASSERT_EQ(crashed.error, "");
+    std::optional<torcon::Status> set;
+    const std::pair<std::string_view, std::optional<std::string_view>> one[] = {
+        {"__LeaveStreamsUnattached", "1"}};
+    crashed.ctl->setconf(one, [&](const torcon::Status& s) { set = s; });
+    ASSERT_TRUE(crashed.pump_until(10s, [&] { return set.has_value(); }));
+    ASSERT_TRUE(*set);
+  }
+  Client c(net);
+  ASSERT_EQ(c.error, "");
+  EXPECT_EQ(c.getconf("__LeaveStreamsUnattached"), "1");
+  // A TorState attaching now says so.
+  TorState st;
+  std::vector<std::string> warnings;
+  st.on_listener_error([&](std::string_view w) { warnings.emplace_back(w); });
+  std::optional<torcon::Status> done;
+  st.attach(*c.ctl, [&](const torcon::Status& s) { done = s; });
+  ASSERT_TRUE(c.pump_until(20s, [&] { return done.has_value() && !warnings.empty(); }))
+      << "no warning";
+  EXPECT_NE(warnings[0].find("__LeaveStreamsUnattached=1"), std::string::npos) << warnings[0];
+  // So does installing an attacher; uninstalling it puts tor back to 0.
+  StreamAttacher att(st, *c.ctl);
+  std::vector<std::string> reports;
+  att.on_report(
+      [&](const torcon::AttachReport& r) { reports.push_back(torcon::to_string(r.kind)); });
+  std::optional<torcon::Status> installed;
+  att.install([&](const torcon::Status& s) { installed = s; });
+  ASSERT_TRUE(c.pump_until(10s, [&] { return installed.has_value(); }));
+  EXPECT_EQ(reports, (std::vector<std::string>{"leftover_option"}));
+  att.uninstall();
+  EXPECT_EQ(c.getconf("__LeaveStreamsUnattached"), "0");
+}
+
 TEST(StreamAttacherTestnet, AttachLatencyOverTorsConnection) {
   TORCON_REQUIRE_TESTNET(net);
   Client c(net);
