@@ -135,6 +135,19 @@ void StreamAttacher::uninstall(std::function<void(const Status&)> done) {
 }
 bool StreamAttacher::installed() const noexcept { return core_->installed(); }
 
+Controller::Awaiter<Status> StreamAttacher::co_install() {
+  return {[this](std::function<void(Status)> resume) {
+            install([resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+Controller::Awaiter<Status> StreamAttacher::co_uninstall() {
+  return {[this](std::function<void(Status)> resume) {
+            uninstall([resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+
 void check_leave_streams_unattached(Controller& controller,
                                     std::function<void(const Expected<bool>&)> done) {
   controller.getconf({"__LeaveStreamsUnattached"},

@@ -14,7 +14,8 @@
 // controller exits, so a controller that crashed leaves every stream waiting
 // for nobody: install() reads it first and reports (AttachReport::leftover_option)
 // when it is already 1 and no StreamAttacher of this process is installed on
-// that Controller; check_leave_streams_unattached() does the same check alone.
+// that Controller. TorState::attach() checks too (its on_listener_error()
+// hears of it), and check_leave_streams_unattached() asks on its own.
 // The option is per tor, not per connection: after reconnecting, install() again.
 //
 // When a decision is asked for. On `STREAM <id> CONTROLLER_WAIT`: tor sends it
@@ -82,11 +83,11 @@
 #include <string>
 #include <string_view>
 
+#include "torcon/controller.hpp"
 #include "torcon/expected.hpp"
 
 namespace torcon {
 
-class Controller;
 class Reactor;
 class Stream;
 class TorState;
@@ -260,6 +261,10 @@ class StreamAttacher {
   // PendingAttach is still owed are handed to tor (ATTACHSTREAM <id> 0).
   void uninstall(std::function<void(const Status&)> done = {});
   bool installed() const noexcept;
+  // `co_await attacher.co_install()` / co_uninstall(): the same, resuming
+  // with SETCONF's outcome.
+  Controller::Awaiter<Status> co_install();
+  Controller::Awaiter<Status> co_uninstall();
 
  private:
   std::shared_ptr<detail::AttachCore> core_;

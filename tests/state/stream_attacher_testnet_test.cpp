@@ -434,6 +434,11 @@ TEST(StreamAttacherTestnet, ALeftoverOptionIsReportedOnAttachAndInstall) {
   Client c(net);
   ASSERT_EQ(c.error, "");
   EXPECT_EQ(c.getconf("__LeaveStreamsUnattached"), "1");
+  std::optional<Expected<bool>> left;
+  torcon::check_leave_streams_unattached(*c.ctl, [&](const Expected<bool>& b) { left = b; });
+  ASSERT_TRUE(c.pump_until(10s, [&] { return left.has_value(); }));
+  ASSERT_TRUE(*left);
+  EXPECT_TRUE(**left);
   // A TorState attaching now says so.
   TorState st;
   std::vector<std::string> warnings;
@@ -448,12 +453,18 @@ TEST(StreamAttacherTestnet, ALeftoverOptionIsReportedOnAttachAndInstall) {
   std::vector<std::string> reports;
   att.on_report(
       [&](const torcon::AttachReport& r) { reports.push_back(torcon::to_string(r.kind)); });
-  std::optional<torcon::Status> installed;
-  att.install([&](const torcon::Status& s) { installed = s; });
-  ASSERT_TRUE(c.pump_until(10s, [&] { return installed.has_value(); }));
+  std::optional<torcon::Status> installed, removed;
+  [](StreamAttacher& a, std::optional<torcon::Status>& in,
+     std::optional<torcon::Status>& out) -> torcon::Task {
+    in = co_await a.co_install();
+    out = co_await a.co_uninstall();
+  }(att, installed, removed);
+  ASSERT_TRUE(c.pump_until(10s, [&] { return removed.has_value(); }));
+  EXPECT_TRUE(installed && *installed);
+  EXPECT_TRUE(*removed);
   EXPECT_EQ(reports, (std::vector<std::string>{"leftover_option"}));
-  att.uninstall();
   EXPECT_EQ(c.getconf("__LeaveStreamsUnattached"), "0");
+  EXPECT_FALSE(att.installed());
 }
 
 TEST(StreamAttacherTestnet, AttachLatencyOverTorsConnection) {
