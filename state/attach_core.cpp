@@ -100,10 +100,15 @@ void AttachCore::report(const AttachReport& r, StreamAttacher::Id decider) {
     } catch (...) {  // a report is advice: a throwing listener stops nothing
     }
   };
+  // Counted as a walk of the chain: an attacher that removes itself from
+  // its report is only marked until this returns.
+  ++depth_;
   if (decider != 0)
     for (std::size_t i = 0; i < chain_.size(); ++i)
       if (chain_[i].id == decider && !chain_[i].removed && chain_[i].report)
         guarded(*chain_[i].report, r);
+  --depth_;
+  if (depth_ == 0 && dirty_) prune();
   guarded(on_report_, r);
 }
 

@@ -525,6 +525,22 @@ TEST(StreamAttacher, AnAttacherMayRemoveItselfWhileAsked) {
   EXPECT_EQ(rig.take(), "ATTACHSTREAM 1 2\r\nATTACHSTREAM 2 2\r\n");
 }
 
+TEST(StreamAttacher, AnAttacherMayRemoveItselfFromItsReport) {
+  AttachRig rig;
+  torcon::StreamAttacher::Id self = 0;
+  int reports = 0;
+  self = rig.core->add([](AttachRequest&) { return AttachDecision::circuit("5", 1); },
+                       [&](const AttachReport&) {
+                         ++reports;
+                         EXPECT_TRUE(rig.core->remove(self));
+                       });
+  rig.install();
+  rig.tor(new_stream("1", 40001));
+  rig.tor(new_stream("2", 40002));
+  EXPECT_EQ(reports, 1);
+  EXPECT_EQ(rig.take(), "ATTACHSTREAM 1 0\r\nATTACHSTREAM 2 0\r\n");
+}
+
 // ---- source ports ------------------------------------------------------------------------
 
 struct RoutesRig {
