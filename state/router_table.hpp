@@ -84,6 +84,7 @@ class RouterTable {
   static constexpr std::size_t kChunk = 512;
 
   Router* allocate(const RouterIdentity& id, std::string_view nickname);
+  Router* make_router(const RouterIdentity& id, std::string_view nickname);  // not in by_id_
   void release(Router* r);  // out of the maps, back to the pool
   void link_nickname(Router* r);
   void unlink_nickname(Router* r);
