@@ -241,6 +241,27 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
   return {};
 }
 
+Status RouterTable::apply_descriptors(std::string_view text, const RouterIdentity* key) {
+  Status result;
+  for (const ServerDescriptor& d : split_server_descriptors(text)) {
+    const RouterIdentity* id = d.identity ? &*d.identity : key;
+    Router* r = id ? find(*id) : nullptr;
+    if (!r) continue;
+    Expected<ExitPolicy> p = ExitPolicy::from_descriptor(d.text);
+    if (!p) {
+      if (result)
+        result = Error(p.error().code, "descriptor of $" + fingerprint_hex(r->identity_) + ": " +
+                                           p.error().message);
+      continue;
+    }
+    std::unique_ptr<ExitPolicy>& slot = full_policies_[r->identity_];
+    slot = std::make_unique<ExitPolicy>(std::move(*p));
+    r->descriptor_policy_ = slot.get();
+    notify(*r, RouterChange::changed);
+  }
+  return result;
+}
+
 Router* RouterTable::find(std::string_view name) const noexcept {
   if (name.empty()) return nullptr;
   LongName ln;
@@ -314,6 +335,7 @@ Router* RouterTable::make_router(const RouterIdentity& id, std::string_view nick
 
 void RouterTable::release(Router* r) {
   by_id_.erase(r->identity_);
+  if (r->descriptor_policy_) full_policies_.erase(r->identity_);
   unlink_nickname(r);
   *r = Router{};  // frees its vector now, not when the slot is reused
   free_.push_back(r);

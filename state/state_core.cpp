@@ -548,6 +548,16 @@ Status StateCore::apply_getinfo(const Reply& r) {
         DataLines lines(v.value);
         for (std::string_view line; lines.next(line);) one(line);
       }
+    } else if (v.key == "desc/all-recent" || v.key.starts_with("desc/id/")) {
+      // Server descriptors: the routers' full exit policies.
+      RouterIdentity key{};
+      LongName ln;
+      const bool keyed = v.key.starts_with("desc/id/") &&
+                         parse_long_name("$" + std::string(v.key.substr(8)), ln) &&
+                         ln.has_fingerprint;
+      if (keyed) key = ln.identity;
+      const std::string text = v.is_data ? join_data(v.value) : std::string(v.value);
+      note(routers_.apply_descriptors(text, keyed ? &key : nullptr));
     } else if (v.key == "process/pid") {
       std::uint64_t pid = 0;
       bool ok = !v.value.empty();

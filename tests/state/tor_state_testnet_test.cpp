@@ -217,6 +217,27 @@ TEST(TorStateTestnet, BootstrapsFromTheClient) {
   EXPECT_EQ(exit->policy()->text(), "reject 1-65535");
   EXPECT_EQ(exit->exits_to(80).source, torcon::PolicySource::summary);
   EXPECT_FALSE(exit->exits_to(80).allowed);
+  // Its server descriptor (the client fetches them: UseMicrodescriptors 0)
+  // has the rule the summary cannot show.
+  std::optional<torcon::Status> loaded;
+  st.load_descriptors([&](const torcon::Status& ls) { loaded = ls; });
+  ASSERT_TRUE(loop.pump_until(10s, [&] { return loaded.has_value(); }));
+  ASSERT_TRUE(*loaded) << loaded->error().message;
+  ASSERT_NE(exit->descriptor_policy(), nullptr);
+  const std::uint16_t http_port = 8080;
+  EXPECT_EQ(exit->exits_to("127.0.0.1", http_port).source, torcon::PolicySource::descriptor);
+  EXPECT_TRUE(exit->exits_to("127.0.0.1", http_port).allowed);
+  EXPECT_TRUE(exit->exits_to("127.3.2.1", 443).allowed);
+  EXPECT_FALSE(exit->exits_to("192.0.2.1", http_port).allowed);
+  EXPECT_EQ(exit->exits_to("192.0.2.1", http_port).source, torcon::PolicySource::descriptor);
+  EXPECT_FALSE(exit->exits_to("::1", http_port).allowed);  // no ipv6-policy line
+  for (const Node& n : net.nodes) {                        // the other relays reject everything
+    if (n.role != torcon::testnet::Role::relay) continue;
+    const torcon::Router* r = st.router("$" + n.fingerprint);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->exits_to("127.0.0.1", http_port).source, torcon::PolicySource::descriptor);
+    EXPECT_FALSE(r->exits_to("127.0.0.1", http_port).allowed) << n.name;
+  }
   EXPECT_EQ(st.tor_pid(), std::uint64_t(torcon::testnet::node_pid(net, net.client())));
   EXPECT_GE(st.circuit_count(), 1u);  // the client has built circuits by now
   // The client has chosen guards among the network's relays.
