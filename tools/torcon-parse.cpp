@@ -4,6 +4,21 @@
 //   torcon-parse FILE            one object per complete reply
 //   torcon-parse --routers FILE  one object per router status entry of a
 //                                GETINFO ns/all reply (or of plain entries)
+//   torcon-parse --state FILE    replays a capture (torcon-ctl --record) through
+//                                TorState and prints the state at the end
+//
+// --state: the capture is what tor sent a controller that subscribed to the
+// state events and asked for the bootstrap keys (ns/all, circuit-status,
+// stream-status, address-mappings/all, entry-guards; one GETINFO or
+// several). 250 replies are recognised by those keys, 650 replies are
+// events, everything else (PROTOCOLINFO, AUTHENTICATE, SETEVENTS, errors)
+// is skipped. Output, one object:
+//   {"routers": N, "circuits": [{"id", "state", "path": [FP, ...], "purpose"}],
+//    "streams": [{"id", "state", "circuit", "target"}], "guards": [FP, ...],
+//    "addrmap": N}
+// fingerprints as 40 upper-case hex, circuits and streams by id; ended ones
+// are absent. A reply TorState cannot apply is reported on stderr and the
+// exit status is 1 (the state is still printed).
 //
 // FILE "-" is standard input. On malformed input it prints
 // {"error":"...","offset":N} and exits 1; on bad usage it exits 2.
@@ -14,14 +29,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_status.hpp"
+#include "torcon/tor_state.hpp"
 
 namespace {
 
@@ -167,19 +185,89 @@ bool print_routers(std::string_view text, std::uint64_t base_offset, std::string
 }
 
 int usage() {
-  std::fputs("usage: torcon-parse [--routers] FILE   (FILE may be -)\n", stderr);
+  std::fputs("usage: torcon-parse [--routers | --state] FILE   (FILE may be -)\n", stderr);
   return 2;
+}
+
+// --state: a 250 reply carrying any of the bootstrap keys.
+bool is_snapshot_reply(const torcon::Reply& r) {
+  if (r.code != 250) return false;
+  for (const torcon::ReplyLine& l : r.lines)
+    for (std::string_view key :
+         {"ns/all=", "circuit-status=", "stream-status=", "address-mappings/all=", "entry-guards="})
+      if (l.text.starts_with(key)) return true;
+  return false;
+}
+
+// Numeric ids in numeric order, others after them as text.
+bool id_less(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+void print_state(const torcon::TorState& st) {
+  std::string out = "{\"routers\":" + std::to_string(st.router_count()) + ",\"circuits\":[";
+  std::vector<const torcon::Circuit*> circs = st.circuits();
+  std::sort(circs.begin(), circs.end(), [](auto* a, auto* b) { return id_less(a->id(), b->id()); });
+  bool first = true;
+  for (const torcon::Circuit* c : circs) {
+    out += first ? "{\"id\":" : ",{\"id\":";
+    first = false;
+    json_string(out, c->id());
+    out += ",\"state\":";
+    json_string(out, c->state_text());
+    out += ",\"path\":[";
+    for (std::size_t i = 0; i < c->path().size(); ++i) {
+      if (i) out += ',';
+      const torcon::Router* r = c->path()[i];
+      if (r)
+        json_string(out, r->fingerprint());
+      else
+        out += "null";  // a hop named by a nickname the state could not resolve
+    }
+    out += "],\"purpose\":";
+    json_string(out, c->purpose());
+    out += '}';
+  }
+  out += "],\"streams\":[";
+  std::vector<const torcon::Stream*> streams = st.streams();
+  std::sort(streams.begin(), streams.end(),
+            [](auto* a, auto* b) { return id_less(a->id(), b->id()); });
+  first = true;
+  for (const torcon::Stream* s : streams) {
+    out += first ? "{\"id\":" : ",{\"id\":";
+    first = false;
+    json_string(out, s->id());
+    out += ",\"state\":";
+    json_string(out, s->state_text());
+    out += ",\"circuit\":";
+    json_string(out, s->circuit() ? s->circuit()->id() : s->circuit_id());
+    out += ",\"target\":";
+    json_string(out, s->target());
+    out += '}';
+  }
+  out += "],\"guards\":[";
+  first = true;
+  for (const torcon::Guard& g : st.guards()) {
+    if (!first) out += ',';
+    first = false;
+    json_string(out, g.router ? g.router->fingerprint() : std::string());
+  }
+  out += "],\"addrmap\":" + std::to_string(st.address_mapping_count()) + "}\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool routers = false;
+  bool routers = false, state = false;
   const char* path = nullptr;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "--routers")
+    if (a == "--routers" && !state)
       routers = true;
+    else if (a == "--state" && !routers)
+      state = true;
     else if (a == "-h" || a == "--help")
       return usage() - 2;
     else if (!path)
@@ -194,8 +282,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  ReplyReader reader;
+  torcon::ParserOptions popts;
+  popts.record_data_lines = state;  // TorState reads ns/all by its line ends
+  ReplyReader reader(popts);
   torcon::Reply reply;
+  torcon::TorState tor_state;
+  bool apply_failed = false;
   std::string out;
   bool saw_routers = false;
   bool plain_entries = false;  // --routers on bare entries, not a reply
@@ -224,6 +316,18 @@ int main(int argc, char** argv) {
       if (r == ReplyReader::Next::need_more) break;
       if (r == ReplyReader::Next::error)
         return print_error(reader.error().message, reader.error().offset);
+      if (state) {
+        if (!reply.is_async() && !is_snapshot_reply(reply)) continue;
+        if (torcon::Status st = tor_state.apply_reply(reply); !st) {
+          apply_failed = true;
+          const std::string_view first_line = reply.lines.empty() ? "" : reply.lines[0].text;
+          std::fprintf(stderr, "torcon-parse: reply at byte %llu (%.*s): %s\n",
+                       static_cast<unsigned long long>(reply.offset),
+                       static_cast<int>(std::min<std::size_t>(first_line.size(), 80)),
+                       first_line.data(), st.error().message.c_str());
+        }
+        continue;
+      }
       if (!routers) {
         print_reply(reply, out);
         continue;
@@ -242,5 +346,9 @@ int main(int argc, char** argv) {
         reader.in_data_block() ? "input ends inside a data block" : "input ends inside a reply",
         total);
   if (routers && !saw_routers) return print_error("no data block with router status entries", 0);
+  if (state) {
+    print_state(tor_state);
+    return apply_failed ? 1 : 0;
+  }
   return 0;
 }
