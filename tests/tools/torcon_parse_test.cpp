@@ -56,6 +56,75 @@ TEST(TorconParse, OneJsonObjectPerReplyInTheIssuesShape) {
       "\"Unrecognized key \\\"x\\\\y\\\"\"}]}\n");
 }
 
+// --state: a capture as torcon-ctl --record writes it (authentication and
+// SETEVENTS replies skipped, the snapshot by its keys, then events).
+TEST(TorconParse, StateReplaysACaptureThroughTorState) {
+  // r lines' identities in base64: "AAAA..." is 00 00 ..., "BBBB..." is 04 10 41 ...
+  const std::string id_a = "AAAAAAAAAAAAAAAAAAAAAAAAAAA", id_b = "BBBBBBBBBBBBBBBBBBBBBBBBBBB";
+  const std::string fa = "0000000000000000000000000000000000000000";
+  const std::string fb = "0410410410410410410410410410410410410410";
+  const std::string in =
+      "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor=\"0.4.9.11\"\r\n"
+      "250 OK\r\n"
+      "250 OK\r\n"                               // AUTHENTICATE
+      "250 OK\r\n"                               // SETEVENTS
+      "650 CIRC 9 LAUNCHED PURPOSE=GENERAL\r\n"  // before the snapshot's reply
+      "250+ns/all=\r\n"
+      "r relayA " +
+      id_a +
+      " AAAAAAAAAAAAAAAAAAAAAAAAAAA 2038-01-01 00:00:00 192.0.2.1 9001 0\r\n"
+      "s Fast Guard Running Valid\r\n"
+      "r relayB " +
+      id_b +
+      " AAAAAAAAAAAAAAAAAAAAAAAAAAA 2038-01-01 00:00:00 192.0.2.2 9001 0\r\n"
+      "s Exit Fast Running Valid\r\n"
+      ".\r\n"
+      "250+circuit-status=\r\n"
+      "5 BUILT $" +
+      fa + "~relayA,$" + fb +
+      "~relayB PURPOSE=GENERAL\r\n"
+      "7 BUILT $" +
+      fa +
+      "~relayA PURPOSE=HS_VANGUARDS\r\n"
+      ".\r\n"
+      "250-stream-status=\r\n"
+      "250-address-mappings/all=\r\n"
+      "250+entry-guards=\r\n"
+      "$" +
+      fa +
+      "~relayA up\r\n"
+      ".\r\n"
+      "250 OK\r\n"
+      "650 STREAM 12 NEW 0 example.com:443 SOURCE_ADDR=127.0.0.1:4000 PURPOSE=USER\r\n"
+      "650 STREAM 12 SENTCONNECT 5 example.com:443\r\n"
+      "650 STREAM 13 NEW 0 192.0.2.9:80\r\n"
+      "650 STREAM 13 CLOSED 0 192.0.2.9:80 REASON=DONE\r\n"
+      "650 CIRC 7 CLOSED $" +
+      fa +
+      "~relayA PURPOSE=HS_VANGUARDS REASON=FINISHED\r\n"
+      "650 ADDRMAP example.com 192.0.2.77 \"2030-01-01 00:00:00\" EXPIRES=\"2030-01-01 "
+      "00:00:00\"\r\n"
+      "552 Unrecognized key \"x\"\r\n";
+  ParseRun r = parse(in, "--state");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "{\"routers\":2,\"circuits\":["
+            "{\"id\":\"5\",\"state\":\"BUILT\",\"path\":[\"" +
+                fa + "\",\"" + fb +
+                "\"],\"purpose\":\"GENERAL\"},"
+                "{\"id\":\"9\",\"state\":\"LAUNCHED\",\"path\":[],\"purpose\":\"GENERAL\"}],"
+                "\"streams\":[{\"id\":\"12\",\"state\":\"SENTCONNECT\",\"circuit\":\"5\","
+                "\"target\":\"example.com:443\"}],"
+                "\"guards\":[\"" +
+                fa + "\"],\"addrmap\":1}\n");
+}
+
+TEST(TorconParse, StateReportsAnEventItCannotApplyAndExitsOne) {
+  ParseRun r = parse("650 STREAM 12 NEW 0\r\n", "--state");  // no target
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "{\"routers\":0,\"circuits\":[],\"streams\":[],\"guards\":[],\"addrmap\":0}\n");
+}
+
 TEST(TorconParse, MalformedInputGivesErrorAndOffsetAndExitOne) {
   ParseRun r = parse("250 OK\r\n25x OK\r\n");
   EXPECT_EQ(r.status, 1);
