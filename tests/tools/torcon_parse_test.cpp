@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -123,6 +124,85 @@ TEST(TorconParse, StateReportsAnEventItCannotApplyAndExitsOne) {
   ParseRun r = parse("650 STREAM 12 NEW 0\r\n", "--state");  // no target
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "{\"routers\":0,\"circuits\":[],\"streams\":[],\"guards\":[],\"addrmap\":0}\n");
+}
+
+struct EventCase {
+  std::string in;    // one reply as tor sends it
+  std::string want;  // torcon-parse --events' line, without the LF
+};
+
+// --events: one object per 650 reply, members as the issue fixes them.
+TEST(TorconParse, EventsAsTheirTypedStructs) {
+  const std::string fa(40, 'A'), fb = "0123456789ABCDEF0123456789abcdef01234567";
+  const std::string fb_upper = "0123456789ABCDEF0123456789ABCDEF01234567";
+  for (const EventCase& c : std::vector<EventCase>{
+           {"650 CIRC 7 BUILT $" + fa + "~relayA,$" + fb +
+                ",bare PURPOSE=GENERAL SOCKS_USERNAME=\"a\\\"b\" "
+                "TIME_CREATED=2026-01-01T00:00:00.5\r\n",
+            "{\"keyword\":\"CIRC\",\"id\":\"7\",\"status\":\"BUILT\",\"path\":[[\"" + fa +
+                "\",\"relayA\"],[\"" + fb_upper +
+                "\",null],[null,\"bare\"]],\"purpose\":\"GENERAL\","
+                "\"time_created\":\"2026-01-01T00:00:00.5\",\"socks_username\":\"a\\\"b\"}"},
+           {"650 CIRC 8 LAUNCHED REASON=\r\n",  // present but empty
+            "{\"keyword\":\"CIRC\",\"id\":\"8\",\"status\":\"LAUNCHED\",\"reason\":\"\"}"},
+           {"650 STREAM 12 NEW 0 [2001:db8::1]:443 SOURCE_ADDR=127.0.0.1:4000 PURPOSE=USER\r\n",
+            "{\"keyword\":\"STREAM\",\"id\":\"12\",\"status\":\"NEW\",\"circ_id\":\"0\",\"target\":"
+            "\"[2001:db8::1]:443\",\"target_host\":\"[2001:db8::1]\",\"target_port\":443,"
+            "\"source_addr\":\"127.0.0.1:4000\",\"purpose\":\"USER\"}"},
+           {"650 ORCONN $" + fa + "~relayA CONNECTED NCIRCS=3 ID=5\r\n",
+            "{\"keyword\":\"ORCONN\",\"target\":\"$" + fa + "~relayA\",\"router\":[\"" + fa +
+                "\",\"relayA\"],\"status\":\"CONNECTED\",\"ncircs\":3,\"id\":\"5\"}"},
+           {"650 ORCONN 192.0.2.1:9001 LAUNCHED ID=6\r\n",
+            "{\"keyword\":\"ORCONN\",\"target\":\"192.0.2.1:9001\",\"status\":\"LAUNCHED\",\"id\":"
+            "\"6\"}"},
+           {"650 GUARD ENTRY $" + fa + "=relayA UP\r\n",
+            "{\"keyword\":\"GUARD\",\"type\":\"ENTRY\",\"name\":\"$" + fa +
+                "=relayA\",\"router\":[\"" + fa + "\",\"relayA\"],\"status\":\"UP\"}"},
+           {"650 STATUS_CLIENT NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY=\"Done\"\r\n",
+            "{\"keyword\":\"STATUS_CLIENT\",\"severity\":\"NOTICE\",\"action\":\"BOOTSTRAP\","
+            "\"arguments\":{\"PROGRESS\":\"100\",\"TAG\":\"done\",\"SUMMARY\":\"Done\"}}"},
+           {"650-CONF_CHANGED\r\n650-ExitPolicy=accept *:80\r\n650-ExitPolicy=reject *:*\r\n"
+            "650-SocksPort\r\n650 OK\r\n",
+            "{\"keyword\":\"CONF_CHANGED\",\"changed\":{\"ExitPolicy\":[\"accept *:80\",\"reject "
+            "*:*\"]},"
+            "\"unset\":[\"SocksPort\"]}"},
+           {"650 BW 10 20\r\n", "{\"keyword\":\"BW\",\"read\":10,\"written\":20}"},
+           {"650 BW 10 20 DIR=5\r\n",
+            "{\"keyword\":\"BW\",\"read\":10,\"written\":20,\"extra\":\"DIR=5\"}"},
+           {"650 CIRC_BW ID=3 READ=1 WRITTEN=2 TIME=2026-01-01T00:00:00.000000 "
+            "DELIVERED_READ=4\r\n",
+            "{\"keyword\":\"CIRC_BW\",\"id\":\"3\",\"read\":1,\"written\":2,\"time\":"
+            "\"2026-01-01T00:00:00.000000\",\"delivered_read\":4}"},
+           {"650+NS\r\nr a b\r\n..dot\r\n.\r\n650 OK\r\n",
+            "{\"keyword\":\"NS\",\"data\":\"r a b\\n.dot\"}"},
+           {"650+WARN\r\nline one\r\nline two\r\n.\r\n650 OK\r\n",
+            "{\"keyword\":\"WARN\",\"severity\":\"WARN\",\"data\":\"line one\\nline "
+            "two\",\"is_data\":true}"},
+           {"650 NOTICE hello there\r\n",
+            "{\"keyword\":\"NOTICE\",\"severity\":\"NOTICE\",\"message\":\"hello "
+            "there\",\"is_data\":false}"},
+           {"650 NEW_THING x \"y z\" K=V\r\n",
+            "{\"keyword\":\"NEW_THING\",\"name\":\"NEW_THING\",\"positional\":[\"x\",\"y z\"],"
+            "\"keywords\":{\"K\":\"V\"}}"},
+           {"650 BUILDTIMEOUT_SET COMPUTED TOTAL_TIMES=10 ALPHA=1.5\r\n",
+            "{\"keyword\":\"BUILDTIMEOUT_SET\",\"type\":\"COMPUTED\",\"total_times\":10,\"alpha\":"
+            "1.5}"},
+       }) {
+    SCOPED_TRACE(c.in);
+    ParseRun r = parse("250 OK\r\n" + c.in, "--events");  // non-events are skipped
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out, c.want + "\n");
+  }
+}
+
+TEST(TorconParse, EventThatDoesNotParseIsReportedAndExitsOne) {
+  ParseRun r = parse("650 STREAM 12 NEW 0\r\n650 BW 1 2\r\n650 CIRC 1 BUILT $XYZ\r\n", "--events");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out,
+            "{\"keyword\":\"STREAM\",\"parse_error\":\"STREAM event: missing Target\"}\n"
+            "{\"keyword\":\"BW\",\"read\":1,\"written\":2}\n"
+            "{\"keyword\":\"CIRC\",\"parse_error\":\"path: malformed LongName '$XYZ' (want "
+            "$<40 hex>[~nickname] or a nickname)\"}\n");
 }
 
 TEST(TorconParse, MalformedInputGivesErrorAndOffsetAndExitOne) {
