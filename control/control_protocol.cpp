@@ -163,6 +163,7 @@ void ControlProtocol::enqueue_wire(ReplyCallback cb) {
 // ---- receiving ------------------------------------------------------------
 
 void ControlProtocol::received(std::size_t n) {
+  if (opts_.on_received && n <= space_.size()) opts_.on_received({space_.data(), n});
   reader_.commit(n);
   received_ += n;
   Reply r;
@@ -183,7 +184,7 @@ void ControlProtocol::received(std::size_t n) {
 
 void ControlProtocol::feed(std::string_view bytes) {
   while (!bytes.empty() && state_ != State::closed) {
-    const std::span<char> space = reader_.prepare(bytes.size());
+    const std::span<char> space = space_ = reader_.prepare(bytes.size());
     const std::size_t n = std::min(space.size(), bytes.size());
     std::copy_n(bytes.data(), n, space.data());
     bytes.remove_prefix(n);

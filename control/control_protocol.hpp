@@ -95,7 +95,7 @@ class ControlProtocol {
 
   // ---- bytes from tor ----
   // Where the next read goes (the reader's own buffer: no copy).
-  std::span<char> read_space() { return reader_.prepare(); }
+  std::span<char> read_space() { return space_ = reader_.prepare(); }
   // n bytes landed in the last read_space(): runs every complete reply.
   void received(std::size_t n);
   // The same for bytes held elsewhere (copies them in).
@@ -163,6 +163,7 @@ class ControlProtocol {
 
   Host& host_;
   ControllerOptions opts_;
+  std::span<char> space_;  // the last read_space(): where received() finds its bytes
   // The command being sent, reused: no allocation per command. (Nothing
   // re-enters command() or send() while it is in use: Host::write() runs
   // no callbacks.)

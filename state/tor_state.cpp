@@ -149,6 +149,35 @@ void TorState::detach() {
   core.self_ = std::make_shared<detail::StateCore*>(&core);
 }
 
+void TorState::load_descriptors(std::function<void(const Status&)> done) {
+  detail::StateCore& core = *core_;
+  if (!core.controller_) {
+    if (done) done(Error(Errc::bad_argument, "load_descriptors: TorState is not attached"));
+    return;
+  }
+  std::weak_ptr<detail::StateCore*> self = core.self_;
+  core.controller_->command(
+      "GETINFO desc/all-recent", [self, done = std::move(done)](const Expected<Reply>& r) {
+        auto p = self.lock();
+        Status s;
+        if (!r)
+          s = r.error();
+        else if (!r->is_ok())
+          s = Error(Errc::tor_error, "GETINFO desc/all-recent: " + std::string(r->status_text()), 0,
+                    r->code);
+        else if (r->lines.empty() || r->lines[0].sep != Sep::data || r->lines[0].data.empty())
+          // What tor 0.4.9 answers on microdescriptors (its default as a
+          // client): "250-desc/all-recent=" with nothing after it.
+          s = Error(Errc::tor_error,
+                    "tor has no server descriptors (a client on microdescriptors, tor's default, "
+                    "has none: set UseMicrodescriptors 0); exits_to() answers from the "
+                    "consensus' summaries");
+        else if (p)
+          s = (*p)->apply_getinfo(*r);
+        if (done) done(s);
+      });
+}
+
 bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }
 
 const Router* TorState::router(const RouterIdentity& id) const noexcept {

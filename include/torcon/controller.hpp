@@ -54,6 +54,9 @@ struct ControllerOptions {
   std::string cookie_file;  // overrides PROTOCOLINFO's COOKIEFILE
   ParserOptions parser;
   ConnectOptions connect;
+  // Every byte tor sends, as it is read and before it is parsed (a capture:
+  // torcon-ctl --record). Must not call back into the Controller.
+  std::function<void(std::string_view)> on_received;
 };
 
 // What PROTOCOLINFO said.
