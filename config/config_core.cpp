@@ -362,8 +362,10 @@ Status ConfigCore::stage_text(std::string_view name, std::string_view text) {
       if (auto v = parse_config_auto_bool(text); !v) ok = v.error();
       break;
     case ConfigType::integer:
-    case ConfigType::signed_integer:
     case ConfigType::port:
+      if (auto v = parse_config_unsigned(text); !v) ok = v.error();
+      break;
+    case ConfigType::signed_integer:
       if (auto v = parse_config_integer(text); !v) ok = v.error();
       break;
     case ConfigType::time_interval:
@@ -416,7 +418,7 @@ Status ConfigCore::stage_unsigned(std::string_view name, std::uint64_t value) {
       {ConfigType::integer, ConfigType::signed_integer, ConfigType::port, ConfigType::data_size});
   if (!i) return i.error();
   const Option& o = options_[*i];
-  const bool signed_max = o.type == ConfigType::integer || o.type == ConfigType::signed_integer;
+  const bool signed_max = o.type == ConfigType::signed_integer;
   if ((o.type == ConfigType::port && value > 65535) ||
       (signed_max && value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
     return Error(Errc::bad_argument, o.name + ": " + std::to_string(value) +

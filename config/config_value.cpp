@@ -186,6 +186,14 @@ Expected<std::int64_t> parse_config_integer(std::string_view text) {
   return v;
 }
 
+Expected<std::uint64_t> parse_config_unsigned(std::string_view text) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    return bad("a non-negative integer", text);
+  return v;
+}
+
 Expected<std::chrono::seconds> parse_config_interval(std::string_view text) {
   Expected<std::uint64_t> v = parse_with_units(text, kSecondUnits, {}, "a time interval");
   if (!v) return v.error();
@@ -292,6 +300,12 @@ Expected<std::int64_t> ConfigValue::integer() const {
   Expected<std::string_view> t = first_line<std::string_view>(lines_);
   if (!t) return t.error();
   return parse_config_integer(*t);
+}
+
+Expected<std::uint64_t> ConfigValue::unsigned_integer() const {
+  Expected<std::string_view> t = first_line<std::string_view>(lines_);
+  if (!t) return t.error();
+  return parse_config_unsigned(*t);
 }
 
 Expected<std::chrono::seconds> ConfigValue::seconds() const {

@@ -28,7 +28,7 @@ namespace torcon {
 enum class ConfigType : std::uint8_t {
   boolean,                   // Boolean: 0 / 1
   boolean_auto,              // Boolean+Auto: 0 / 1 / auto
-  integer,                   // Integer (non-negative)
+  integer,                   // Integer: non-negative, up to 2^64-1
   signed_integer,            // SignedInteger
   port,                      // Port (older tors)
   time_interval,             // TimeInterval: seconds
@@ -62,6 +62,9 @@ Expected<bool> parse_config_bool(std::string_view text);
 Expected<AutoBool> parse_config_auto_bool(std::string_view text);
 // Decimal, optional sign; out of int64 range is an error.
 Expected<std::int64_t> parse_config_integer(std::string_view text);
+// Decimal, no sign, up to 2^64-1: tor's Integer options include 64-bit
+// unsigned ones (__OwningControllerFD reads 18446744073709551615 when unset).
+Expected<std::uint64_t> parse_config_unsigned(std::string_view text);
 // A number with an optional unit: sec(ond)(s), min(ute)(s), hour(s), day(s),
 // week(s); bare = seconds.
 Expected<std::chrono::seconds> parse_config_interval(std::string_view text);
@@ -110,6 +113,7 @@ class ConfigValue {
   Expected<bool> boolean() const;
   Expected<AutoBool> auto_bool() const;
   Expected<std::int64_t> integer() const;
+  Expected<std::uint64_t> unsigned_integer() const;
   Expected<std::chrono::seconds> seconds() const;
   Expected<std::chrono::milliseconds> milliseconds() const;  // TimeMsecInterval or TimeInterval
   Expected<std::uint64_t> bytes() const;

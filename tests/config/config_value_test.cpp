@@ -96,6 +96,25 @@ TEST(ConfigValueParse, Integers) {
   }
 }
 
+TEST(ConfigValueParse, UnsignedIntegers) {
+  struct Case {
+    const char* text;
+    std::optional<std::uint64_t> want;
+  };
+  for (const Case& c : std::vector<Case>{{"0", 0},
+                                         {"18446744073709551615", UINT64_MAX},  // tor's "unset"
+                                         {"18446744073709551616", {}},
+                                         {"-1", {}},
+                                         {"+1", {}},
+                                         {"", {}}}) {
+    Expected<std::uint64_t> v = parse_config_unsigned(c.text);
+    ASSERT_EQ(v.ok(), c.want.has_value()) << c.text;
+    if (c.want) {
+      EXPECT_EQ(*v, *c.want) << c.text;
+    }
+  }
+}
+
 TEST(ConfigValueParse, Intervals) {
   struct Case {
     const char* text;
@@ -255,6 +274,9 @@ TEST(ConfigValue, TypedAccessors) {
   EXPECT_EQ(*ConfigValue(ConfigType::boolean, {"1"}).boolean(), true);
   EXPECT_EQ(*ConfigValue(ConfigType::boolean_auto, {"auto"}).auto_bool(), AutoBool::automatic);
   EXPECT_EQ(*ConfigValue(ConfigType::integer, {"8"}).integer(), 8);
+  EXPECT_EQ(*ConfigValue(ConfigType::integer, {"18446744073709551615"}).unsigned_integer(),
+            UINT64_MAX);
+  EXPECT_FALSE(ConfigValue(ConfigType::integer, {"18446744073709551615"}).integer().ok());
   EXPECT_EQ(*ConfigValue(ConfigType::time_interval, {"120"}).seconds(), 120s);
   EXPECT_EQ(*ConfigValue(ConfigType::time_interval, {"120"}).milliseconds(), 120000ms);
   EXPECT_EQ(*ConfigValue(ConfigType::time_msec_interval, {"1500"}).milliseconds(), 1500ms);
