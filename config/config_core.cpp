@@ -109,6 +109,7 @@ Status ConfigCore::apply_names(std::string_view text) {
   options_.clear();
   index_.clear();
   staged_.clear();
+  ++table_version_;
   options_.reserve(parsed.size());
   for (const auto& [name, type] : parsed)
     if (!index_.contains(lower_name(name))) add_option(std::string(name), type);
@@ -362,8 +363,10 @@ Status ConfigCore::stage_text(std::string_view name, std::string_view text) {
       if (auto v = parse_config_auto_bool(text); !v) ok = v.error();
       break;
     case ConfigType::integer:
-    case ConfigType::port:
       if (auto v = parse_config_unsigned(text); !v) ok = v.error();
+      break;
+    case ConfigType::port:  // a number, or "auto" (tor picks one)
+      if (auto v = parse_config_unsigned(text); !v && text != "auto") ok = v.error();
       break;
     case ConfigType::signed_integer:
       if (auto v = parse_config_integer(text); !v) ok = v.error();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <span>
@@ -49,6 +50,9 @@ class ConfigCore {
   // options of the same name are kept.
   Status apply_names(std::string_view text);
   bool knows_names() const noexcept { return knows_names_; }
+  // Changes whenever the table is replaced: staged batches (which hold
+  // indices into it) from before then are void.
+  std::uint64_t table_version() const noexcept { return table_version_; }
   const Option* find(std::string_view name) const;
   std::size_t index_of(std::string_view name) const;
   const std::vector<Option>& options() const noexcept { return options_; }
@@ -115,6 +119,7 @@ class ConfigCore {
   absl::flat_hash_map<std::string, std::size_t> index_;  // lower-case name -> options_
   std::vector<Staged> staged_;
   bool knows_names_ = false;
+  std::uint64_t table_version_ = 0;
 };
 
 // ASCII lower case, for the case-insensitive option names.

@@ -254,27 +254,32 @@ void TorConfig::save(StatusCallback done) {
     return fail_soon(impl_, std::move(done), setconf.error());
   }
   std::vector<std::string> keys = im.core.refresh_keys(*batch);
+  const std::uint64_t table = im.core.table_version();
   auto ex = std::make_shared<Exchange>(Exchange{std::move(done), {}});
   std::weak_ptr<Impl> weak = impl_;
   im.controller.send(setconf, [ex](const Expected<Reply>& r) {
     if (!r) ex->outcome = prefixed("SETCONF", r.error());
   });
   const std::vector<std::string_view> v = views(keys);
-  im.controller.getconf(std::span<const std::string_view>(v),
-                        [weak, ex, batch, keys = std::move(keys)](const Expected<KeyValues>& r) {
-                          auto p = weak.lock();
-                          if (!p) return;
-                          if (!ex->outcome) {
-                            // Tor applied none of it: the cache stays, the changes wait.
-                            p->core.restore_staged(std::move(*batch));
-                            return ex->done(ex->outcome);
-                          }
-                          std::vector<std::string> changed;
-                          if (!r || !p->core.apply_getconf(keys, *r, &changed))
-                            p->core.apply_staged(*batch, &changed);  // accepted as sent
-                          p->notify(changed);
-                          ex->done(Status{});
-                        });
+  im.controller.getconf(
+      std::span<const std::string_view>(v),
+      [weak, ex, batch, table, keys = std::move(keys)](const Expected<KeyValues>& r) {
+        auto p = weak.lock();
+        if (!p) return;
+        // A load() since replaced the option table: the batch's indices
+        // mean nothing now (and a full load reads the values anyway).
+        if (p->core.table_version() != table) return ex->done(ex->outcome);
+        if (!ex->outcome) {
+          // Tor applied none of it: the cache stays, the changes wait.
+          p->core.restore_staged(std::move(*batch));
+          return ex->done(ex->outcome);
+        }
+        std::vector<std::string> changed;
+        if (!r || !p->core.apply_getconf(keys, *r, &changed))
+          p->core.apply_staged(*batch, &changed);  // accepted as sent
+        p->notify(changed);
+        ex->done(Status{});
+      });
 }
 
 void TorConfig::reset(std::vector<std::string> names, StatusCallback done) {

@@ -33,6 +33,10 @@
 // stay staged (discard() drops them), and the error carries tor's text
 // (Errc::tor_error, Error::status = 513/552...).
 //
+// While following changes the cache converges on tor's configuration: tor
+// reports every change as an event, in order, so the last event for an
+// option carries its value even if a reply read it earlier.
+//
 // Grouped options (Virtual in config/names: HiddenServiceOptions,
 // SocksPortLines, ...) are ordered groups of their Dependent lines:
 // groups("HiddenServiceOptions") is one ConfigGroup per HiddenServiceDir.
@@ -80,7 +84,8 @@ class TorConfig {
   TorConfig& operator=(const TorConfig&) = delete;
 
   // Subscribes (if asked), reads config/names and, for a full load, every
-  // value. `done` runs once. Loading again starts over.
+  // value. `done` runs once. Loading again starts over: the table is read
+  // anew and staged changes are dropped.
   void load(ConfigOptions options, StatusCallback done);
   bool loaded() const noexcept;
   // Whether CONF_CHANGED events reach the cache.
@@ -158,7 +163,8 @@ class TorConfig {
   void write_torrc(bool force, StatusCallback done);
 
   // Called with tor's name of each option whose cached value changed (load
-  // excepted), after the cache took it. Safe to add/remove from inside.
+  // excepted), after the cache took it. Safe to add/remove from inside; a
+  // listener must not throw.
   using ListenerId = std::uint64_t;
   ListenerId on_change(std::function<void(std::string_view option)> listener);
   bool remove_listener(ListenerId id);

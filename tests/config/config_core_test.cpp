@@ -292,6 +292,43 @@ TEST_F(ConfigCoreTest, BadInputIsRefusedAndNothingIsStaged) {
   EXPECT_EQ(setconf_wire(), "SETCONF\r\n");  // what an empty batch would be; save() sends none
 }
 
+TEST_F(ConfigCoreTest, TextIsCheckedAgainstTheType) {
+  struct Case {
+    const char* option;
+    const char* text;
+    bool ok;
+  };
+  for (const Case& c : std::vector<Case>{{"OldPort", "auto", true},
+                                         {"OldPort", "9050", true},
+                                         {"OldPort", "any", false},
+                                         {"NumEntryGuards", "18446744073709551615", true},
+                                         {"NumEntryGuards", "-1", false},
+                                         {"CircuitBuildTimeout", "2 hours", true},
+                                         {"CircuitBuildTimeout", "2 lightyears", false},
+                                         {"KISTSchedRunInterval", "10 msec", true},
+                                         {"BandwidthRate", "5 MB", true},
+                                         {"CircuitPriorityHalflife", "0.25", true},
+                                         {"CircuitPriorityHalflife", "a quarter", false},
+                                         {"ConnectionPadding", "auto", true},
+                                         {"DisableNetwork", "auto", false},
+                                         {"Frobnicate", "anything goes", true},
+                                         {"ExitPolicy", "accept *:*", true}}) {
+    Status s = core.stage_text(c.option, c.text);
+    EXPECT_EQ(s.ok(), c.ok) << c.option << " " << c.text;
+    if (!c.ok) {
+      EXPECT_NE(s.error().message.find(c.option), std::string::npos) << s.error().message;
+    }
+  }
+}
+
+TEST_F(ConfigCoreTest, ReadingTheNamesAgainDropsStagedChanges) {
+  ASSERT_TRUE(core.stage_text("Nickname", "x").ok());
+  const auto version = core.table_version();
+  ASSERT_TRUE(core.apply_names(kNames).ok());
+  EXPECT_NE(core.table_version(), version);
+  EXPECT_TRUE(core.staged().empty());
+}
+
 TEST_F(ConfigCoreTest, ARefusedBatchGoesBackUnderNewerChanges) {
   ASSERT_TRUE(core.stage_text("Nickname", "first").ok());
   ASSERT_TRUE(core.stage_integer("NumEntryGuards", 3).ok());
