@@ -9,6 +9,8 @@
 //   BM_GetconfPerOption                baseline: the same values read with one GETCONF per
 //                                      option (txtorcon's way), pipelined
 //   BM_LoadRoundTrips                  the load's GETINFO + GETCONF as raw commands
+//   BM_ApplyLoadReplies                TorConfig's own work in a load: tor's two replies
+//                                      into a fresh table and cache (no I/O)
 //   BM_SaveOneOption                   set + save (SETCONF and the GETCONF behind it)
 //
 // Target (issue 10): connect + full load <= 5 ms (txtorcon: 120 ms).
@@ -19,9 +21,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "config_core.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/launch.hpp"
 #include "torcon/reactor.hpp"
@@ -234,6 +239,38 @@ void BM_LoadRoundTrips(benchmark::State& st) {
   st.counters["tor_cpu_ms"] = (tor_cpu_ms() - tor_before) / static_cast<double>(st.iterations());
 }
 
+// TorConfig's own work in a load, without tor or the socket: tor's
+// config/names text and GETCONF reply (captured once from the shared tor)
+// into a fresh option table and cache.
+void BM_ApplyLoadReplies(benchmark::State& st) {
+  SharedTor& t = shared_tor();
+  if (!t.tor) return st.SkipWithError(t.error.c_str());
+  auto reactor = make_reactor(st, ReactorOptions::Choice::automatic);
+  if (!reactor) return;
+  Controller c(*reactor);
+  if (!connect(*reactor, c)) return st.SkipWithError("connect failed");
+  std::optional<Expected<KeyValues>> names, values;
+  c.getinfo({"config/names"}, [&](const Expected<KeyValues>& kv) { names = kv; });
+  run_until(*reactor, [&] { return names.has_value(); });
+  if (!*names || !(*names)->find("config/names")) return st.SkipWithError("config/names failed");
+  const std::string text = *(*names)->find("config/names");
+  detail::ConfigCore probe;
+  if (!probe.apply_names(text)) return st.SkipWithError("config/names does not parse");
+  const std::vector<std::string> keys = probe.load_keys();
+  const std::vector<std::string_view> v(keys.begin(), keys.end());
+  c.getconf(std::span<const std::string_view>(v),
+            [&](const Expected<KeyValues>& kv) { values = kv; });
+  run_until(*reactor, [&] { return values.has_value(); });
+  if (!*values) return st.SkipWithError("GETCONF failed");
+  for (auto _ : st) {
+    detail::ConfigCore core;
+    if (!core.apply_names(text) || !core.apply_getconf(keys, **values, nullptr))
+      return st.SkipWithError("apply failed");
+    benchmark::DoNotOptimize(core.options().data());
+  }
+  st.counters["getconf_lines"] = static_cast<double>((*values)->entries.size());
+}
+
 void BM_SaveOneOption(benchmark::State& st) {
   SharedTor& t = shared_tor();
   if (!t.tor) return st.SkipWithError(t.error.c_str());
@@ -264,6 +301,7 @@ BENCHMARK(BM_LoadConfig)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConnectAndLazyLoad)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GetconfPerOption)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LoadRoundTrips)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ApplyLoadReplies)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SaveOneOption)->Unit(benchmark::kMillisecond);
 
 }  // namespace
