@@ -40,7 +40,10 @@
 // Grouped options (Virtual in config/names: HiddenServiceOptions,
 // SocksPortLines, ...) are ordered groups of their Dependent lines:
 // groups("HiddenServiceOptions") is one ConfigGroup per HiddenServiceDir.
-// Staging a group or one of its lines replaces the whole group in tor.
+// get() of a Dependent option gives its lines across all groups. Staging
+// a group or one of its lines replaces the whole group in tor. Without the
+// names (a filtered lazy load) groups cannot be told apart and are not
+// available.
 //
 // Callbacks run on the Controller's loop, once, never inside the call that
 // was given them (errors found before sending, such as an unknown option
