@@ -118,6 +118,9 @@ class Controller final {
   // options.connect.timeout (Errc::timeout).
   void connect(const Endpoint& where, StatusCallback done);
   bool ready() const noexcept;
+  // The reactor it runs on (for components built on the Controller that
+  // need to defer a callback to the loop).
+  Reactor& reactor() const noexcept;
   const ProtocolInfo& protocol_info() const noexcept;
   AuthMethod auth_method() const noexcept;
 
