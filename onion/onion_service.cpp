@@ -92,6 +92,14 @@ void add_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServi
     }
     Expected<std::string> id = onion_service_id(info.service_id);
     if (!id) return cb(Error(Errc::bad_argument, "ADD_ONION reply: " + id.error().message));
+    if (!given_key.empty()) {
+      // Tor derives the address from the key we gave; anything else means
+      // the reply is not for this command.
+      Expected<std::string> ours = onion_address_of_key(given_key);
+      if (!ours || ours->compare(0, 56, *id) != 0)
+        return cb(Error(Errc::bad_argument,
+                        "ADD_ONION reply: ServiceID " + *id + " is not the given key's address"));
+    }
     info.service_id = *id;
     info.address = *id + ".onion";
     cb(std::move(info));
