@@ -107,11 +107,13 @@ struct OnionReadyOptions {
 // Waits for the descriptor of one service to be uploaded. Create it before
 // ADD_ONION (it subscribes to HS_DESC at once, so no event is missed) and
 // give it the address with set_address() when known; events for addresses
-// seen before then are counted for when it arrives. `done` runs exactly once:
-// ok when ready; Errc::timeout; Errc::tor_error when every attempted upload
-// failed (any mode) or one failed (all_hsdirs); Errc::disconnected. It never
+// seen before then are counted for when it arrives. `done` runs at most once:
+// ok when ready; Errc::timeout (always armed: a lost connection ends there
+// too); Errc::tor_error when every attempted upload failed (any mode, after
+// a second's grace for the rest of the round), when one failed
+// (all_hsdirs), or when tor refused SETEVENTS HS_DESC. It never
 // runs after destruction. Callers that don't wait simply don't create one:
-// nothing is subscribed for them.
+// nothing is subscribed for them. The Controller and Reactor must outlive it.
 class OnionReadyWatch {
  public:
   OnionReadyWatch(Controller& ctl, Reactor& reactor, OnionReadyOptions options,
@@ -164,7 +166,8 @@ struct OnionDescriptor {
 // for it (HS_DESC RECEIVED + HS_DESC_CONTENT), Errc::tor_error when every
 // fetch failed (HS_DESC FAILED, with tor's REASON), or Errc::timeout.
 // servers: HSDir fingerprints ("$" optional) or LongNames; empty lets tor
-// choose. Destroying the returned handle cancels (cb never runs then).
+// choose. Destroying it cancels (cb never runs then). The Controller and
+// Reactor must outlive it.
 class OnionDescriptorFetch {
  public:
   OnionDescriptorFetch(Controller& ctl, Reactor& reactor, std::string_view address,

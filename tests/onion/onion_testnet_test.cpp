@@ -20,6 +20,7 @@
 #include "state/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
+#include "torcon/events.hpp"
 #include "torcon/launch.hpp"
 #include "torcon/onion_keys.hpp"
 #include "torcon/onion_service.hpp"
@@ -233,10 +234,31 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   EXPECT_EQ((*desc)->service_id + ".onion", info->address);
   EXPECT_FALSE((*desc)->hs_dir.empty());
 
+  // HSPOST of that descriptor (many lines) back to that HSDir: tor queues it
+  // (250), then says how the HSDir took it, for this address and HSDir.
+  std::optional<std::string> post_outcome;
+  auto sub = service->subscribe_typed("HS_DESC", [&](const torcon::Event& ev) {
+    const torcon::HsDescEvent* e = ev.get<torcon::HsDescEvent>();
+    if (!e || std::string(e->address) + ".onion" != info->address ||
+        (e->action_enum != torcon::HsDescAction::uploaded &&
+         e->action_enum != torcon::HsDescAction::failed) ||
+        e->hs_dir.substr(0, 41) != std::string_view((*desc)->hs_dir).substr(0, 41))
+      return;
+    post_outcome = std::string(e->action) + " " + std::string(e->reason.text);
+  });
+  EXPECT_TRUE(loop.status([&](auto cb) {
+    torcon::hspost(*service, (*desc)->descriptor, info->address, {(*desc)->hs_dir}, cb);
+  }));
+  EXPECT_TRUE(loop.pump_until(60s, [&] { return post_outcome.has_value(); }));
+  std::fprintf(stderr, "[onion] HSPOST of a descriptor the HSDir has: %s\n",
+               post_outcome.value_or("no outcome").c_str());
+  service->unsubscribe(sub);
+
   ASSERT_TRUE(
       loop.status([&](auto cb) { torcon::remove_onion_service(*service, info->address, cb); }));
   const std::string after = loop.fetch(net.client(), info->address, 80, 60s);
   EXPECT_TRUE(after.starts_with("error:")) << after;
+  std::fprintf(stderr, "[onion] fetch after DEL_ONION: %s\n", after.c_str());
   // Removing it twice is tor's error, not ours.
   Status again =
       loop.status([&](auto cb) { torcon::remove_onion_service(*service, info->address, cb); });
@@ -260,6 +282,7 @@ TEST(OnionTestnet, ClientAuthorization) {
 
   const std::string denied = loop.fetch(net.client(), info->address, 80, 60s);
   EXPECT_TRUE(denied.starts_with("error:")) << denied;
+  std::fprintf(stderr, "[onion] fetch without the client key: %s\n", denied.c_str());
 
   ASSERT_TRUE(loop.status([&](auto cb) {
     torcon::onion_client_auth_add(*ctl, info->address, alice.private_base32, "alice", false, cb);
