@@ -172,12 +172,25 @@ TEST(OnionTestnet, TorAgreesWithOfflineAddresses) {
   auto c = loop.add(*ctl, discard);
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->private_key, "");
+  // Stream limits and a Unix socket target are accepted; NonAnonymous is
+  // tor's to refuse (this tor is not in single-hop mode), as tor's error.
+  OnionServiceSpec limits = web_spec(8080);
+  limits.max_streams = 3;
+  limits.max_streams_close_circuit = true;
+  limits.ports.push_back({81, "unix:" + net.dir + "/web.sock"});
+  auto d = loop.add(*ctl, limits);
+  ASSERT_TRUE(d) << d.error().message;
+  OnionServiceSpec single_hop = web_spec(8080);
+  single_hop.non_anonymous = true;
+  auto e = loop.add(*ctl, single_hop);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code, Errc::tor_error) << e.error().message;
   // The connection's services as tor lists them.
   std::optional<Expected<torcon::OnionServiceList>> list;
   torcon::list_onion_services(*ctl, [&](const auto& l) { list.emplace(l); });
   ASSERT_TRUE(loop.pump_until(10s, [&] { return list.has_value(); }));
   ASSERT_TRUE(*list);
-  EXPECT_EQ((*list)->current.size(), 3u);
+  EXPECT_EQ((*list)->current.size(), 4u);
   EXPECT_TRUE((*list)->detached.empty());
 }
 

@@ -172,6 +172,24 @@ TEST(TorconOnionTool, PublishesReusesKeyAndRemovesOnSigterm) {
   EXPECT_EQ(second.exit_code(), 0) << slurp(second.out);
 }
 
+TEST(TorconOnionTool, LaunchesItsOwnTor) {
+  TORCON_REQUIRE_TESTNET(net);
+  const std::string dir = std::filesystem::path(net.dir) / "torcon-onion-launch";
+  std::filesystem::create_directories(dir);
+  const std::string body = "launched-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  Tool tool({"--launch", "--torrc", "%include " + net.client_torrc_include(), "--port",
+             "80:" + std::to_string(http.port()), "--wait-ready", "--timeout", "240"},
+            dir + "/launch.out");
+  ASSERT_TRUE(tool.child);
+  ASSERT_TRUE(tool.wait_for_output("\nready\n", 250s)) << slurp(tool.out);
+  const std::string address = tool.lines()[0];
+  EXPECT_TRUE(torcon::is_onion_address(address)) << address;
+  EXPECT_EQ(torcon::test::socks_fetch_host(net.client().socks_port, address, 80, 120s), body);
+  tool.child->send_signal(SIGTERM);
+  EXPECT_EQ(tool.exit_code(), 0) << slurp(tool.out);
+}
+
 TEST(TorconOnionTool, UsageAndConnectionErrorsExit2) {
   TORCON_REQUIRE_TESTNET(net);
   const std::string dir = std::filesystem::path(net.dir) / "torcon-onion-usage";
