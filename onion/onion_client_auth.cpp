@@ -103,4 +103,23 @@ void onion_client_auth_view(Controller& ctl, std::string_view address,
   });
 }
 
+Controller::Awaiter<Status> co_onion_client_auth_add(Controller& ctl, std::string address,
+                                                     std::string private_key,
+                                                     std::string client_name, bool permanent) {
+  return {[&ctl, address = std::move(address), private_key = std::move(private_key),
+           client_name = std::move(client_name), permanent](std::function<void(Status)> resume) {
+            onion_client_auth_add(ctl, address, private_key, client_name, permanent,
+                                  [resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+
+Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl, std::string address) {
+  return {[&ctl, address = std::move(address)](std::function<void(Status)> resume) {
+            onion_client_auth_remove(ctl, address,
+                                     [resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+
 }  // namespace torcon

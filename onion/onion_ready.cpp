@@ -4,6 +4,7 @@
 // descriptor is out.
 
 #include <map>
+#include <optional>
 
 #include "torcon/events.hpp"
 #include "torcon/onion_keys.hpp"
@@ -23,6 +24,7 @@ struct OnionReadyWatch::State {
   Reactor* reactor = nullptr;
   OnionReadyOptions options;
   StatusCallback done;
+  std::optional<Status> outcome;  // kept for a co_ready() that comes later
   Controller::SubscriptionId sub = 0;
   TimerId timeout_timer{}, settle_timer{};
   bool settle_pending = false;
@@ -42,10 +44,12 @@ struct OnionReadyWatch::State {
     ctl->unsubscribe(sub);
     reactor->cancel_timer(timeout_timer);
     if (settle_pending) reactor->cancel_timer(settle_timer);
-    seen.clear();
     StatusCallback cb = std::move(done);
     done = nullptr;
-    if (cb) cb(s);  // last: the owner may destroy the watch in it
+    if (cb)
+      cb(s);  // last: the owner may destroy the watch in it
+    else
+      outcome = s;
   }
 
   void evaluate(const std::shared_ptr<State>& self) {
@@ -147,6 +151,15 @@ void OnionReadyWatch::set_address(std::string_view address) {
   if (p.attempted + p.uploaded + p.failed > 0 && state_->options.progress)
     state_->options.progress(p);
   state_->evaluate(state_);
+}
+
+Controller::Awaiter<Status> OnionReadyWatch::co_ready() {
+  return {[st = state_](std::function<void(Status)> resume) {
+            if (st->outcome) return resume(*st->outcome);
+            if (st->finished) return resume(Error(Errc::bad_argument, "co_ready after done ran"));
+            st->done = [resume = std::move(resume)](const Status& s) { resume(s); };
+          },
+          {}};
 }
 
 OnionUploadProgress OnionReadyWatch::progress() const { return state_->current(); }

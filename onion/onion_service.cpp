@@ -144,4 +144,32 @@ void remove_onion_service(Controller& ctl, std::string_view address, StatusCallb
   ctl.del_onion(*id, std::move(cb));
 }
 
+Controller::Awaiter<Expected<OnionServiceInfo>> co_add_onion_service(Controller& ctl,
+                                                                     OnionServiceSpec spec) {
+  return {[&ctl, spec = std::move(spec)](std::function<void(Expected<OnionServiceInfo>)> resume) {
+            add_onion_service(
+                ctl, spec,
+                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); });
+          },
+          {}};
+}
+
+Controller::Awaiter<Expected<OnionServiceInfo>> co_ensure_onion_service(Controller& ctl,
+                                                                        OnionServiceSpec spec) {
+  return {[&ctl, spec = std::move(spec)](std::function<void(Expected<OnionServiceInfo>)> resume) {
+            ensure_onion_service(
+                ctl, spec,
+                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); });
+          },
+          {}};
+}
+
+Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address) {
+  return {[&ctl, address = std::move(address)](std::function<void(Status)> resume) {
+            remove_onion_service(ctl, address,
+                                 [resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+
 }  // namespace torcon

@@ -88,6 +88,14 @@ struct OnionServiceList {
 void list_onion_services(Controller& ctl,
                          std::function<void(const Expected<OnionServiceList>&)> cb);
 
+// Coroutine forms (inside a torcon::Task): the same operations, resumed with
+// the result. Bad input resumes at once with Errc::bad_argument.
+Controller::Awaiter<Expected<OnionServiceInfo>> co_add_onion_service(Controller& ctl,
+                                                                     OnionServiceSpec spec);
+Controller::Awaiter<Expected<OnionServiceInfo>> co_ensure_onion_service(Controller& ctl,
+                                                                        OnionServiceSpec spec);
+Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address);
+
 // ---- readiness ------------------------------------------------------------
 
 struct OnionUploadProgress {
@@ -105,7 +113,10 @@ struct OnionReadyOptions {
 };
 
 // Waits for the descriptor of one service to be uploaded. Create it before
-// ADD_ONION (it subscribes to HS_DESC at once, so no event is missed) and
+// ADD_ONION, on a controller whose connect() has completed (it subscribes to
+// HS_DESC at once, and SETEVENTS then goes out ahead of ADD_ONION, so no
+// event is missed; while authenticating, the Controller would send the
+// queued ADD_ONION first), and
 // give it the address with set_address() when known; events for addresses
 // seen before then are counted for when it arrives. `done` runs at most once:
 // ok when ready; Errc::timeout (always armed: a lost connection ends there
@@ -124,6 +135,13 @@ class OnionReadyWatch {
 
   // With or without ".onion". An invalid address finishes with bad_argument.
   void set_address(std::string_view address);
+  // The coroutine form of `done` (construct with an empty one): resumes with
+  // the outcome, at once if it is already known. Destroying the watch while
+  // a coroutine waits leaves that coroutine suspended, as `done` never runs.
+  //   torcon::OnionReadyWatch w(ctl, reactor, {}, {});
+  //   auto info = co_await torcon::co_add_onion_service(ctl, spec);
+  //   if (info) { w.set_address(info->address); Status s = co_await w.co_ready(); }
+  Controller::Awaiter<Status> co_ready();
   OnionUploadProgress progress() const;
   bool finished() const;
 
@@ -151,6 +169,10 @@ void onion_client_auth_remove(Controller& ctl, std::string_view address, StatusC
 // address "" : every credential.
 void onion_client_auth_view(Controller& ctl, std::string_view address,
                             std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb);
+Controller::Awaiter<Status> co_onion_client_auth_add(Controller& ctl, std::string address,
+                                                     std::string private_key,
+                                                     std::string client_name, bool permanent);
+Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl, std::string address);
 // The CLIENT lines of an ONION_CLIENT_AUTH_VIEW reply (for tests and tools).
 Expected<std::vector<OnionClientAuth>> parse_client_auth_view(const Reply& reply);
 

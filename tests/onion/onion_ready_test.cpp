@@ -49,12 +49,16 @@ std::string failed(const std::string& addr, const std::string& dir) {
 
 // A control server on 127.0.0.1 for one connection: NULL authentication,
 // then answers the first command (SETEVENTS) with `first_reply`, sends
-// `events` (a "" entry pauses 300 ms), and answers every later line 250 OK.
+// `events` (a "" entry pauses 300 ms), and answers later lines with
+// `later_replies` in order, then 250 OK.
 // Records the lines it read.
 class ScriptedTor {
  public:
-  ScriptedTor(std::string first_reply, std::vector<std::string> events)
-      : first_reply_(std::move(first_reply)), events_(std::move(events)) {
+  ScriptedTor(std::string first_reply, std::vector<std::string> events,
+              std::vector<std::string> later_replies = {})
+      : first_reply_(std::move(first_reply)),
+        events_(std::move(events)),
+        later_(std::move(later_replies)) {
     listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -107,11 +111,12 @@ class ScriptedTor {
         say(e);
     }
     sent_ = true;
-    while (!read_line().empty()) say("250 OK\r\n");
+    for (std::size_t i = 0; !read_line().empty(); ++i)
+      say(i < later_.size() ? later_[i] : "250 OK\r\n");
     ::close(fd_);
   }
   std::string first_reply_;
-  std::vector<std::string> events_;
+  std::vector<std::string> events_, later_;
   int listen_ = -1, fd_ = -1;
   std::uint16_t port_ = 0;
   std::thread thread_;
@@ -337,6 +342,62 @@ TEST(OnionService, ReplyForAnotherKeyIsAnError) {
   ASSERT_FALSE(*r);
   EXPECT_NE(r->error().message.find("not the given key's address"), std::string::npos)
       << r->error().message;
+}
+
+}  // namespace
+
+namespace {
+
+torcon::Task publish_and_wait(torcon::Controller& ctl, torcon::OnionReadyWatch& watch,
+                              torcon::OnionServiceSpec spec, std::optional<Status>& out,
+                              std::string& address) {
+  torcon::Expected<torcon::OnionServiceInfo> info =
+      co_await torcon::co_add_onion_service(ctl, std::move(spec));
+  if (!info) {
+    out = info.error();
+    co_return;
+  }
+  address = info->address;
+  watch.set_address(info->address);
+  out = co_await watch.co_ready();
+}
+
+TEST(OnionService, CoroutineFormsPublishAndWait) {
+  const std::string key = torcon::new_onion_key();
+  const std::string id = torcon::onion_address_of_key(key)->substr(0, 56);
+  // SETEVENTS first (the watch), events (before ADD_ONION is even read),
+  // then ADD_ONION's reply.
+  ScriptedTor tor("250 OK\r\n", {upload(id, kDir1), uploaded(id, kDir1)},
+                  {"250-ServiceID=" + id + "\r\n250 OK\r\n"});
+  auto reactor = torcon::Reactor::create();
+  ASSERT_TRUE(reactor);
+  torcon::Controller ctl(**reactor);
+  // Connected first: before authentication completes, the Controller sends
+  // queued commands ahead of SETEVENTS.
+  std::optional<Status> connected;
+  ctl.connect(tor.endpoint(), [&](const Status& s) { connected = s; });
+  while (!connected) (*reactor)->run_once(10ms);
+  ASSERT_TRUE(*connected);
+  torcon::OnionReadyWatch watch(ctl, **reactor, {}, {});
+  torcon::OnionServiceSpec spec;
+  spec.ports = {{80, ""}};
+  spec.key = key;
+  std::optional<Status> out;
+  std::string address;
+  publish_and_wait(ctl, watch, spec, out, address);
+  const auto deadline = Clock::now() + 5s;
+  while (!out && Clock::now() < deadline) (*reactor)->run_once(10ms);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(*out) << out->error().message << "\n" << ::testing::PrintToString(tor.lines());
+  EXPECT_EQ(address, id + ".onion");
+  EXPECT_EQ(watch.progress().uploaded, 1);
+
+  // Bad input resumes at once with the error.
+  spec.ports = {{0, ""}};
+  out.reset();
+  publish_and_wait(ctl, watch, spec, out, address);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->error().code, Errc::bad_argument);
 }
 
 }  // namespace
