@@ -109,16 +109,41 @@ std::string base64_encode(std::span<const std::uint8_t> bytes) {
 }
 
 Expected<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
-  const bool padded = !text.empty() && text.back() == '=';
-  std::vector<std::uint8_t> out(text.size() * 3 / 4 + 3);
-  std::size_t len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &len, &end,
-                        padded ? sodium_base64_VARIANT_ORIGINAL
-                               : sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-      end != text.data() + text.size())
-    return bad("not base64");
-  out.resize(len);
+  // Our own strict decoder: the alphabet only, '=' only as the padding of a
+  // length that is a multiple of 4, and zero trailing bits, so that every
+  // accepted text is the canonical form of its bytes.
+  std::size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  if (pad > 0 && text.size() % 4 != 0) return bad("not base64: padding on a partial group");
+  const std::string_view body = text.substr(0, text.size() - pad);
+  if (body.size() % 4 == 1 || (pad > 0 && (body.size() + pad) % 4 != 0))
+    return bad("not base64: length " + std::to_string(text.size()));
+  std::vector<std::uint8_t> out;
+  out.reserve(body.size() * 3 / 4);
+  unsigned acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    int v = -1;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    if (v < 0) return bad("not base64: byte " + std::to_string(i));
+    acc = (acc << 6) | unsigned(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(std::uint8_t(acc >> bits));
+    }
+  }
+  if ((acc & ((1u << bits) - 1)) != 0) return bad("not base64: trailing bits");
   return out;
 }
 
