@@ -74,7 +74,7 @@ void ControlProtocol::fail_all(const Error& why) {
   const bool was_live = live_;
   live_ = false;
   safecookie::wipe(cookie_);
-  std::deque<ReplyCallback> pending;
+  CallbackQueue pending;
   pending.swap(pending_);
   std::vector<std::pair<std::string, ReplyCallback>> held;
   held.swap(held_);
@@ -86,8 +86,9 @@ void ControlProtocol::fail_all(const Error& why) {
     connect_done_ = nullptr;
     done(why);
   }
-  for (auto& cb : pending) {
+  while (!pending.empty()) {
     if (alive.expired()) return;
+    ReplyCallback cb = pending.pop_front();
     if (cb) cb(why);
   }
   for (auto& h : held) {
@@ -162,6 +163,7 @@ void ControlProtocol::enqueue_wire(ReplyCallback cb) {
 // ---- receiving ------------------------------------------------------------
 
 void ControlProtocol::received(std::size_t n) {
+  if (opts_.on_received && n <= space_.size()) opts_.on_received({space_.data(), n});
   reader_.commit(n);
   received_ += n;
   Reply r;
@@ -182,7 +184,7 @@ void ControlProtocol::received(std::size_t n) {
 
 void ControlProtocol::feed(std::string_view bytes) {
   while (!bytes.empty() && state_ != State::closed) {
-    const std::span<char> space = reader_.prepare(bytes.size());
+    const std::span<char> space = space_ = reader_.prepare(bytes.size());
     const std::size_t n = std::min(space.size(), bytes.size());
     std::copy_n(bytes.data(), n, space.data());
     bytes.remove_prefix(n);
@@ -215,8 +217,7 @@ void ControlProtocol::dispatch(const Reply& r) {
                                  "protocol error from tor: a reply no command was waiting for: " +
                                      std::string(r.raw.substr(0, 80)),
                                  r.offset));
-  ReplyCallback cb = std::move(pending_.front());
-  pending_.pop_front();
+  ReplyCallback cb = pending_.pop_front();
   if (cb) cb(as_result(r));
 }
 

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "callback_queue.hpp"
 #include "event_dispatcher.hpp"
 #include "safecookie.hpp"
 #include "torcon/command.hpp"
@@ -95,7 +95,7 @@ class ControlProtocol {
 
   // ---- bytes from tor ----
   // Where the next read goes (the reader's own buffer: no copy).
-  std::span<char> read_space() { return reader_.prepare(); }
+  std::span<char> read_space() { return space_ = reader_.prepare(); }
   // n bytes landed in the last read_space(): runs every complete reply.
   void received(std::size_t n);
   // The same for bytes held elsewhere (copies them in).
@@ -163,6 +163,7 @@ class ControlProtocol {
 
   Host& host_;
   ControllerOptions opts_;
+  std::span<char> space_;  // the last read_space(): where received() finds its bytes
   // The command being sent, reused: no allocation per command. (Nothing
   // re-enters command() or send() while it is in use: Host::write() runs
   // no callbacks.)
@@ -171,7 +172,7 @@ class ControlProtocol {
   std::uint64_t received_ = 0;  // bytes given to the reader, ever
   State state_ = State::idle;
   StatusCallback connect_done_;
-  std::deque<ReplyCallback> pending_;                        // sent, awaiting replies (FIFO)
+  CallbackQueue pending_;                                    // sent, awaiting replies (FIFO)
   std::vector<std::pair<std::string, ReplyCallback>> held_;  // issued before ready
   std::vector<std::function<void()>> deferred_;
   ProtocolInfo protocol_info_;

@@ -58,6 +58,9 @@ struct TORCON_API ControllerOptions {
   std::string cookie_file;  ///< overrides PROTOCOLINFO's COOKIEFILE
   ParserOptions parser;     ///< limits for tor's replies
   ConnectOptions connect;   ///< connect and handshake timeout
+  /// Every byte tor sends, as it is read and before it is parsed (a capture:
+  /// torcon-ctl --record). Must not call back into the Controller.
+  std::function<void(std::string_view)> on_received;
 };
 
 /// What PROTOCOLINFO said.
@@ -134,6 +137,9 @@ class TORCON_API Controller final {
   void connect(const Endpoint& where, StatusCallback done);
   /// Authenticated and not closed: commands go out at once.
   bool ready() const noexcept;
+  /// The reactor it runs on (for components built on the Controller that
+  /// need to defer a callback to the loop).
+  Reactor& reactor() const noexcept;
   /// What tor's PROTOCOLINFO said (empty before it answered).
   const ProtocolInfo& protocol_info() const noexcept;
   /// The method used to authenticate (automatic before authentication).

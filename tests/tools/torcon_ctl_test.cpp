@@ -16,7 +16,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -344,6 +346,35 @@ TEST_P(CtlTest, GetinfoVersionOverTcp) {
   const Result r = run_ctl(tcp({"GETINFO version"}));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(like(r.out, kVersionReply)) << r.out;
+}
+
+// --record: every byte tor sent, from PROTOCOLINFO on, CRLF and all.
+TEST_P(CtlTest, RecordWritesEveryByteTorSent) {
+  char path[] = "/tmp/torcon-ctl-record-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::vector<std::string> args = tcp({"GETINFO version", "GETINFO no-such-key"});
+  args.insert(args.begin(), {"--record", path});
+  const Result r = run_ctl(args);
+  EXPECT_EQ(r.status, 1) << r.err;  // the unknown key
+  std::ifstream in(path, std::ios::binary);
+  const std::string rec((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  EXPECT_TRUE(rec.starts_with("250-PROTOCOLINFO 1\r\n")) << rec;
+  // Authentication's replies, then the two commands' in order, as tor wrote them.
+  const std::size_t version = rec.find("250-version=0.4");
+  ASSERT_NE(version, std::string::npos) << rec;
+  EXPECT_NE(rec.find("\r\n250 OK\r\n552 Unrecognized key \"no-such-key\"\r\n", version),
+            std::string::npos)
+      << rec;
+  EXPECT_TRUE(rec.ends_with("\r\n"));
+  // A file that cannot be written is refused before anything connects.
+  std::vector<std::string> bad = tcp({"GETINFO version"});
+  bad.insert(bad.begin(), {"--record", "/nonexistent-dir/capture"});
+  const Result b = run_ctl(bad);
+  EXPECT_EQ(b.status, 2);
+  EXPECT_NE(b.err.find("--record"), std::string::npos) << b.err;
 }
 
 TEST_P(CtlTest, GetinfoVersionOverUnixSocket) {
