@@ -320,6 +320,13 @@ class EventSim {
     after(static_cast<std::int64_t>(rng_.below(3600)) * kSecond, Kind::kHourly);
   }
 
+  // The session a circuit or stream is isolated to. Every caller holds an
+  // index it got from new_session(); a -1 (no isolation) here is a bug in
+  // the simulation, reported rather than read out of bounds.
+  const Session& session_at(std::int64_t index) const {
+    return sessions_.at(static_cast<std::size_t>(index));
+  }
+
   void new_session(bool allow_onion) {
     Session s;
     s.page_loads_left = static_cast<std::uint32_t>(rng_.between(1, 4));
@@ -482,7 +489,7 @@ class EventSim {
     e += " TIME_CREATED=";
     tf_.put_micros(e, c.created_us);
     if (c.shows_socks) {
-      const Session& s = sessions_[static_cast<std::size_t>(c.session)];
+      const Session& s = session_at(c.session);
       if (!s.socks_user.empty()) {
         e += " SOCKS_USERNAME=";
         e += s.socks_user;
@@ -700,7 +707,12 @@ class EventSim {
         adopted.push_back(sid);
         return true;
       });
-      if (other.waiting.empty()) other.session = -1;
+      // Left without the streams it was launched for, the circuit is clean
+      // again: no isolation, so no SOCKS credentials in its events either.
+      if (other.waiting.empty()) {
+        other.session = -1;
+        other.shows_socks = false;
+      }
     }
   }
 
@@ -1063,7 +1075,7 @@ class EventSim {
       // never take a NEWNYM epoch.
       e += " CLIENT_PROTOCOL=UNKNOWN NYM_EPOCH=0 SESSION_GROUP=-2 ISO_FIELDS=SESSION_GROUP";
     } else {
-      const Session& ss = sessions_[static_cast<std::size_t>(s.session)];
+      const Session& ss = session_at(s.session);
       if (!ss.socks_user.empty()) {
         e += " SOCKS_USERNAME=";
         e += ss.socks_user;
@@ -1122,7 +1134,7 @@ class EventSim {
   }
 
   void open_stream(std::int64_t session) {
-    const Session& ss = sessions_[static_cast<std::size_t>(session)];
+    const Session& ss = session_at(session);
     Stream s;
     s.id = next_conn_id_++;
     if (rng_.percent(3)) next_conn_id_ += rng_.between(1, 3);  // other connections in between
