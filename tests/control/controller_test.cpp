@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/events.hpp"
 
@@ -29,26 +30,9 @@ using namespace std::chrono_literals;
 using testing::TorOptions;
 using testing::TorProcess;
 
-class ControllerTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class ControllerTest : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    ReactorOptions ro;
-    ro.backend = GetParam();
-    auto r = Reactor::create(ro);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    reactor_ = std::move(*r);
-    if (GetParam() == ReactorOptions::Choice::uring && reactor_->backend() != BackendKind::uring)
-      GTEST_SKIP() << "io_uring unavailable: " << reactor_->fallback_reason();
-  }
-  // Runs the loop until pred() or the deadline; false on timeout.
-  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 15s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      reactor_->run_once(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
   Status connect(Controller& c, const Endpoint& where) {
     std::optional<Status> st;
     c.connect(where, [&](const Status& s) { st = s; });
@@ -58,7 +42,6 @@ class ControllerTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
   static Endpoint tcp(const TorProcess& t) {
     return Endpoint::tcp("127.0.0.1", static_cast<std::uint16_t>(t.control_port()));
   }
-  std::unique_ptr<Reactor> reactor_;
 };
 
 TEST_P(ControllerTest, BestMethodIsSafecookieAndGetinfoWorks) {
@@ -498,12 +481,7 @@ TEST_P(ControllerTest, MultiLineErrorKeepsEveryLineAndRefusedEventIsNotResent) {
   EXPECT_EQ(setevents.load(), 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest,
-                         ::testing::Values(ReactorOptions::Choice::epoll,
-                                           ReactorOptions::Choice::uring),
-                         [](const auto& info) {
-                           return info.param == ReactorOptions::Choice::epoll ? "epoll" : "uring";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace torcon

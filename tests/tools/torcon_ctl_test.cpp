@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "support/refuse_io_uring.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/reactor.hpp"
@@ -240,8 +241,7 @@ int closed_port() {
 // CtlBackend): such cases are skipped, with the kernel's reason.
 void skip_unavailable_backend(const std::string& reactor) {
   if (reactor != "uring") return;
-  if (torcon::Status ok = torcon::Reactor::uring_available(); !ok)
-    GTEST_SKIP() << "io_uring unavailable: " << ok.error().message;
+  TORCON_SKIP_UNLESS_BACKEND_AVAILABLE(torcon::ReactorOptions::Choice::uring);
 }
 
 // A non-blocking listener on 127.0.0.1 standing in for tor, to see whether
