@@ -427,15 +427,93 @@ TEST_F(ControlProtocolTest, CommandsBeforeAuthenticationWaitThenGoInOrder) {
   p_->connected();
   EXPECT_EQ(take(), "PROTOCOLINFO 1\r\n");
   p_->send(Command("SIGNAL").arg("NEWNYM"), record("c"));
-  EXPECT_EQ(p_->pending(), 4u);  // PROTOCOLINFO + three held
+  EXPECT_EQ(p_->pending(), 4u);  // PROTOCOLINFO + three held commands
   p_->feed(protocolinfo("NULL"));
   EXPECT_EQ(take(), "AUTHENTICATE\r\n");
   p_->feed("250 OK\r\n");
-  EXPECT_EQ(take(), "GETINFO a\r\nGETINFO b\r\nSIGNAL NEWNYM\r\nSETEVENTS BW\r\n");
-  p_->feed("250-a=1\r\n250 OK\r\n250-b=2\r\n250 OK\r\n250 OK\r\n650 BW 1 2\r\n250 OK\r\n");
-  EXPECT_EQ(log_,
-            (std::vector<std::string>{"a: ok 250-a=1\r\n250 OK\r\n", "b: ok 250-b=2\r\n250 OK\r\n",
-                                      "c: ok 250 OK\r\n", "bw: 650 BW 1 2\r\n", "sub: ok"}));
+  // In issue order: the subscription between the two GETINFOs.
+  EXPECT_EQ(take(), "GETINFO a\r\nSETEVENTS BW\r\nGETINFO b\r\nSIGNAL NEWNYM\r\n");
+  p_->feed("250-a=1\r\n250 OK\r\n250 OK\r\n650 BW 1 2\r\n250-b=2\r\n250 OK\r\n250 OK\r\n");
+  EXPECT_EQ(log_, (std::vector<std::string>{"a: ok 250-a=1\r\n250 OK\r\n", "sub: ok",
+                                            "bw: 650 BW 1 2\r\n", "b: ok 250-b=2\r\n250 OK\r\n",
+                                            "c: ok 250 OK\r\n"}));
+}
+
+// What is written once authenticated, for what was issued before: commands
+// and subscription changes in issue order; changes with no command between
+// them as one SETEVENTS of the last set; none that leaves tor's set as it is.
+TEST_F(ControlProtocolTest, SubscriptionsAndCommandsBeforeAuthenticationKeepIssueOrder) {
+  struct Case {
+    std::vector<std::string> ops;  // "sub NAME", "unsub N" (the Nth sub, from 0), "get KEY"
+    std::string written;
+  };
+  const Case cases[] = {
+      {{"sub BW", "get x"}, "SETEVENTS BW\r\nGETINFO x\r\n"},
+      {{"get x", "sub BW"}, "GETINFO x\r\nSETEVENTS BW\r\n"},
+      {{"sub BW", "sub CIRC", "get x"}, "SETEVENTS BW CIRC\r\nGETINFO x\r\n"},
+      {{"sub BW", "get x", "sub CIRC", "get y"},
+       "SETEVENTS BW\r\nGETINFO x\r\nSETEVENTS BW CIRC\r\nGETINFO y\r\n"},
+      {{"sub BW", "get x", "unsub 0"}, "SETEVENTS BW\r\nGETINFO x\r\nSETEVENTS\r\n"},
+      {{"sub BW", "unsub 0", "get x"}, "GETINFO x\r\n"},
+      {{"sub BW", "sub BW", "get x"}, "SETEVENTS BW\r\nGETINFO x\r\n"},
+      {{"get x", "get y"}, "GETINFO x\r\nGETINFO y\r\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::PrintToString(c.ops));
+    host_.written.clear();
+    p_ = std::make_unique<ControlProtocol>(host_, ControllerOptions{});
+    ASSERT_TRUE(p_->begin([](const Status&) {}));
+    p_->connected();
+    ASSERT_EQ(take(), "PROTOCOLINFO 1\r\n");
+    std::vector<ControlProtocol::SubscriptionId> subs;
+    int done = 0, expected_done = 0;
+    for (const std::string& op : c.ops) {
+      const std::string arg = op.substr(op.find(' ') + 1);
+      if (op.starts_with("sub ")) {
+        subs.push_back(p_->subscribe(
+            arg, [](const Reply&) {},
+            [&](const Status& s) {
+              EXPECT_TRUE(s) << s.error().message;
+              ++done;
+            }));
+        ++expected_done;
+      } else if (op.starts_with("unsub ")) {
+        p_->unsubscribe(subs.at(std::stoul(arg)));
+      } else {
+        p_->command("GETINFO " + arg, [](const Expected<Reply>&) {});
+      }
+    }
+    EXPECT_EQ(take(), "") << "nothing before authentication";
+    p_->feed(protocolinfo("NULL"));
+    ASSERT_EQ(take(), "AUTHENTICATE\r\n");
+    p_->feed("250 OK\r\n");
+    EXPECT_EQ(take(), c.written);
+    // Every subscription is told once its SETEVENTS is answered (or at once,
+    // deferred, when none had to be sent).
+    std::string answers;
+    for (std::size_t at = 0; (at = c.written.find("\r\n", at)) != std::string::npos; at += 2)
+      answers += "250 OK\r\n";
+    p_->feed(answers);
+    p_->run_deferred();
+    EXPECT_EQ(done, expected_done);
+    EXPECT_EQ(p_->pending(), 0u);
+  }
+}
+
+// Authentication fails: what was held fails in issue order, nothing written.
+TEST_F(ControlProtocolTest, HeldCommandsAndSubscriptionsFailInIssueOrder) {
+  start();
+  p_->command("GETINFO a", record("a"));
+  p_->subscribe("BW", record_event("bw"), record_status("sub"));
+  p_->command("GETINFO b", record("b"));
+  p_->feed(protocolinfo("NULL"));
+  ASSERT_EQ(take(), "AUTHENTICATE\r\n");
+  p_->feed("515 Authentication failed\r\n");
+  EXPECT_EQ(take(), "");
+  ASSERT_EQ(log_.size(), 3u);
+  EXPECT_THAT(log_[0], HasSubstr("a: error"));
+  EXPECT_THAT(log_[1], HasSubstr("sub: error"));
+  EXPECT_THAT(log_[2], HasSubstr("b: error"));
 }
 
 TEST_F(ControlProtocolTest, PipelinedRepliesMatchCommandsInOrderHoweverTheBytesSplit) {
