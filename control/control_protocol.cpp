@@ -259,7 +259,7 @@ ProtocolInfo parse_protocolinfo(const Reply& r) {
 }
 
 Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
-                                        const ProtocolInfo& info) {
+                                        bool cookie_file_named, const ProtocolInfo& info) {
   auto offered = [&](std::string_view m) {
     return std::find(info.methods.begin(), info.methods.end(), m) != info.methods.end();
   };
@@ -271,7 +271,18 @@ Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
   if (offered("NULL")) return AuthMethod::null;
   if (offered("HASHEDPASSWORD") && have_password) return AuthMethod::hashed_password;
   if (offered("SAFECOOKIE")) return AuthMethod::safecookie;
-  if (offered("COOKIE")) return AuthMethod::cookie;
+  // Plain COOKIE hands the file's contents to whoever answers: only for a
+  // file the caller named, never for one the control port names (every tor
+  // since 0.2.3 offers SAFECOOKIE beside COOKIE; a server offering COOKIE
+  // alone may be a process fishing for a file).
+  if (offered("COOKIE") && cookie_file_named) return AuthMethod::cookie;
+  if (offered("COOKIE"))
+    return Error(Errc::auth,
+                 "tor offers COOKIE without SAFECOOKIE, which would send the contents of the "
+                 "file the control port names (\"" +
+                     info.cookie_file +
+                     "\") to it; refused. Set ControllerOptions::cookie_file or ask for "
+                     "AuthMethod::cookie to allow it");
   if (offered("HASHEDPASSWORD"))
     return Error(Errc::auth, "tor requires a password (HASHEDPASSWORD) and none was given");
   return Error(Errc::auth, "tor offers no authentication method torcon knows");
@@ -280,7 +291,8 @@ Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
 void ControlProtocol::on_protocolinfo_reply(const Expected<Reply>& r) {
   if (!r) return auth_failed(Error(Errc::auth, "PROTOCOLINFO failed: " + r.error().message));
   protocol_info_ = parse_protocolinfo(*r);
-  Expected<AuthMethod> m = choose_auth_method(opts_.auth, !opts_.password.empty(), protocol_info_);
+  Expected<AuthMethod> m = choose_auth_method(opts_.auth, !opts_.password.empty(),
+                                              !opts_.cookie_file.empty(), protocol_info_);
   if (!m) return auth_failed(m.error());
   used_auth_ = *m;
   switch (used_auth_) {

@@ -205,8 +205,9 @@ ProtocolInfo parse_protocolinfo(const Reply& r);
 
 // The method to use: `wanted` if tor offers it, or for automatic the best
 // one offered (NULL, HASHEDPASSWORD when a password is given, SAFECOOKIE,
-// COOKIE). Errc::auth saying why when there is none.
+// COOKIE when the caller named the cookie file). Errc::auth saying why
+// when there is none.
 Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
-                                        const ProtocolInfo& info);
+                                        bool cookie_file_named, const ProtocolInfo& info);
 
 }  // namespace torcon::detail

@@ -179,8 +179,9 @@ struct AuthCase {
   const char* methods;  // PROTOCOLINFO's METHODS=
   AuthMethod wanted;
   const char* password;
-  AuthMethod used;           // automatic: choosing fails
-  std::string authenticate;  // the line written, or what the error says
+  AuthMethod used;               // automatic: choosing fails
+  std::string authenticate;      // the line written, or what the error says
+  const char* cookie_file = "";  // ControllerOptions::cookie_file
 };
 
 TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
@@ -193,7 +194,9 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
        "AUTHENTICATE \"s3cret \\\"pw\\\"\\\\\"\r\n"},
       {"HASHEDPASSWORD,SAFECOOKIE", M::automatic, "pw", M::hashed_password,
        "AUTHENTICATE \"pw\"\r\n"},
-      {"COOKIE", M::automatic, "", M::cookie, cookie_line},
+      // Plain COOKIE automatically only for a cookie file the caller named.
+      {"COOKIE", M::automatic, "", M::cookie, cookie_line, "/mine"},
+      {"NULL,COOKIE", M::automatic, "", M::null, "AUTHENTICATE\r\n", "/mine"},
       {"COOKIE,SAFECOOKIE", M::cookie, "", M::cookie, cookie_line},
       {"NULL,COOKIE", M::cookie, "", M::cookie, cookie_line},
       {"HASHEDPASSWORD", M::hashed_password, "x", M::hashed_password, "AUTHENTICATE \"x\"\r\n"},
@@ -207,6 +210,8 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
       {"COOKIE", M::safecookie, "", M::automatic, "does not offer SAFECOOKIE"},
       {"NULL", M::hashed_password, "pw", M::automatic, "does not offer HASHEDPASSWORD"},
       {"HASHEDPASSWORD", M::automatic, "pw\r\nSIGNAL HALT", M::automatic, "password: "},
+      {"COOKIE", M::automatic, "", M::automatic, "COOKIE without SAFECOOKIE"},
+      {"COOKIE,HASHEDPASSWORD", M::automatic, "", M::automatic, "COOKIE without SAFECOOKIE"},
   };
   for (const AuthCase& c : cases) {
     SCOPED_TRACE(std::string(c.methods) + " wanted " + to_string(c.wanted));
@@ -215,6 +220,7 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
     ControllerOptions o;
     o.auth = c.wanted;
     o.password = c.password;
+    o.cookie_file = c.cookie_file;
     start(o);
     p_->feed(protocolinfo(c.methods));
     if (c.used == M::automatic) {
@@ -233,6 +239,28 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
     EXPECT_EQ(p_->protocol_info().tor_version, "0.4.9.11");
     EXPECT_FALSE(host_.dropped);
   }
+}
+
+// A process that took the control port (tor restarting) offers only plain
+// COOKIE and names some other 32-byte file: automatic authentication must
+// neither read that file nor send anything of it, and say why.
+TEST_F(ControlProtocolTest, AControlPortOfferingOnlyCookieGetsNoFile) {
+  host_.cookie = std::string(32, 's');  // what /some/other/32-byte/file holds
+  start();
+  p_->feed(protocolinfo("COOKIE", "/some/other/32-byte/file"));
+  expect_auth_failed("COOKIE without SAFECOOKIE");
+  EXPECT_THAT(connects_[0].error().message, HasSubstr("/some/other/32-byte/file"));
+  EXPECT_THAT(connects_[0].error().message, HasSubstr("ControllerOptions::cookie_file"));
+  EXPECT_TRUE(host_.cookie_paths.empty()) << "the file was read";
+  // A COOKIE the caller asked for by name still reads tor's file.
+  host_ = RecordingHost{};
+  connects_.clear();
+  ControllerOptions asked;
+  asked.auth = AuthMethod::cookie;
+  start(asked);
+  p_->feed(protocolinfo("COOKIE", "/var/lib/tor/control_auth_cookie"));
+  EXPECT_EQ(take(), "AUTHENTICATE " + hex(test_cookie()) + "\r\n");
+  EXPECT_EQ(host_.cookie_paths, std::vector<std::string>{"/var/lib/tor/control_auth_cookie"});
 }
 
 TEST_F(ControlProtocolTest, ProtocolinfoIsParsedAndTheCookieFileComesFromItUnlessGiven) {
@@ -275,7 +303,9 @@ TEST_F(ControlProtocolTest, AuthenticationErrorsBeforeAnyAuthenticate) {
     host_ = RecordingHost{};
     host_.cookie = c.cookie;
     connects_.clear();
-    start();
+    ControllerOptions o;
+    if (c.methods == "COOKIE") o.auth = AuthMethod::cookie;  // never chosen automatically
+    start(o);
     p_->feed(c.reply.empty() ? protocolinfo(c.methods, c.cookie_file) : c.reply);
     expect_auth_failed(c.says);
   }
@@ -686,10 +716,10 @@ TEST_F(ControlProtocolTest, AnIncompleteReplyIsBufferedOnlyWithinTheLimits) {
   p_->feed(line.substr(255));
   EXPECT_EQ(p_->buffered_bytes(), 256u);
   EXPECT_TRUE(got.empty());
-  p_->feed(line);  // 512 bytes: as large as a reply may be
-  EXPECT_EQ(p_->buffered_bytes(), 512u);
+  p_->feed(line.substr(0, 255));  // 511 bytes: the next one could still end a 512-byte reply
+  EXPECT_EQ(p_->buffered_bytes(), 511u);
   EXPECT_TRUE(got.empty());
-  p_->feed("250-x");
+  p_->feed(line.substr(255));  // 512 bytes and no end yet: the reply can only be larger
   ASSERT_EQ(got.size(), 1u);
   EXPECT_THAT(got[0], HasSubstr("max_reply"));
   EXPECT_TRUE(host_.dropped);

@@ -356,6 +356,38 @@ TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
   ::rmdir(dir);
 }
 
+// A process listening on the control port in tor's place offers plain
+// COOKIE only and names a file of 32 bytes: automatic authentication sends
+// nothing of it (a real tor always offers SAFECOOKIE too).
+TEST_P(ControllerTest, FakeServerOfferingOnlyCookieGetsNoFile) {
+  char dir[] = "/tmp/torcon-fake-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string secret = std::string(dir) + "/secret";
+  {
+    FILE* f = std::fopen(secret.c_str(), "wb");
+    std::fwrite(std::string(32, 's').data(), 1, 32, f);
+    std::fclose(f);
+  }
+  std::atomic<int> lines_after{0};
+  {
+    FakeTor fake([&](int fd) {
+      FakeTor::read_line(fd);  // PROTOCOLINFO
+      FakeTor::say(fd, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE=\"" + secret +
+                           "\"\r\n250-VERSION Tor=\"0.4.9.11\"\r\n250 OK\r\n");
+      while (!FakeTor::read_line(fd).empty()) ++lines_after;
+    });
+    Controller c(*reactor_);
+    Status s = connect(c, fake.endpoint());
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, Errc::auth);
+    EXPECT_NE(s.error().message.find("COOKIE without SAFECOOKIE"), std::string::npos)
+        << s.error().message;
+  }
+  EXPECT_EQ(lines_after.load(), 0) << "something was sent after PROTOCOLINFO";
+  std::remove(secret.c_str());
+  ::rmdir(dir);
+}
+
 // Authenticates with NULL and then runs `after` on the fake server.
 std::function<void(int)> null_auth_then(std::function<void(int)> after) {
   return [after = std::move(after)](int fd) {
