@@ -15,7 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "state/loopback_http.hpp"
+#include "support/loopback_http.hpp"
+#include "support/socks_http_get.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
@@ -283,15 +284,16 @@ TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
       if (!path.empty() && path.back()) exit_fp = path.back()->fingerprint();
     }
   });
-  std::optional<std::string> got;
+  std::optional<torcon::test::FetchResult> got;
   std::thread fetch(
-      [&] { got = torcon::test::socks_fetch(net.client().socks_port, http.port(), 30s); });
+      [&] { got = torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s); });
   loop.pump_until(35s, [&] {
     return got.has_value() && std::find(seen.begin(), seen.end(), "CLOSED") != seen.end();
   });
   fetch.join();
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, body);
+  EXPECT_EQ(got->error, "");
+  EXPECT_EQ(got->body, body);
   // NEW -> SENTCONNECT -> SUCCEEDED -> CLOSED (a REMAP may come in between).
   std::vector<std::string> lifecycle;
   for (const std::string& s : seen)
