@@ -514,6 +514,17 @@ class EventSim {
     }
   }
 
+  // " REASON=... [REMOTE_REASON=...]" of a CIRC or STREAM event that ended
+  // (control-spec 4.1.1, 4.1.2): the remote reason only beside a reason.
+  static void put_reasons(std::string& e, std::string_view reason, std::string_view remote) {
+    if (reason.empty()) return;
+    e += " REASON=";
+    e += reason;
+    if (remote.empty()) return;
+    e += " REMOTE_REASON=";
+    e += remote;
+  }
+
   void circ_event(const Circuit& c, std::string_view status, std::string_view reason = {},
                   std::string_view remote = {}) {
     std::string& e = begin_event("CIRC ");
@@ -521,14 +532,7 @@ class EventSim {
     e.push_back(' ');
     e += status;
     describe(e, c);
-    if (!reason.empty()) {
-      e += " REASON=";
-      e += reason;
-      if (!remote.empty()) {
-        e += " REMOTE_REASON=";
-        e += remote;
-      }
-    }
+    put_reasons(e, reason, remote);
     emit();
   }
 
@@ -1051,14 +1055,7 @@ class EventSim {
     put_uint(e, s.circ);
     e.push_back(' ');
     put_target(e, s);
-    if (!reason.empty()) {
-      e += " REASON=";
-      e += reason;
-      if (!remote.empty()) {
-        e += " REMOTE_REASON=";
-        e += remote;
-      }
-    }
+    put_reasons(e, reason, remote);
     e += extra;
     const bool is_new = status == "NEW" || status == "NEWRESOLVE";
     if (is_new) {

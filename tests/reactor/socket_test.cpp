@@ -206,30 +206,28 @@ TEST_P(SocketTest, TcpConnectIPv4SetsNoDelayAndRoundTrips) {
   EXPECT_EQ(rec.close_reason.code, Errc::disconnected);
 }
 
+// Connects to `listener`, then bytes both ways.
+void connect_and_round_trip(SocketTest& t, Listener& listener) {
+  Recorder rec;
+  Socket socket;
+  Status st = t.connect(socket, listener.endpoint(), rec);
+  ASSERT_TRUE(st) << st.error().message;
+  int peer = listener.accept();
+  ASSERT_GE(peer, 0);
+  round_trip(t, socket, rec, peer);
+  ::close(peer);
+}
+
 TEST_P(SocketTest, TcpConnectIPv6) {
   auto listener = Listener::tcp("::1");
   if (!listener) GTEST_SKIP() << "no IPv6 loopback here";
-  Recorder rec;
-  Socket socket;
-  Status st = connect(socket, listener->endpoint(), rec);
-  ASSERT_TRUE(st) << st.error().message;
-  int peer = listener->accept();
-  ASSERT_GE(peer, 0);
-  round_trip(*this, socket, rec, peer);
-  ::close(peer);
+  connect_and_round_trip(*this, *listener);
 }
 
 TEST_P(SocketTest, UnixSocketConnect) {
   auto listener = Listener::unix_socket();
   ASSERT_TRUE(listener);
-  Recorder rec;
-  Socket socket;
-  Status st = connect(socket, listener->endpoint(), rec);
-  ASSERT_TRUE(st) << st.error().message;
-  int peer = listener->accept();
-  ASSERT_GE(peer, 0);
-  round_trip(*this, socket, rec, peer);
-  ::close(peer);
+  connect_and_round_trip(*this, *listener);
 }
 
 TEST_P(SocketTest, ConnectRefusedIsAClearError) {
