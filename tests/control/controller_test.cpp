@@ -323,15 +323,34 @@ class FakeTor {
   std::thread thread_;
 };
 
-TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
-  char dir[] = "/tmp/torcon-fake-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string cookie = std::string(dir) + "/cookie";
-  {
-    FILE* f = std::fopen(cookie.c_str(), "wb");
-    std::fwrite(std::string(32, 'k').data(), 1, 32, f);
+// A 32-byte file in a fresh directory, removed with it: a cookie for a
+// fake server to name.
+class CookieFile {
+ public:
+  explicit CookieFile(char fill) {
+    char dir[] = "/tmp/torcon-fake-XXXXXX";
+    if (!::mkdtemp(dir)) return;
+    dir_ = dir;
+    path_ = dir_ + "/cookie";
+    FILE* f = std::fopen(path_.c_str(), "wb");
+    if (!f) return;
+    std::fwrite(std::string(32, fill).data(), 1, 32, f);
     std::fclose(f);
   }
+  ~CookieFile() {
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+};
+
+TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
+  const CookieFile file('k');
+  ASSERT_FALSE(file.path().empty());
+  const std::string& cookie = file.path();
   std::atomic<int> authenticates{0};
   {
     FakeTor fake([&](int fd) {
@@ -352,22 +371,15 @@ TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
     EXPECT_NE(s.error().message.find("server hash"), std::string::npos) << s.error().message;
   }
   EXPECT_EQ(authenticates.load(), 0);
-  std::remove(cookie.c_str());
-  ::rmdir(dir);
 }
 
 // A process listening on the control port in tor's place offers plain
 // COOKIE only and names a file of 32 bytes: automatic authentication sends
 // nothing of it (a real tor always offers SAFECOOKIE too).
 TEST_P(ControllerTest, FakeServerOfferingOnlyCookieGetsNoFile) {
-  char dir[] = "/tmp/torcon-fake-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string secret = std::string(dir) + "/secret";
-  {
-    FILE* f = std::fopen(secret.c_str(), "wb");
-    std::fwrite(std::string(32, 's').data(), 1, 32, f);
-    std::fclose(f);
-  }
+  const CookieFile file('s');  // any 32-byte file the fake names
+  ASSERT_FALSE(file.path().empty());
+  const std::string& secret = file.path();
   std::atomic<int> lines_after{0};
   {
     FakeTor fake([&](int fd) {
@@ -384,8 +396,6 @@ TEST_P(ControllerTest, FakeServerOfferingOnlyCookieGetsNoFile) {
         << s.error().message;
   }
   EXPECT_EQ(lines_after.load(), 0) << "something was sent after PROTOCOLINFO";
-  std::remove(secret.c_str());
-  ::rmdir(dir);
 }
 
 // Authenticates with NULL and then runs `after` on the fake server.
