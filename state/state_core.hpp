@@ -81,7 +81,6 @@ class StateCore {
   std::function<void(const Status&)> attach_done_;
   bool bootstrapped_ = false;
   std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
-  std::size_t subscriptions_waiting_ = 0;  // SETEVENTS answers the snapshot waits for
   void send_snapshot();
   void finish_attach(const Status& s);
   // After the snapshot: a leftover __LeaveStreamsUnattached=1 (stream_attacher.hpp).

@@ -112,26 +112,16 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
           auto p = self.lock();
           if (!p) return;
           detail::StateCore& c = **p;
-          if (s) {
-            if (c.subscriptions_waiting_ > 0 && --c.subscriptions_waiting_ == 0 && c.attach_done_)
-              c.send_snapshot();
-            return;
-          }
-          if (!c.attach_done_) return;
-          c.subscriptions_waiting_ = 0;
+          if (s || !c.attach_done_) return;
           c.finish_attach(Error(s.error().code,
                                 "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
                                 s.error().status));
         }));
   }
-  // On a ready connection, the GETINFO goes right behind the SETEVENTS (one
-  // pipelined round; tor takes commands in order). Before authentication
-  // the Controller sends held commands first and SETEVENTS after them, so
-  // the GETINFO then waits for the SETEVENTS' answers.
-  if (controller.ready())
-    core.send_snapshot();
-  else
-    core.subscriptions_waiting_ = core.subscriptions_.size();
+  // Right behind the SETEVENTS, in one pipelined round: the Controller
+  // sends in issue order (also what it holds until authenticated), and tor
+  // takes commands in order.
+  core.send_snapshot();
 }
 
 void TorState::detach() {
@@ -141,7 +131,6 @@ void TorState::detach() {
   core.subscriptions_.clear();
   core.controller_ = nullptr;
   core.snapshot_pending_ = false;
-  core.subscriptions_waiting_ = 0;
   core.ended_circuits_.clear();
   core.ended_streams_.clear();
   core.attach_done_ = nullptr;

@@ -191,6 +191,10 @@ bool print_routers(std::string_view text, std::uint64_t base_offset, std::string
       out += ",\"policy\":";
       json_string(out, rs.policy);
     }
+    if (!rs.microdesc_digest.empty()) {
+      out += ",\"microdesc_digest\":";
+      json_string(out, rs.microdesc_digest);
+    }
     out += "}\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   }

@@ -51,8 +51,13 @@ TORCON_API const char* to_string(AuthMethod m);
 /// How a Controller connects and authenticates.
 struct TORCON_API ControllerOptions {
   /// automatic: the best method tor offers — NULL, then HASHEDPASSWORD when a
-  /// password is given, then SAFECOOKIE, then COOKIE. A named method is used
-  /// only if tor offers it.
+  /// password is given, then SAFECOOKIE, then COOKIE only if cookie_file is
+  /// set. Plain COOKIE sends the file's contents to whoever listens on the
+  /// control port (a process that took the port while tor restarts could
+  /// name any file), so automatic never picks it for a file the control port
+  /// named; SAFECOOKIE makes tor prove it knows the cookie first. A named
+  /// method is used only if tor offers it. Cookie files must be regular files
+  /// of exactly 32 bytes.
   AuthMethod auth = AuthMethod::automatic;
   std::string password;     ///< for HASHEDPASSWORD
   std::string cookie_file;  ///< overrides PROTOCOLINFO's COOKIEFILE

@@ -18,9 +18,9 @@
 // for ns/all, circuit-status, stream-status, address-mappings/all,
 // entry-guards and process/pid: tor answers those keys at one instant, after
 // the SETEVENTS took effect, so every change after that instant arrives as
-// an event. (On an authenticated Controller the GETINFO is pipelined right
-// behind the SETEVENTS; attached before authentication, it waits for the
-// SETEVENTS' answers, as the Controller then sends held commands first.) Changes from before it may
+// an event (the GETINFO is pipelined right behind the SETEVENTS: the
+// Controller sends commands in the order they were issued, also those it
+// holds until authenticated). Changes from before it may
 // arrive too — as events before the reply, or (tor queues events, but writes replies at once) after
 // it — and are merged by rules that make applying an event twice, or late, harmless:
 //   - a circuit's state only moves forward (LAUNCHED < EXTENDED <

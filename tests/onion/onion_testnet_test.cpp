@@ -17,7 +17,7 @@
 #include <string>
 
 #include "onion/onion_fetch.hpp"
-#include "state/loopback_http.hpp"
+#include "support/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"

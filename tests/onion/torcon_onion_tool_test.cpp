@@ -20,7 +20,7 @@
 
 #include "child_process.hpp"
 #include "onion/onion_fetch.hpp"
-#include "state/loopback_http.hpp"
+#include "support/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/onion_keys.hpp"

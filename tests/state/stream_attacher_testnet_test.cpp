@@ -26,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include "state/loopback_http.hpp"
+#include "support/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"

@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "child_process.hpp"
-#include "state/loopback_http.hpp"
+#include "support/loopback_http.hpp"
+#include "support/socks_http_get.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
@@ -308,15 +309,16 @@ TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
       if (!path.empty() && path.back()) exit_fp = path.back()->fingerprint();
     }
   });
-  std::optional<std::string> got;
+  std::optional<torcon::test::FetchResult> got;
   std::thread fetch(
-      [&] { got = torcon::test::socks_fetch(net.client().socks_port, http.port(), 30s); });
+      [&] { got = torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s); });
   loop.pump_until(35s, [&] {
     return got.has_value() && std::find(seen.begin(), seen.end(), "CLOSED") != seen.end();
   });
   fetch.join();
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, body);
+  EXPECT_EQ(got->error, "");
+  EXPECT_EQ(got->body, body);
   // NEW -> SENTCONNECT -> SUCCEEDED -> CLOSED (a REMAP may come in between).
   std::vector<std::string> lifecycle;
   for (const std::string& s : seen)
@@ -435,7 +437,9 @@ TEST(TorStateTestnet, ReplayedCaptureGivesTorsCircuitsAndStreams) {
   // Activity while it records: a fetch through the network.
   torcon::test::LoopbackHttp http("recorded\n");
   ASSERT_NE(http.port(), 0);
-  EXPECT_EQ(torcon::test::socks_fetch(net.client().socks_port, http.port(), 30s), "recorded\n");
+  const auto fetched = torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s);
+  EXPECT_EQ(fetched.error, "");
+  EXPECT_EQ(fetched.body, "recorded\n");
 
   // Until tor's own view holds still for a second, then stop recording.
   auto tor_view = [&]() -> std::string {

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "support/refuse_io_uring.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/reactor.hpp"
@@ -243,8 +244,7 @@ int closed_port() {
 // CtlBackend): such cases are skipped, with the kernel's reason.
 void skip_unavailable_backend(const std::string& reactor) {
   if (reactor != "uring") return;
-  if (torcon::Status ok = torcon::Reactor::uring_available(); !ok)
-    GTEST_SKIP() << "io_uring unavailable: " << ok.error().message;
+  TORCON_SKIP_UNLESS_BACKEND_AVAILABLE(torcon::ReactorOptions::Choice::uring);
 }
 
 // A non-blocking listener on 127.0.0.1 standing in for tor, to see whether
@@ -290,11 +290,12 @@ struct FakeTor {
   int port = 0;
 };
 
-// ---- against a cookie-authenticated tor -----------------------------------
-
-class CtlTest : public ::testing::TestWithParam<std::string> {
+// One tor for the whole suite (started with Tor::options()), shared by its
+// tests on each reactor backend (the parameter, "epoll" or "uring").
+template <class Tor>
+class SharedTorTest : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() { tor_ = new TorProcess(); }
+  static void SetUpTestSuite() { tor_ = new TorProcess(Tor::options()); }
   static void TearDownTestSuite() {
     delete tor_;
     tor_ = nullptr;
@@ -305,21 +306,31 @@ class CtlTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(tor_->ok()) << tor_->error();
   }
 
+  // torcon-ctl's arguments for the TCP control port, then `commands`.
   std::vector<std::string> tcp(std::vector<std::string> commands) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control",
                                "127.0.0.1:" + std::to_string(tor_->control_port())};
     a.insert(a.end(), commands.begin(), commands.end());
     return a;
   }
+
+  inline static TorProcess* tor_ = nullptr;
+};
+
+// ---- against a cookie-authenticated tor -----------------------------------
+
+struct CookieTor {
+  static TorOptions options() { return {}; }
+};
+
+class CtlTest : public SharedTorTest<CookieTor> {
+ protected:
   std::vector<std::string> unix_socket(std::vector<std::string> commands) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control", tor_->control_socket()};
     a.insert(a.end(), commands.begin(), commands.end());
     return a;
   }
-
-  static TorProcess* tor_;
 };
-TorProcess* CtlTest::tor_ = nullptr;
 
 // A tiny pattern match (<regex> trips GCC 12's -Wmaybe-uninitialized under
 // the sanitizers): '*' is any run of characters but '\n', '#' one or more
@@ -714,43 +725,26 @@ TEST_P(CtlTorDiesTest, InteractiveRestoresTheTerminal) {
 
 // ---- against a password-protected tor --------------------------------------
 
-class CtlPasswordTest : public ::testing::TestWithParam<std::string> {
- protected:
-  static void SetUpTestSuite() {
+struct PasswordTor {
+  static TorOptions options() {
     TorOptions o;
     o.cookie_auth = false;
     o.unix_socket = false;
     o.hashed_password = TorProcess::hash_password("correct-horse");
-    tor_ = new TorProcess(o);
+    return o;
   }
-  static void TearDownTestSuite() {
-    delete tor_;
-    tor_ = nullptr;
-  }
-  void SetUp() override {
-    skip_unavailable_backend(GetParam());
-    if (IsSkipped()) return;
-    ASSERT_TRUE(tor_->ok()) << tor_->error();
-  }
-
-  std::vector<std::string> args(std::vector<std::string> more) const {
-    std::vector<std::string> a{"--reactor", GetParam(), "--control",
-                               "127.0.0.1:" + std::to_string(tor_->control_port())};
-    a.insert(a.end(), more.begin(), more.end());
-    return a;
-  }
-  static TorProcess* tor_;
 };
-TorProcess* CtlPasswordTest::tor_ = nullptr;
+
+class CtlPasswordTest : public SharedTorTest<PasswordTor> {};
 
 TEST_P(CtlPasswordTest, RightPassword) {
-  const Result r = run_ctl(args({"--password", "correct-horse", "GETINFO version"}));
+  const Result r = run_ctl(tcp({"--password", "correct-horse", "GETINFO version"}));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(like(r.out, kVersionReply)) << r.out;
 }
 
 TEST_P(CtlPasswordTest, WrongPassword) {
-  const Result r = run_ctl(args({"--password", "wrong", "GETINFO version"}));
+  const Result r = run_ctl(tcp({"--password", "wrong", "GETINFO version"}));
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err.rfind("torcon-ctl: authentication failed (tor replied 515): ", 0), 0u) << r.err;
@@ -758,7 +752,7 @@ TEST_P(CtlPasswordTest, WrongPassword) {
 }
 
 TEST_P(CtlPasswordTest, NoPassword) {
-  const Result r = run_ctl(args({"GETINFO version"}));
+  const Result r = run_ctl(tcp({"GETINFO version"}));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("password"), std::string::npos) << r.err;
 }
