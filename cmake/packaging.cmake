@@ -41,13 +41,13 @@ if(BUILD_SHARED_LIBS)
 else()
   # A static libtorcon is linked together with its dependencies' -dev files.
   set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-      "libabsl-dev, liburing-dev, libssl-dev, pkg-config")
+      "libabsl-dev, liburing-dev, libssl-dev, libsodium-dev, pkg-config")
 endif()
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME torcon-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS tor)
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
-    "torcon: command-line tools for Tor's control port\n torcon-ctl, torcon-testnet, torcon-parse, torcon-gen.")
+    "torcon: command-line tools for Tor's control port\n torcon-ctl, torcon-testnet, torcon-parse, torcon-gen, torcon-onion.")
 
 include(CPack)

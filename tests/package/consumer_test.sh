@@ -70,6 +70,7 @@ run_consumer() {  # NAME BINARY [env...]
     fail "$name"
   fi
   cat "$work/$name.out"
+  grep -q '^offline api ok$' "$work/$name.out" || fail "$name: offline API checks"
   grep -q '^tor version ' "$work/$name.out" || fail "$name: no version"
   grep -q '^event CONF_CHANGED MaxCircuitDirtiness=' "$work/$name.out" || fail "$name: no event"
 }
@@ -125,9 +126,10 @@ for prefix in "${prefixes[@]}"; do
   [ "$linkage" = static ] && static_flag=--static
   cflags=$(pkg-config --cflags torcon torcon-testnet)
   libs=$(pkg-config $static_flag --libs torcon-testnet torcon)
-  echo "c++ $cflags consumer.cpp $libs"
+  echo "c++ $cflags consumer.cpp offline_api.cpp $libs"
   # shellcheck disable=SC2086
-  c++ $cflags -O1 -o "$work/pc-$n" "$here/consumer/consumer.cpp" $libs || fail "pkg-config build"
+  c++ $cflags -O1 -o "$work/pc-$n" "$here/consumer/consumer.cpp" "$here/consumer/offline_api.cpp" \
+    $libs || fail "pkg-config build"
   LD_LIBRARY_PATH="$libdir" run_consumer "pkgconfig-$linkage-$n" "$work/pc-$n"
   unset PKG_CONFIG_PATH
 

@@ -7,7 +7,8 @@
 //   torcon-consumer PORT
 //
 // It also links torcon::testnet (one call), so both installed libraries are
-// proven to link.
+// proven to link, and first checks the parts of the API that need no tor
+// (offline_api.cpp).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,9 @@
 #include "torcon/reactor.hpp"
 #include "torcon/testnet.hpp"
 #include "torcon/version.hpp"
+
+bool check_offline_api();                                         // offline_api.cpp
+void link_controller_api(torcon::Controller&, torcon::Reactor&);  // offline_api.cpp
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -48,6 +52,10 @@ int main(int argc, char** argv) {
   int status = 1;
   bool got_version = false;
   torcon::Controller ctl(loop);
+  if (!check_offline_api()) return 1;
+  std::printf("offline api ok\n");
+  // Never true: the call only makes the linker resolve those symbols.
+  if (std::getenv("TORCON_CONSUMER_NEVER_SET_THIS") != nullptr) link_controller_api(ctl, loop);
   auto fail = [&](const std::string& what, const torcon::Error& e) {
     std::fprintf(stderr, "%s: %s\n", what.c_str(), e.message.c_str());
     loop.stop();
