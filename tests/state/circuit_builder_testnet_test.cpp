@@ -187,6 +187,14 @@ TEST(CircuitBuilderTestnet, SeesThreeExitsWithTheirPolicies) {
     addresses.insert(r->ipv4());
   }
   EXPECT_EQ(addresses.size(), net.nodes.size() - net.with_role(Role::client).size());
+  // The network's record keeps the addresses, and env() names them.
+  auto loaded = torcon::testnet::load(net.dir);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_EQ(loaded->nodes.size(), net.nodes.size());
+  for (std::size_t i = 0; i < net.nodes.size(); ++i)
+    EXPECT_EQ(loaded->nodes[i].address, net.nodes[i].address) << net.nodes[i].name;
+  EXPECT_NE(net.env().find("EXIT2_ADDRESS=" + net.find("exit2")->address + "\n"),
+            std::string::npos);
   // The relays are not told apart by nickname alone: the node names match.
   for (const Node* e : exits) EXPECT_EQ(rig.state->router(dollar(*e))->nickname(), e->name);
 }
