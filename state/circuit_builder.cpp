@@ -237,6 +237,7 @@ struct CircuitBuilder::Impl {
     it->second.id = *id;
     it->second.replied = true;
     evaluate(serial);
+    ended.erase(*id);  // from here on, its events reach the op directly
     reply_arrived();
   }
 
