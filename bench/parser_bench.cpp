@@ -16,6 +16,9 @@
 //   BM_NsAllToRouterEntriesIdentityFlags  ... and identity() + flags() of each
 //   BM_NsAllToRouterEntriesToStatus       ... and to_status() of each (eager)
 //   BM_RouterEntriesOnly        RouterEntryReader over the data block alone
+//   BM_MicrodescConsensusToRouters  framing of the 8000-router microdescriptor
+//                               consensus + RouterStatusReader over its entries
+//                               ("m" digests included)
 //   BM_EventsToArgs             framing + ArgReader over every event
 //
 // After the table, main() prints the framing/memchr throughput ratio per input
@@ -53,6 +56,10 @@ constexpr std::size_t kReadSize = 64 * 1024;  // a typical recv() size
 
 const std::string& ns_all() {
   static const std::string s = torcon::gen::ns_all_reply({});
+  return s;
+}
+const std::string& microdesc_consensus() {
+  static const std::string s = torcon::gen::microdesc_consensus_reply({});
   return s;
 }
 const std::string& events() {
@@ -290,6 +297,42 @@ void BM_RouterEntriesOnly(benchmark::State& state) {
   state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
 }
 
+// The router entries of a microdescriptor consensus: the document between
+// its header and "directory-footer". Counts entries with an "m" digest.
+std::size_t parse_microdesc_routers(const Reply& r) {
+  std::size_t routers = 0;
+  for (const torcon::ReplyLine& l : r.lines) {
+    if (l.sep != torcon::Sep::data) continue;
+    const std::size_t first = l.data.find("\r\nr ");
+    const std::size_t footer = l.data.find("\r\ndirectory-footer", first);
+    if (first == std::string_view::npos || footer == std::string_view::npos) return 0;
+    torcon::RouterStatusReader rs(l.data.substr(first + 2, footer - first));
+    torcon::RouterStatus st;
+    while (rs.next(st)) {
+      benchmark::DoNotOptimize(st);
+      routers += st.microdesc_digest.size() == 43;
+    }
+    if (rs.error().code != torcon::Errc::ok) return 0;
+  }
+  return routers;
+}
+
+void BM_MicrodescConsensusToRouters(benchmark::State& state) {
+  const std::string& in = microdesc_consensus();
+  ReplyReader rd;
+  std::size_t routers = 0;
+  for (auto _ : state) {
+    std::size_t n = 0;
+    if (!frame_chunked(rd, in, [&](const Reply& r) { n += parse_microdesc_routers(r); }))
+      return report_error(state, rd);
+    routers = n;
+  }
+  if (routers != torcon::gen::MicrodescConsensusOptions{}.routers)
+    state.SkipWithError("router count is off");
+  state.SetBytesProcessed(std::int64_t(state.iterations() * in.size()));
+  state.SetItemsProcessed(std::int64_t(state.iterations() * routers));
+}
+
 void BM_EventsToArgs(benchmark::State& state) {
   const std::string& in = events();
   ReplyReader rd;
@@ -337,6 +380,7 @@ BENCHMARK(BM_NsAllToRouterEntriesNoIndex)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntriesIdentityFlags)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_NsAllToRouterEntriesToStatus)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouterEntriesOnly)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MicrodescConsensusToRouters)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EventsToArgs)->Unit(benchmark::kMillisecond);
 
 // Passes everything to the reporter --benchmark_format chose, keeping each

@@ -74,31 +74,33 @@ void ControlProtocol::fail_all(const Error& why) {
   const bool was_live = live_;
   live_ = false;
   safecookie::wipe(cookie_);
-  std::deque<ReplyCallback> pending;
+  CallbackQueue pending;
   pending.swap(pending_);
-  std::vector<std::pair<std::string, ReplyCallback>> held;
+  std::vector<Held> held;
   held.swap(held_);
-  std::vector<std::pair<SubscriptionId, StatusCallback>> subscribed;
-  subscribed.swap(pending_done_);
+  held_commands_ = 0;
   std::weak_ptr<bool> alive = alive_;
   if (connect_done_) {
     StatusCallback done = std::move(connect_done_);
     connect_done_ = nullptr;
     done(why);
   }
-  for (auto& cb : pending) {
+  while (!pending.empty()) {
     if (alive.expired()) return;
+    ReplyCallback cb = pending.pop_front();
     if (cb) cb(why);
   }
+  // In issue order. A SETEVENTS was never sent for the subscriptions held
+  // here: they are told so, but stay, and are sent on the next connection.
   for (auto& h : held) {
-    if (alive.expired()) return;
-    if (h.second) h.second(why);
-  }
-  // SETEVENTS was never sent for these; the subscriptions themselves stay
-  // and are sent on the next connection.
-  for (auto& s : subscribed) {
-    if (alive.expired()) return;
-    if (s.second) s.second(why);
+    if (h.cb) {
+      if (alive.expired()) return;
+      h.cb(why);
+    }
+    for (auto& w : h.waiting) {
+      if (alive.expired()) return;
+      if (w.second) w.second(why);
+    }
   }
   if (!alive.expired() && was_live && disconnect_handler_) disconnect_handler_(why);
 }
@@ -135,7 +137,8 @@ void ControlProtocol::enqueue(std::string_view wire, ReplyCallback cb) {
   if (state_ == State::closed)
     return fail_soon(std::move(cb), Error(Errc::disconnected, "not connected to tor"));
   if (state_ != State::ready) {
-    held_.emplace_back(std::string(wire), std::move(cb));
+    held_.push_back(Held{std::string(wire), std::move(cb), false, {}});
+    ++held_commands_;
     return;
   }
   write_now(wire, std::move(cb));
@@ -162,6 +165,7 @@ void ControlProtocol::enqueue_wire(ReplyCallback cb) {
 // ---- receiving ------------------------------------------------------------
 
 void ControlProtocol::received(std::size_t n) {
+  if (opts_.on_received && n <= space_.size()) opts_.on_received({space_.data(), n});
   reader_.commit(n);
   received_ += n;
   Reply r;
@@ -182,7 +186,7 @@ void ControlProtocol::received(std::size_t n) {
 
 void ControlProtocol::feed(std::string_view bytes) {
   while (!bytes.empty() && state_ != State::closed) {
-    const std::span<char> space = reader_.prepare(bytes.size());
+    const std::span<char> space = space_ = reader_.prepare(bytes.size());
     const std::size_t n = std::min(space.size(), bytes.size());
     std::copy_n(bytes.data(), n, space.data());
     bytes.remove_prefix(n);
@@ -215,8 +219,7 @@ void ControlProtocol::dispatch(const Reply& r) {
                                  "protocol error from tor: a reply no command was waiting for: " +
                                      std::string(r.raw.substr(0, 80)),
                                  r.offset));
-  ReplyCallback cb = std::move(pending_.front());
-  pending_.pop_front();
+  ReplyCallback cb = pending_.pop_front();
   if (cb) cb(as_result(r));
 }
 
@@ -257,7 +260,7 @@ ProtocolInfo parse_protocolinfo(const Reply& r) {
 }
 
 Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
-                                        const ProtocolInfo& info) {
+                                        bool cookie_file_named, const ProtocolInfo& info) {
   auto offered = [&](std::string_view m) {
     return std::find(info.methods.begin(), info.methods.end(), m) != info.methods.end();
   };
@@ -269,7 +272,18 @@ Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
   if (offered("NULL")) return AuthMethod::null;
   if (offered("HASHEDPASSWORD") && have_password) return AuthMethod::hashed_password;
   if (offered("SAFECOOKIE")) return AuthMethod::safecookie;
-  if (offered("COOKIE")) return AuthMethod::cookie;
+  // Plain COOKIE hands the file's contents to whoever answers: only for a
+  // file the caller named, never for one the control port names (every tor
+  // since 0.2.3 offers SAFECOOKIE beside COOKIE; a server offering COOKIE
+  // alone may be a process fishing for a file).
+  if (offered("COOKIE") && cookie_file_named) return AuthMethod::cookie;
+  if (offered("COOKIE"))
+    return Error(Errc::auth,
+                 "tor offers COOKIE without SAFECOOKIE, which would send the contents of the "
+                 "file the control port names (\"" +
+                     info.cookie_file +
+                     "\") to it; refused. Set ControllerOptions::cookie_file or ask for "
+                     "AuthMethod::cookie to allow it");
   if (offered("HASHEDPASSWORD"))
     return Error(Errc::auth, "tor requires a password (HASHEDPASSWORD) and none was given");
   return Error(Errc::auth, "tor offers no authentication method torcon knows");
@@ -278,7 +292,8 @@ Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
 void ControlProtocol::on_protocolinfo_reply(const Expected<Reply>& r) {
   if (!r) return auth_failed(Error(Errc::auth, "PROTOCOLINFO failed: " + r.error().message));
   protocol_info_ = parse_protocolinfo(*r);
-  Expected<AuthMethod> m = choose_auth_method(opts_.auth, !opts_.password.empty(), protocol_info_);
+  Expected<AuthMethod> m = choose_auth_method(opts_.auth, !opts_.password.empty(),
+                                              !opts_.cookie_file.empty(), protocol_info_);
   if (!m) return auth_failed(m.error());
   used_auth_ = *m;
   switch (used_auth_) {
@@ -380,9 +395,27 @@ void ControlProtocol::auth_failed(Error err) {
 void ControlProtocol::became_ready() {
   state_ = State::ready;
   live_ = true;
-  std::vector<std::pair<std::string, ReplyCallback>> held;
+  // What was issued meanwhile, in issue order: a SETEVENTS asked for before
+  // a GETINFO is answered before it, so the GETINFO's answer is followed by
+  // events of every later change. (A callback run meanwhile may close the
+  // connection: the rest then fails in enqueue().)
+  std::vector<Held> held;
   held.swap(held_);
-  for (auto& [wire, cb] : held) enqueue(wire, std::move(cb));
+  held_commands_ = 0;
+  for (Held& h : held) {
+    if (h.setevents && state_ == State::ready) {
+      send_setevents(std::move(h.wire), std::move(h.waiting));
+    } else if (h.setevents) {
+      for (auto& w : h.waiting)
+        if (w.second)
+          fail_soon([cb = std::move(w.second)](const Expected<Reply>& r) { cb(r.error()); },
+                    Error(Errc::disconnected, "not connected to tor"));
+    } else {
+      enqueue(h.wire, std::move(h.cb));
+    }
+  }
+  // A new connection of a controller subscribed before it: nothing was held
+  // for the subscriptions made on the last one.
   update_setevents();
   if (connect_done_) {
     StatusCallback done = std::move(connect_done_);
@@ -420,22 +453,37 @@ void ControlProtocol::unsubscribe(SubscriptionId id) {
 }
 
 void ControlProtocol::update_setevents(SubscriptionId added, StatusCallback done) {
-  if (state_ != State::ready) {
-    // Sent once authenticated (became_ready); report success then.
-    if (done) pending_done_.emplace_back(added, std::move(done));
-    return;
-  }
   std::string line = "SETEVENTS";
   for (const std::string& n : subscribed_events()) line += ' ' + n;
+  Waiting waiting;
+  if (done) waiting.emplace_back(added, std::move(done));
+  if (state_ != State::ready) {
+    // Sent once authenticated, in its place among the held commands
+    // (became_ready); its callbacks run then. Changes with no command
+    // between them make one SETEVENTS, of the last set.
+    if (!held_.empty() && held_.back().setevents) {
+      held_.back().wire = std::move(line);
+      for (auto& w : waiting) held_.back().waiting.push_back(std::move(w));
+    } else {
+      held_.push_back(Held{std::move(line), nullptr, true, std::move(waiting)});
+    }
+    return;
+  }
+  send_setevents(std::move(line), std::move(waiting));
+}
+
+// `line`: the subscriptions at the time they changed, without CRLF.
+void ControlProtocol::send_setevents(std::string line, Waiting waiting) {
   if (line == current_setevents_) {
-    if (done) fail_soon([done = std::move(done)](const Expected<Reply>&) { done(Status{}); }, {});
+    // Nothing changed for tor (e.g. a second handler for an event): success
+    // at once, but not inside the caller's call.
+    for (auto& w : waiting)
+      if (w.second)
+        fail_soon([cb = std::move(w.second)](const Expected<Reply>&) { cb(Status{}); }, {});
     return;
   }
   std::string previous = std::move(current_setevents_);
   current_setevents_ = line;
-  std::vector<std::pair<SubscriptionId, StatusCallback>> waiting;
-  waiting.swap(pending_done_);
-  if (done) waiting.emplace_back(added, std::move(done));
   line += "\r\n";
   write_now(line, [this, waiting = std::move(waiting),
                    previous = std::move(previous)](const Expected<Reply>& r) {

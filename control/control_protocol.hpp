@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "callback_queue.hpp"
 #include "event_dispatcher.hpp"
 #include "safecookie.hpp"
 #include "torcon/command.hpp"
@@ -95,7 +95,7 @@ class ControlProtocol {
 
   // ---- bytes from tor ----
   // Where the next read goes (the reader's own buffer: no copy).
-  std::span<char> read_space() { return reader_.prepare(); }
+  std::span<char> read_space() { return space_ = reader_.prepare(); }
   // n bytes landed in the last read_space(): runs every complete reply.
   void received(std::size_t n);
   // The same for bytes held elsewhere (copies them in).
@@ -112,7 +112,7 @@ class ControlProtocol {
   // Runs cb(err) from run_deferred(): for errors found before sending.
   void fail_soon(ReplyCallback cb, Error err);
   // Sent and unanswered, plus issued and held until authentication.
-  std::size_t pending() const noexcept { return pending_.size() + held_.size(); }
+  std::size_t pending() const noexcept { return pending_.size() + held_commands_; }
 
   // ---- events ----
   SubscriptionId subscribe(std::string_view event, EventHandler h, StatusCallback done);
@@ -159,10 +159,13 @@ class ControlProtocol {
   void auth_failed(Error err);
   Expected<std::string> load_cookie();
 
+  using Waiting = std::vector<std::pair<SubscriptionId, StatusCallback>>;
   void update_setevents(SubscriptionId added = 0, StatusCallback done = {});
+  void send_setevents(std::string line, Waiting waiting);
 
   Host& host_;
   ControllerOptions opts_;
+  std::span<char> space_;  // the last read_space(): where received() finds its bytes
   // The command being sent, reused: no allocation per command. (Nothing
   // re-enters command() or send() while it is in use: Host::write() runs
   // no callbacks.)
@@ -171,15 +174,24 @@ class ControlProtocol {
   std::uint64_t received_ = 0;  // bytes given to the reader, ever
   State state_ = State::idle;
   StatusCallback connect_done_;
-  std::deque<ReplyCallback> pending_;                        // sent, awaiting replies (FIFO)
-  std::vector<std::pair<std::string, ReplyCallback>> held_;  // issued before ready
+  CallbackQueue pending_;  // sent, awaiting replies (FIFO)
+  // Issued before authentication, in issue order, sent in that order once
+  // ready: a command, or a change of the subscriptions (the SETEVENTS line
+  // it made, and who waits for its answer).
+  struct Held {
+    std::string wire;  // a command with its CRLF; for a SETEVENTS, the line without
+    ReplyCallback cb;
+    bool setevents = false;
+    Waiting waiting;  // setevents only
+  };
+  std::vector<Held> held_;
+  std::size_t held_commands_ = 0;  // entries of held_ that are commands
   std::vector<std::function<void()>> deferred_;
   ProtocolInfo protocol_info_;
   AuthMethod used_auth_ = AuthMethod::automatic;
   std::string cookie_;  // 32 bytes while SAFECOOKIE runs, wiped after
   safecookie::Nonce client_nonce_{};
   EventDispatcher events_;
-  std::vector<std::pair<SubscriptionId, StatusCallback>> pending_done_;  // SETEVENTS not yet sent
   std::string current_setevents_;
   SubscriptionId next_sub_ = 1;
   DisconnectHandler disconnect_handler_;
@@ -194,8 +206,9 @@ ProtocolInfo parse_protocolinfo(const Reply& r);
 
 // The method to use: `wanted` if tor offers it, or for automatic the best
 // one offered (NULL, HASHEDPASSWORD when a password is given, SAFECOOKIE,
-// COOKIE). Errc::auth saying why when there is none.
+// COOKIE when the caller named the cookie file). Errc::auth saying why
+// when there is none.
 Expected<AuthMethod> choose_auth_method(AuthMethod wanted, bool have_password,
-                                        const ProtocolInfo& info);
+                                        bool cookie_file_named, const ProtocolInfo& info);
 
 }  // namespace torcon::detail

@@ -71,6 +71,8 @@ Controller::Controller(Reactor& reactor, ControllerOptions options)
 
 Controller::~Controller() = default;
 
+Reactor& Controller::reactor() const noexcept { return impl_->reactor; }
+
 void Controller::connect(const Endpoint& where, StatusCallback done) {
   impl_->connect(where, std::move(done));
 }

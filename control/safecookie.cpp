@@ -56,17 +56,26 @@ Expected<Nonce> client_nonce() {
 
 Expected<std::string> read_cookie(const std::string& path) {
   if (path.empty()) return Error(Errc::auth, "tor named no cookie file");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
     return Error(Errc::auth, "cannot open cookie file " + path + ": " + std::strerror(errno));
+  // What was opened, not what the path names now: a link to a regular file
+  // is fine, a device, FIFO, socket or directory is not.
   struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error(Errc::auth, "cookie file " + path + " is not a regular file");
+  }
   std::string cookie(33, '\0');
   ssize_t n = -1;
-  if (::fstat(fd, &st) == 0 && st.st_size == 32) n = ::read(fd, cookie.data(), 33);
+  if (st.st_size == 32) n = ::read(fd, cookie.data(), 33);
   ::close(fd);
-  if (st.st_size != 32 || n != 32)
+  if (st.st_size != 32 || n != 32) {
+    wipe(cookie);
     return Error(Errc::auth, "cookie file " + path + " is " + std::to_string(st.st_size) +
                                  " bytes, not the 32 tor writes");
+  }
   cookie.resize(32);
   return cookie;
 }

@@ -27,7 +27,9 @@ bool equal(const Digest& a, const Digest& b);
 // 32 bytes from the kernel's CSPRNG (getrandom).
 Expected<Nonce> client_nonce();
 
-// Reads a cookie file; it must be exactly 32 bytes.
+// Reads a cookie file; it must be a regular file (or a link to one) of
+// exactly 32 bytes. Opening does not block (a FIFO is refused, not waited
+// on), and nothing is read from anything else.
 Expected<std::string> read_cookie(const std::string& path);
 
 // Overwrites s with zeros (in a way the compiler may not elide), then

@@ -35,7 +35,8 @@ void check_same(const RouterEntry& e, const RouterStatus& s, std::string_view in
   FUZZ_CHECK(e.flags() == s.flags);
   FUZZ_CHECK(same(e.entry(), s.entry) && same(e.flags_text(), s.flags_text) &&
              same(e.version(), s.version) && same(e.protocols(), s.protocols) &&
-             same(e.policy(), s.policy) && same(e.a_lines(), s.a_lines));
+             same(e.policy(), s.policy) && same(e.a_lines(), s.a_lines) &&
+             same(e.microdesc_digest(), s.microdesc_digest));
   const auto v6 = e.ipv6();
   FUZZ_CHECK(v6.has_value() == s.has_ipv6);
   if (v6) FUZZ_CHECK(v6->addr == s.ipv6.addr && v6->port == s.ipv6.port);
@@ -59,7 +60,8 @@ void check_same(const RouterEntry& e, const RouterStatus& s, std::string_view in
              t.measured == s.measured);
   FUZZ_CHECK(same(t.entry, s.entry) && same(t.flags_text, s.flags_text) &&
              same(t.version, s.version) && same(t.protocols, s.protocols) &&
-             same(t.policy, s.policy) && same(t.a_lines, s.a_lines));
+             same(t.policy, s.policy) && same(t.a_lines, s.a_lines) &&
+             same(t.microdesc_digest, s.microdesc_digest));
 }
 
 // RouterEntryReader given the LF offsets (as ReplyReader records them) must
@@ -78,7 +80,7 @@ void check_indexed(std::string_view in) {
                same(a.nickname(), b.nickname()) && a.identity() == b.identity() &&
                same(a.flags_text(), b.flags_text()) && same(a.version(), b.version()) &&
                same(a.protocols(), b.protocols()) && same(a.policy(), b.policy()) &&
-               same(a.a_lines(), b.a_lines()));
+               same(a.a_lines(), b.a_lines()) && same(a.microdesc_digest(), b.microdesc_digest()));
     const auto bwa = a.bandwidth(), bwb = b.bandwidth();
     FUZZ_CHECK(bwa.ok() == bwb.ok() && (!bwa.ok() || *bwa == *bwb));
   }

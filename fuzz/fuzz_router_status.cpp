@@ -4,7 +4,7 @@
 // The input is the text of a data block (or plain LF text) of router status
 // entries. Invariants checked (any violation aborts):
 //  * every view of a RouterStatus (entry, a_lines, flags_text, version,
-//    protocols, policy) lies inside the input, and all but `entry` inside
+//    protocols, policy, microdesc_digest) lies inside the input, and all but `entry` inside
 //    `entry`; entries come in input order and do not overlap;
 //  * every field is within its bounds: nickname 1-19 alphanumerics, known
 //    flag bits only and each named in an "s" line, publication time of a
@@ -74,11 +74,16 @@ void check_entry(const RouterStatus& rs, std::string_view in) {
   std::size_t tail = std::size_t(e.data() + e.size() - in.data());
   while (tail < in.size() && (in[tail] == '\r' || in[tail] == '\n')) ++tail;
   const std::string_view e_ends(e.data(), tail - std::size_t(e.data() - in.data()));
-  for (std::string_view v : {rs.a_lines, rs.flags_text, rs.version, rs.protocols, rs.policy}) {
+  for (std::string_view v :
+       {rs.a_lines, rs.flags_text, rs.version, rs.protocols, rs.policy, rs.microdesc_digest}) {
     FUZZ_CHECK(inside_or_null(v, in));
     FUZZ_CHECK(inside_or_null(v, e_ends));
     FUZZ_CHECK(v.find('\n') == std::string_view::npos || v.data() == rs.a_lines.data());
   }
+
+  // A microdescriptor digest is 43 base64 characters, or absent.
+  FUZZ_CHECK(rs.microdesc_digest.data() == nullptr || rs.microdesc_digest.size() == 43);
+  for (char c : rs.microdesc_digest) FUZZ_CHECK(is_alnum(c) || c == '+' || c == '/');
 
   FUZZ_CHECK(rs.nickname_len >= 1 && rs.nickname_len <= 19);
   for (char c : rs.nickname()) FUZZ_CHECK(is_alnum(c));

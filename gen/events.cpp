@@ -320,6 +320,13 @@ class EventSim {
     after(static_cast<std::int64_t>(rng_.below(3600)) * kSecond, Kind::kHourly);
   }
 
+  // The session a circuit or stream is isolated to. Every caller holds an
+  // index it got from new_session(); a -1 (no isolation) here is a bug in
+  // the simulation, reported rather than read out of bounds.
+  const Session& session_at(std::int64_t index) const {
+    return sessions_.at(static_cast<std::size_t>(index));
+  }
+
   void new_session(bool allow_onion) {
     Session s;
     s.page_loads_left = static_cast<std::uint32_t>(rng_.between(1, 4));
@@ -482,7 +489,7 @@ class EventSim {
     e += " TIME_CREATED=";
     tf_.put_micros(e, c.created_us);
     if (c.shows_socks) {
-      const Session& s = sessions_[static_cast<std::size_t>(c.session)];
+      const Session& s = session_at(c.session);
       if (!s.socks_user.empty()) {
         e += " SOCKS_USERNAME=";
         e += s.socks_user;
@@ -507,6 +514,17 @@ class EventSim {
     }
   }
 
+  // " REASON=... [REMOTE_REASON=...]" of a CIRC or STREAM event that ended
+  // (control-spec 4.1.1, 4.1.2): the remote reason only beside a reason.
+  static void put_reasons(std::string& e, std::string_view reason, std::string_view remote) {
+    if (reason.empty()) return;
+    e += " REASON=";
+    e += reason;
+    if (remote.empty()) return;
+    e += " REMOTE_REASON=";
+    e += remote;
+  }
+
   void circ_event(const Circuit& c, std::string_view status, std::string_view reason = {},
                   std::string_view remote = {}) {
     std::string& e = begin_event("CIRC ");
@@ -514,14 +532,7 @@ class EventSim {
     e.push_back(' ');
     e += status;
     describe(e, c);
-    if (!reason.empty()) {
-      e += " REASON=";
-      e += reason;
-      if (!remote.empty()) {
-        e += " REMOTE_REASON=";
-        e += remote;
-      }
-    }
+    put_reasons(e, reason, remote);
     emit();
   }
 
@@ -700,7 +711,12 @@ class EventSim {
         adopted.push_back(sid);
         return true;
       });
-      if (other.waiting.empty()) other.session = -1;
+      // Left without the streams it was launched for, the circuit is clean
+      // again: no isolation, so no SOCKS credentials in its events either.
+      if (other.waiting.empty()) {
+        other.session = -1;
+        other.shows_socks = false;
+      }
     }
   }
 
@@ -1039,14 +1055,7 @@ class EventSim {
     put_uint(e, s.circ);
     e.push_back(' ');
     put_target(e, s);
-    if (!reason.empty()) {
-      e += " REASON=";
-      e += reason;
-      if (!remote.empty()) {
-        e += " REMOTE_REASON=";
-        e += remote;
-      }
-    }
+    put_reasons(e, reason, remote);
     e += extra;
     const bool is_new = status == "NEW" || status == "NEWRESOLVE";
     if (is_new) {
@@ -1063,7 +1072,7 @@ class EventSim {
       // never take a NEWNYM epoch.
       e += " CLIENT_PROTOCOL=UNKNOWN NYM_EPOCH=0 SESSION_GROUP=-2 ISO_FIELDS=SESSION_GROUP";
     } else {
-      const Session& ss = sessions_[static_cast<std::size_t>(s.session)];
+      const Session& ss = session_at(s.session);
       if (!ss.socks_user.empty()) {
         e += " SOCKS_USERNAME=";
         e += ss.socks_user;
@@ -1122,7 +1131,7 @@ class EventSim {
   }
 
   void open_stream(std::int64_t session) {
-    const Session& ss = sessions_[static_cast<std::size_t>(session)];
+    const Session& ss = session_at(session);
     Stream s;
     s.id = next_conn_id_++;
     if (rng_.percent(3)) next_conn_id_ += rng_.between(1, 3);  // other connections in between

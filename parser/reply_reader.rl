@@ -187,7 +187,13 @@ ReplyReader::Next ReplyReader::Machine::parse(ReplyReader& r) {
       return fail(r, Errc::bad_status_code, "status code is not three digits", at);
     return fail(r, Errc::bad_separator, "expected '-', '+' or ' ' after the status code", at);
   }
-  return r.complete_ ? Next::reply : Next::need_more;
+  if (r.complete_) return Next::reply;
+  // Out of input mid-reply. The actions check the limits where they look
+  // for an LF, but a line's status code and separator, and a data line's
+  // leading ".", are matched byte by byte: the bytes buffered so far must
+  // fit too, so that the reader never holds more than the limits allow.
+  if (!within_limits(r, static_cast<std::size_t>(pe - base))) return Next::error;
+  return Next::need_more;
 }
 
 ReplyReader::ReplyReader(ParserOptions opts)

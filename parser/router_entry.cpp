@@ -187,7 +187,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
       out.entry_off_ = std::uint32_t(line_start);
       out.r_line_ = std::uint32_t(line_start);
       out.r_ = {len > 1 ? lo + 2 : le, le};
-      out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.w_ = {};
+      out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
       out.flags_ = {};
       out.multi_w_ = false;
       // Nickname and identity, decoded here: the rest of the line waits.
@@ -249,6 +249,13 @@ bool RouterEntryReader::next(RouterEntry& out) {
           break;
         case 'v': out.v_ = rest; break;
         case 'p': out.p_ = rest; break;
+        case 'm':
+          switch (classify_m_line({base + rest.off, rest.end - rest.off})) {
+            case MLine::kDigest: out.m_ = rest; break;
+            case MLine::kVote: break;
+            case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
+          }
+          break;
         default: break;
       }
     } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
@@ -365,6 +372,7 @@ bool RouterEntry::decode(RouterStatus& out, Error& err) const {
   out.version = version();
   out.protocols = protocols();
   out.policy = policy();
+  out.microdesc_digest = microdesc_digest();
   out.entry = entry();
   return true;
 }

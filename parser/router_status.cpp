@@ -199,12 +199,19 @@ bool RouterStatusReader::next(RouterStatus& out) {
           break;
         case 'v': out.version = rest; break;
         case 'p': out.policy = rest; break;
+        case 'm':
+          switch (classify_m_line(rest)) {
+            case MLine::kDigest: out.microdesc_digest = rest; break;
+            case MLine::kVote: break;
+            case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
+          }
+          break;
         default: break;
       }
     } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
       out.protocols = len > 2 ? std::string_view(lp + 3, len - 3) : std::string_view(le, 0);
     }
-    // "m" and keywords a newer tor adds: part of the entry, nothing to parse.
+    // Keywords a newer tor adds: part of the entry, nothing to parse.
     pos_ = entry_end = next_pos;
     idx += given;
   }

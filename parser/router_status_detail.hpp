@@ -148,6 +148,23 @@ inline bool parse_or_address6(std::string_view s, Ipv6OrAddress& out) {
   return parse_port(s.substr(close + 2), out.port);
 }
 
+// The "m" line (`rest` after "m "). In a microdescriptor consensus entry it
+// is the microdescriptor's SHA-256 digest as tor writes it, 43 base64
+// characters without padding (dir-spec 3.9.2): kDigest. A vote's form,
+// "m methods algorithm=digest...", has a space: kVote, kept as a line of the
+// entry but not a digest. One token that is not a digest: kBad.
+enum class MLine : std::uint8_t { kDigest, kVote, kBad };
+inline constexpr const char* kBadMicrodescDigest =
+    "m line is not a microdescriptor digest (43 base64 characters)";
+inline MLine classify_m_line(std::string_view rest) {
+  if (rest.size() == 43) {
+    unsigned bad = 0;
+    for (const char c : rest) bad |= kB64.v[std::uint8_t(c)];
+    if ((bad & 64) == 0) return MLine::kDigest;
+  }
+  return rest.find(' ') != std::string_view::npos ? MLine::kVote : MLine::kBad;
+}
+
 // Any r line the fixed-offset path declined (`rest` is the text after "r "):
 // split into fields and check each. False with `why` set on bad input.
 bool parse_r_general(std::string_view rest, RouterStatus& out, std::string& why);

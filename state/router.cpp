@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "torcon/exit_policy.hpp"
+
 namespace torcon {
 
 namespace {
@@ -79,6 +81,19 @@ bool Router::has_flag(std::string_view name) const noexcept {
 ExitAnswer Router::exits_to(std::uint16_t port) const noexcept {
   if (!policy_) return {};
   return ExitAnswer{policy_->accepts(port), PolicySource::summary};
+}
+
+ExitAnswer Router::exits_to(const IpAddress& address, std::uint16_t port) const noexcept {
+  if (descriptor_policy_)
+    return ExitAnswer{descriptor_policy_->allows(address, port), PolicySource::descriptor};
+  if (address.v6) return {};  // the "p" summary is for IPv4 only
+  return exits_to(port);
+}
+
+ExitAnswer Router::exits_to(std::string_view address, std::uint16_t port) const noexcept {
+  const std::optional<IpAddress> a = IpAddress::parse(address);
+  if (!a) return {};
+  return exits_to(*a, port);
 }
 
 }  // namespace torcon

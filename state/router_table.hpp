@@ -17,6 +17,7 @@
 #include "listener_list.hpp"
 #include "string_key.hpp"
 #include "torcon/events.hpp"
+#include "torcon/exit_policy.hpp"
 #include "torcon/expected.hpp"
 #include "torcon/router.hpp"
 
@@ -38,6 +39,14 @@ class RouterTable {
   // is removed.
   Status apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
                          bool replace);
+
+  // Server descriptors (GETINFO desc/id/<HEX>, desc/all-recent; unstuffed
+  // text): each known router's full exit policy is replaced by its
+  // descriptor's. `key` is the identity the GETINFO key named (desc/id/),
+  // used when a descriptor has no fingerprint line. Descriptors of routers
+  // the state does not know are skipped. A descriptor whose policy does not
+  // parse is an error; the others are still applied.
+  Status apply_descriptors(std::string_view text, const RouterIdentity* key);
 
   Router* find(const RouterIdentity& id) const noexcept {
     auto it = by_id_.find(id);
@@ -84,6 +93,7 @@ class RouterTable {
   static constexpr std::size_t kChunk = 512;
 
   Router* allocate(const RouterIdentity& id, std::string_view nickname);
+  Router* make_router(const RouterIdentity& id, std::string_view nickname);  // not in by_id_
   void release(Router* r);  // out of the maps, back to the pool
   void link_nickname(Router* r);
   void unlink_nickname(Router* r);
@@ -114,6 +124,7 @@ class RouterTable {
   mutable bool nick_index_ = false;
   mutable absl::flat_hash_map<std::string_view, Router*, TextHash, TextEq> by_nick_;
   absl::node_hash_set<std::string, TextHash, TextEq> strings_;
+  absl::flat_hash_map<RouterIdentity, std::unique_ptr<ExitPolicy>, IdHash, IdEq> full_policies_;
   absl::node_hash_map<std::string, ExitPolicySummary, TextHash, TextEq> policies_;
   std::uint32_t generation_ = 0;
   std::size_t consensus_count_ = 0;

@@ -1,6 +1,7 @@
 #include "state_core.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <utility>
 
 #include "target.hpp"
@@ -183,7 +184,7 @@ Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
       return {};
     }
     if (from_snapshot && ended_circuits_.contains(e.id)) return {};
-    auto c = std::make_unique<Circuit>();
+    std::unique_ptr<Circuit> c = new_circuit();
     c->id_.assign(e.id.data(), e.id.size());
     it = circuits_.emplace(c->id_, std::move(c)).first;
     what |= circuit_created;
@@ -257,8 +258,10 @@ void StateCore::remove_circuit(Circuit& c) {
     if (r) routers_.unref(const_cast<Router*>(r));
   c.path_.clear();
   if (snapshot_pending_) ended_circuits_.insert(c.id_);
-  std::string id = std::move(c.id_);
-  circuits_.erase(id);
+  auto it = circuits_.find(c.id_);
+  std::unique_ptr<Circuit> owned = std::move(it->second);
+  circuits_.erase(it);
+  recycle(std::move(owned));
 }
 
 void StateCore::apply_circ_minor(const CircMinorEvent& e) {
@@ -304,7 +307,7 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
       return {};
     }
     if (from_snapshot && ended_streams_.contains(e.id)) return {};
-    auto s = std::make_unique<Stream>();
+    std::unique_ptr<Stream> s = new_stream();
     s->id_.assign(e.id.data(), e.id.size());
     it = streams_.emplace(s->id_, std::move(s)).first;
     what |= stream_created;
@@ -343,6 +346,10 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
         break;
       case StreamStatus::detached:
         ++s.detaches_;
+        // This DETACHED's reasons, not an earlier event's: an attacher
+        // reads them at the re-offer that follows (stream_attacher.hpp).
+        s.reason_.clear();
+        s.remote_reason_.clear();
         if (s.circuit_) {
           attach_stream(s, nullptr);
           what |= stream_circuit;
@@ -385,8 +392,9 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
     notify(s, what | stream_removed);
     if (s.circuit_) attach_stream(s, nullptr);  // the circuit's listeners hear it
     if (snapshot_pending_) ended_streams_.insert(s.id_);
-    std::string id = std::move(s.id_);
-    streams_.erase(id);
+    std::unique_ptr<Stream> owned = std::move(it->second);
+    streams_.erase(it);
+    recycle(std::move(owned));
     return {};
   }
   notify(s, what);
@@ -405,6 +413,68 @@ void StateCore::attach_stream(Stream& s, Circuit* c) {
     s.circuit_ = c;
     notify(*c, circuit_streams);
   }
+}
+
+// ---- reuse ---------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t kSpares = 256;  // a busy client's streams in flight
+}
+
+std::unique_ptr<Circuit> StateCore::new_circuit() {
+  if (spare_circuits_.empty()) return std::make_unique<Circuit>();
+  std::unique_ptr<Circuit> c = std::move(spare_circuits_.back());
+  spare_circuits_.pop_back();
+  return c;
+}
+
+std::unique_ptr<Stream> StateCore::new_stream() {
+  if (spare_streams_.empty()) return std::make_unique<Stream>();
+  std::unique_ptr<Stream> s = std::move(spare_streams_.back());
+  spare_streams_.pop_back();
+  return s;
+}
+
+// Back to a default-constructed object's values, keeping the strings' and
+// vectors' capacity. Every member is listed: one added to Circuit or Stream
+// must be reset here too (the size checks below are a reminder).
+void StateCore::recycle(std::unique_ptr<Circuit> c) {
+  if (spare_circuits_.size() >= kSpares) return;
+  static_assert(sizeof(Circuit) == 520 || sizeof(void*) != 8,
+                "Circuit changed: reset the new member in StateCore::recycle");
+  Circuit& x = *c;
+  x.id_.clear();
+  x.state_ = CircStatus::other;
+  x.rank_ = 0;
+  x.cannibalized_ = false;
+  x.state_text_.clear();
+  x.path_.clear();
+  for (std::string* f : {&x.purpose_, &x.build_flags_, &x.hs_state_, &x.rend_query_,
+                         &x.time_created_, &x.socks_username_, &x.socks_password_, &x.conflux_id_,
+                         &x.reason_, &x.remote_reason_, &x.old_purpose_})
+    f->clear();
+  x.bandwidth_ = CircuitBandwidth{};
+  x.streams_.clear();
+  spare_circuits_.push_back(std::move(c));
+}
+
+void StateCore::recycle(std::unique_ptr<Stream> s) {
+  if (spare_streams_.size() >= kSpares) return;
+  static_assert(sizeof(Stream) == 536 || sizeof(void*) != 8,
+                "Stream changed: reset the new member in StateCore::recycle");
+  Stream& x = *s;
+  x.id_.clear();
+  x.state_ = StreamStatus::other;
+  x.rank_ = 0;
+  x.port_ = x.source_port_ = 0;
+  x.detaches_ = 0;
+  x.circuit_ = nullptr;
+  for (std::string* f : {&x.state_text_, &x.circuit_id_, &x.target_, &x.host_, &x.requested_host_,
+                         &x.source_address_, &x.purpose_, &x.socks_username_, &x.socks_password_,
+                         &x.client_protocol_, &x.nym_epoch_, &x.session_group_, &x.iso_fields_,
+                         &x.reason_, &x.remote_reason_})
+    f->clear();
+  spare_streams_.push_back(std::move(s));
 }
 
 // ---- GETINFO replies --------------------------------------------------------------
@@ -482,6 +552,16 @@ Status StateCore::apply_getinfo(const Reply& r) {
         DataLines lines(v.value);
         for (std::string_view line; lines.next(line);) one(line);
       }
+    } else if (v.key == "desc/all-recent" || v.key.starts_with("desc/id/")) {
+      // Server descriptors: the routers' full exit policies.
+      RouterIdentity key{};
+      LongName ln;
+      const bool keyed = v.key.starts_with("desc/id/") &&
+                         parse_long_name("$" + std::string(v.key.substr(8)), ln) &&
+                         ln.has_fingerprint;
+      if (keyed) key = ln.identity;
+      const std::string text = v.is_data ? join_data(v.value) : std::string(v.value);
+      note(routers_.apply_descriptors(text, keyed ? &key : nullptr));
     } else if (v.key == "process/pid") {
       std::uint64_t pid = 0;
       bool ok = !v.value.empty();

@@ -81,9 +81,10 @@ class StateCore {
   std::function<void(const Status&)> attach_done_;
   bool bootstrapped_ = false;
   std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
-  std::size_t subscriptions_waiting_ = 0;  // SETEVENTS answers the snapshot waits for
   void send_snapshot();
   void finish_attach(const Status& s);
+  // After the snapshot: a leftover __LeaveStreamsUnattached=1 (stream_attacher.hpp).
+  void check_leave_unattached();
 
  private:
   void notify(const Circuit& c, CircuitChanges what) {
@@ -94,6 +95,15 @@ class StateCore {
   }
   bool set_path(Circuit& c, std::string_view path);
   void remove_circuit(Circuit& c);
+  // Ended circuits and streams are kept (a few hundred) and reused: their
+  // strings keep their capacity, so a busy tor's short-lived streams cost
+  // no allocation after the first few (see recycle() in state_core.cpp).
+  std::unique_ptr<Circuit> new_circuit();
+  std::unique_ptr<Stream> new_stream();
+  void recycle(std::unique_ptr<Circuit> c);
+  void recycle(std::unique_ptr<Stream> s);
+  std::vector<std::unique_ptr<Circuit>> spare_circuits_;
+  std::vector<std::unique_ptr<Stream>> spare_streams_;
   void attach_stream(Stream& s, Circuit* c);  // null: detach
   std::string scratch_;                       // decoded QuotedStrings, synthetic event lines
 };

@@ -5,6 +5,7 @@
 #include <array>
 #include <utility>
 
+#include "attach_core.hpp"
 #include "state_core.hpp"
 #include "torcon/controller.hpp"
 
@@ -27,7 +28,26 @@ void StateCore::finish_attach(const Status& s) {
   if (!attach_done_) return;
   auto done = std::move(attach_done_);
   attach_done_ = nullptr;
+  if (s) check_leave_unattached();
   done(s);
+}
+
+// tor keeps __LeaveStreamsUnattached after the controller that set it is
+// gone: then every new stream waits for an attacher that never answers.
+// Reported (on_listener_error) when no StreamAttacher of this process is
+// installed on the connection.
+void StateCore::check_leave_unattached() {
+  std::weak_ptr<StateCore*> self = self_;
+  Controller* ctl = controller_;
+  ctl->getconf({"__LeaveStreamsUnattached"}, [self, ctl](const Expected<KeyValues>& kv) {
+    auto p = self.lock();
+    if (!p || !kv || !(*p)->on_error_) return;
+    const std::string* v = kv->find("__LeaveStreamsUnattached");
+    if (v && *v == "1" && AttachCore::installed_on(ctl) == 0)
+      (*p)->on_error_(
+          "tor has __LeaveStreamsUnattached=1 and no StreamAttacher is installed: new streams "
+          "wait for a controller to attach them (one that set it exited without resetting it?)");
+  });
 }
 
 void StateCore::send_snapshot() {
@@ -92,26 +112,16 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
           auto p = self.lock();
           if (!p) return;
           detail::StateCore& c = **p;
-          if (s) {
-            if (c.subscriptions_waiting_ > 0 && --c.subscriptions_waiting_ == 0 && c.attach_done_)
-              c.send_snapshot();
-            return;
-          }
-          if (!c.attach_done_) return;
-          c.subscriptions_waiting_ = 0;
+          if (s || !c.attach_done_) return;
           c.finish_attach(Error(s.error().code,
                                 "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
                                 s.error().status));
         }));
   }
-  // On a ready connection, the GETINFO goes right behind the SETEVENTS (one
-  // pipelined round; tor takes commands in order). Before authentication
-  // the Controller sends held commands first and SETEVENTS after them, so
-  // the GETINFO then waits for the SETEVENTS' answers.
-  if (controller.ready())
-    core.send_snapshot();
-  else
-    core.subscriptions_waiting_ = core.subscriptions_.size();
+  // Right behind the SETEVENTS, in one pipelined round: the Controller
+  // sends in issue order (also what it holds until authenticated), and tor
+  // takes commands in order.
+  core.send_snapshot();
 }
 
 void TorState::detach() {
@@ -121,12 +131,40 @@ void TorState::detach() {
   core.subscriptions_.clear();
   core.controller_ = nullptr;
   core.snapshot_pending_ = false;
-  core.subscriptions_waiting_ = 0;
   core.ended_circuits_.clear();
   core.ended_streams_.clear();
   core.attach_done_ = nullptr;
   // Callbacks still queued in the Controller (the GETINFO) find no state.
   core.self_ = std::make_shared<detail::StateCore*>(&core);
+}
+
+void TorState::load_descriptors(std::function<void(const Status&)> done) {
+  detail::StateCore& core = *core_;
+  if (!core.controller_) {
+    if (done) done(Error(Errc::bad_argument, "load_descriptors: TorState is not attached"));
+    return;
+  }
+  std::weak_ptr<detail::StateCore*> self = core.self_;
+  core.controller_->command(
+      "GETINFO desc/all-recent", [self, done = std::move(done)](const Expected<Reply>& r) {
+        auto p = self.lock();
+        Status s;
+        if (!r)
+          s = r.error();
+        else if (!r->is_ok())
+          s = Error(Errc::tor_error, "GETINFO desc/all-recent: " + std::string(r->status_text()), 0,
+                    r->code);
+        else if (r->lines.empty() || r->lines[0].sep != Sep::data || r->lines[0].data.empty())
+          // What tor 0.4.9 answers on microdescriptors (its default as a
+          // client): "250-desc/all-recent=" with nothing after it.
+          s = Error(Errc::tor_error,
+                    "tor has no server descriptors (a client on microdescriptors, tor's default, "
+                    "has none: set UseMicrodescriptors 0); exits_to() answers from the "
+                    "consensus' summaries");
+        else if (p)
+          s = (*p)->apply_getinfo(*r);
+        if (done) done(s);
+      });
 }
 
 bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }

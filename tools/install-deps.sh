@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   ragel liburing-dev libabsl-dev libmaxminddb-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   tor python3 python3-stem curl bc
 )

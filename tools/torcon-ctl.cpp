@@ -2,7 +2,8 @@
 // spirit of stem's tor-prompt), built on torcon::Controller.
 //
 //   torcon-ctl [--control HOST:PORT | --control PATH] [--password P | --cookie FILE]
-//              [--reactor epoll|uring] [--events E1,E2 [--count N]] [COMMAND ...]
+//              [--reactor epoll|uring] [--events E1,E2 [--count N]] [--record FILE]
+//              [COMMAND ...]
 //
 // Output: each reply exactly as tor sent it (Reply::raw) with every CRLF
 // turned into LF: "250-..." lines, "250+..." lines followed by their data
@@ -26,8 +27,13 @@
 // an --events subscription); 2 bad usage, a refused command, connection,
 // authentication or protocol errors, or an interrupt before all replies came.
 // Ctrl-C while only waiting for events ends normally (0 or 1 as above).
+//
+// --record FILE writes every byte tor sends on the connection, from the
+// PROTOCOLINFO reply on, exactly as read (a capture for torcon-parse and
+// state_bench). A file that cannot be opened or written is exit status 2.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <termios.h>
@@ -68,6 +74,7 @@ constexpr const char* kUsage =
     "                        an io_uring asked for but unavailable is an error\n"
     "  --events E1,E2,...    after the commands, subscribe and print events\n"
     "  --count N             with --events: exit after N events (default: until Ctrl-C)\n"
+    "  --record FILE         write every byte tor sends on the connection to FILE\n"
     "  -h, --help            this text\n"
     "\n"
     "Without COMMANDs: if stdin is a terminal, an interactive prompt (line editing,\n"
@@ -128,7 +135,12 @@ struct Options {
   std::vector<std::string> events;
   std::uint64_t count = 0;  // 0: until interrupted
   std::vector<std::string> commands;
+  std::optional<std::string> record;  // --record FILE
+  int record_fd = -1;
 };
+
+// --record: a write error is reported once and ends the run with status 2.
+bool g_record_failed = false;
 
 struct UsageError {
   std::string message;
@@ -210,7 +222,8 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
       value = a.substr(eq + 1);
     }
     const bool takes_value = name == "--control" || name == "--password" || name == "--cookie" ||
-                             name == "--reactor" || name == "--events" || name == "--count";
+                             name == "--reactor" || name == "--events" || name == "--count" ||
+                             name == "--record";
     if (!takes_value) return UsageError{"unknown option \"" + std::string(a) + "\""};
     if (!value) {
       if (i + 1 >= argc) return UsageError{std::string(name) + " needs a value"};
@@ -242,6 +255,9 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
       }
+    } else if (name == "--record") {
+      if (value->empty()) return UsageError{"--record: empty file name"};
+      o.record = std::string(*value);
     } else if (name == "--count") {
       std::uint64_t n = 0;
       if (value->empty() || value->size() > 18 ||
@@ -541,6 +557,20 @@ class Session {
       c.password = *o.password;
     }
     if (o.cookie_file) c.cookie_file = *o.cookie_file;
+    if (o.record_fd >= 0) {
+      c.on_received = [fd = o.record_fd](std::string_view bytes) {
+        while (!bytes.empty() && !g_record_failed) {
+          const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            g_record_failed = true;
+            error_line(std::string("--record: write: ") + std::strerror(errno));
+            return;
+          }
+          bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+      };
+    }
     return c;
   }
 
@@ -820,6 +850,15 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
 
+  if (opts.record) {
+    opts.record_fd =
+        ::open(opts.record->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+    if (opts.record_fd < 0) {
+      error_line("--record: " + *opts.record + ": " + std::strerror(errno));
+      return kExitFailure;
+    }
+  }
+
   torcon::ReactorOptions ro;
   ro.backend = opts.backend;
   auto reactor = torcon::Reactor::create(ro);
@@ -835,5 +874,9 @@ int main(int argc, char** argv) {
   }
   reactor->reset();  // before the signalfd goes: the reactor never owned it
   ::close(signal_fd);
-  return status;
+  if (opts.record_fd >= 0 && ::close(opts.record_fd) != 0 && !g_record_failed) {
+    error_line("--record: " + *opts.record + ": " + std::strerror(errno));
+    g_record_failed = true;
+  }
+  return g_record_failed ? std::max(status, kExitFailure) : status;
 }

@@ -47,13 +47,21 @@ const char* to_string(AuthMethod m);
 
 struct ControllerOptions {
   // automatic: the best method tor offers — NULL, then HASHEDPASSWORD when a
-  // password is given, then SAFECOOKIE, then COOKIE. A named method is used
-  // only if tor offers it.
+  // password is given, then SAFECOOKIE, then COOKIE only if cookie_file is
+  // set. Plain COOKIE sends the file's contents to whoever listens on the
+  // control port (a process that took the port while tor restarts could
+  // name any file), so automatic never picks it for a file the control port
+  // named; SAFECOOKIE makes tor prove it knows the cookie first. A named
+  // method is used only if tor offers it. Cookie files must be regular files
+  // of exactly 32 bytes.
   AuthMethod auth = AuthMethod::automatic;
   std::string password;     // for HASHEDPASSWORD
   std::string cookie_file;  // overrides PROTOCOLINFO's COOKIEFILE
   ParserOptions parser;
   ConnectOptions connect;
+  // Every byte tor sends, as it is read and before it is parsed (a capture:
+  // torcon-ctl --record). Must not call back into the Controller.
+  std::function<void(std::string_view)> on_received;
 };
 
 // What PROTOCOLINFO said.
@@ -115,6 +123,9 @@ class Controller final {
   // options.connect.timeout (Errc::timeout).
   void connect(const Endpoint& where, StatusCallback done);
   bool ready() const noexcept;
+  // The reactor it runs on (for components built on the Controller that
+  // need to defer a callback to the loop).
+  Reactor& reactor() const noexcept;
   const ProtocolInfo& protocol_info() const noexcept;
   AuthMethod auth_method() const noexcept;
 

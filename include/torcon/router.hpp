@@ -25,6 +25,8 @@ namespace torcon {
 namespace detail {
 class RouterTable;
 }
+class ExitPolicy;  // exit_policy.hpp
+struct IpAddress;
 
 using RouterIdentity = std::array<std::uint8_t, 20>;
 
@@ -54,8 +56,9 @@ class ExitPolicySummary {
 
 // Where exits_to() got its answer.
 enum class PolicySource : std::uint8_t {
-  none,     // nothing known (a placeholder, or no "p" line): `allowed` is false
-  summary,  // the consensus' "p" summary (rules for all addresses only)
+  none,        // nothing known (a placeholder, or no "p" line): `allowed` is false
+  summary,     // the consensus' "p" summary (rules for all addresses only)
+  descriptor,  // the relay's full policy, from its server descriptor
 };
 struct ExitAnswer {
   bool allowed = false;
@@ -97,6 +100,16 @@ class Router {
   // Whether this relay lets streams out to `port` on any address, and on
   // what that answer rests.
   ExitAnswer exits_to(std::uint16_t port) const noexcept;
+  // Whether it lets a stream out to `address`:`port`. With the relay's
+  // server descriptor loaded (TorState::load_descriptors), its full policy
+  // answers (source descriptor); else the summary (source summary), which
+  // knows nothing of rules for particular addresses (it rejects a port
+  // that an address-specific rule accepts, and vice versa). An address
+  // that is not IPv4 or IPv6 gets {false, none}.
+  ExitAnswer exits_to(std::string_view address, std::uint16_t port) const noexcept;
+  ExitAnswer exits_to(const IpAddress& address, std::uint16_t port) const noexcept;
+  // The full policy, when the descriptor was loaded; else null.
+  const ExitPolicy* descriptor_policy() const noexcept { return descriptor_policy_; }
 
   // Deliberately absent: the r line's publication time. tor >= 0.4.8 writes
   // a fixed 2038 date there, so no age can be derived from it.
@@ -111,9 +124,10 @@ class Router {
   std::uint32_t ipv4_ = 0;
   RouterFlags flags_;
   RouterBandwidth bandwidth_;
-  std::string_view unknown_flags_;             // interned by the table
-  std::string_view version_;                   // interned
-  const ExitPolicySummary* policy_ = nullptr;  // interned
+  std::string_view unknown_flags_;                 // interned by the table
+  std::string_view version_;                       // interned
+  const ExitPolicySummary* policy_ = nullptr;      // interned
+  const ExitPolicy* descriptor_policy_ = nullptr;  // owned by the table
   std::vector<Ipv6OrAddress> ipv6_;
   // Table bookkeeping.
   std::uint32_t refs_ = 0;        // circuit hops and guards naming it

@@ -67,6 +67,9 @@ class RouterEntry {
   std::string_view protocols() const noexcept { return view(pr_); }
   std::string_view policy() const noexcept { return view(p_); }
   std::string_view a_lines() const noexcept { return view(a_); }  // walk with OrAddressLines
+  // The "m" line's digest (microdescriptor consensus), checked by the pass
+  // as RouterStatus::microdesc_digest is.
+  std::string_view microdesc_digest() const noexcept { return view(m_); }
 
   // Decoded by the pass (of the last "s" line; never fails: unknown flags
   // are not errors).
@@ -109,7 +112,7 @@ class RouterEntry {
   std::uint32_t nick_off_ = 0;
   Span a_;        // first "a" line's keyword to the end of the last one
   Span a_first_;  // the first "a" line's address
-  Span s_, v_, pr_, p_;
+  Span s_, v_, pr_, p_, m_;
   Span w_;                    // after "w " of the last w line
   std::uint32_t w_line_ = 0;  // its start, for errors
   std::uint8_t nick_len_ = 0;

@@ -86,7 +86,11 @@ struct RouterStatus {
   std::string_view version;     // the "v" line after "v "
   std::string_view protocols;   // the "pr" line after "pr "
   std::string_view policy;      // the "p" line after "p ", e.g. "accept 80,443"
-  std::string_view entry;       // the whole entry, "r" line to last line
+  // The "m" line after "m " (microdescriptor consensus only): the base64
+  // SHA-256 digest of the relay's microdescriptor, 43 characters, checked.
+  // A vote's "m methods sha256=..." lines are not digests: left empty.
+  std::string_view microdesc_digest;
+  std::string_view entry;  // the whole entry, "r" line to last line
 
   std::string_view nickname() const noexcept { return {nickname_buf, nickname_len}; }
 };

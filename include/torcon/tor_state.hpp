@@ -18,9 +18,9 @@
 // for ns/all, circuit-status, stream-status, address-mappings/all,
 // entry-guards and process/pid: tor answers those keys at one instant, after
 // the SETEVENTS took effect, so every change after that instant arrives as
-// an event. (On an authenticated Controller the GETINFO is pipelined right
-// behind the SETEVENTS; attached before authentication, it waits for the
-// SETEVENTS' answers, as the Controller then sends held commands first.) Changes from before it may
+// an event (the GETINFO is pipelined right behind the SETEVENTS: the
+// Controller sends commands in the order they were issued, also those it
+// holds until authenticated). Changes from before it may
 // arrive too — as events before the reply, or (tor queues events, but writes replies at once) after
 // it — and are merged by rules that make applying an event twice, or late, harmless:
 //   - a circuit's state only moves forward (LAUNCHED < EXTENDED <
@@ -132,6 +132,17 @@ class TorState {
   void attach(Controller& controller, std::function<void(const Status&)> done);
   // Unsubscribes; the tables stay as they are.
   void detach();
+  // Asks the attached tor for its server descriptors (GETINFO
+  // desc/all-recent) and gives each known router its full exit policy
+  // (Router::exits_to(address, port) then answers from it). `done`: ok;
+  // Errc::tor_error when tor refuses or has none — a client on
+  // microdescriptors (tor's default) answers desc/all-recent with nothing
+  // (tor 0.4.9; desc/id/ says "We fetch microdescriptors, not router
+  // descriptors"), so only the summaries answer there; Errc::bad_argument
+  // when not attached. Descriptors of routers that arrive later are not
+  // fetched by themselves: call it again. The same keys in apply_reply()
+  // (desc/id/<HEX> too) do the same for a capture.
+  void load_descriptors(std::function<void(const Status&)> done);
   bool bootstrapped() const noexcept;
 
   // ---- lookups ---------------------------------------------------------------
@@ -183,7 +194,10 @@ class TorState {
   // False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
   // Called with a description when a listener throws (its what()) or an
-  // event from the Controller cannot be applied (it is then skipped).
+  // event from the Controller cannot be applied (it is then skipped), and
+  // when attach() finds tor holding streams for a controller that is not
+  // there: __LeaveStreamsUnattached=1 with no StreamAttacher installed on
+  // the connection (stream_attacher.hpp).
   void on_listener_error(std::function<void(std::string_view)> handler);
 
  private:

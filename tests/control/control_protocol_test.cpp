@@ -179,8 +179,9 @@ struct AuthCase {
   const char* methods;  // PROTOCOLINFO's METHODS=
   AuthMethod wanted;
   const char* password;
-  AuthMethod used;           // automatic: choosing fails
-  std::string authenticate;  // the line written, or what the error says
+  AuthMethod used;               // automatic: choosing fails
+  std::string authenticate;      // the line written, or what the error says
+  const char* cookie_file = "";  // ControllerOptions::cookie_file
 };
 
 TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
@@ -193,7 +194,9 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
        "AUTHENTICATE \"s3cret \\\"pw\\\"\\\\\"\r\n"},
       {"HASHEDPASSWORD,SAFECOOKIE", M::automatic, "pw", M::hashed_password,
        "AUTHENTICATE \"pw\"\r\n"},
-      {"COOKIE", M::automatic, "", M::cookie, cookie_line},
+      // Plain COOKIE automatically only for a cookie file the caller named.
+      {"COOKIE", M::automatic, "", M::cookie, cookie_line, "/mine"},
+      {"NULL,COOKIE", M::automatic, "", M::null, "AUTHENTICATE\r\n", "/mine"},
       {"COOKIE,SAFECOOKIE", M::cookie, "", M::cookie, cookie_line},
       {"NULL,COOKIE", M::cookie, "", M::cookie, cookie_line},
       {"HASHEDPASSWORD", M::hashed_password, "x", M::hashed_password, "AUTHENTICATE \"x\"\r\n"},
@@ -207,6 +210,8 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
       {"COOKIE", M::safecookie, "", M::automatic, "does not offer SAFECOOKIE"},
       {"NULL", M::hashed_password, "pw", M::automatic, "does not offer HASHEDPASSWORD"},
       {"HASHEDPASSWORD", M::automatic, "pw\r\nSIGNAL HALT", M::automatic, "password: "},
+      {"COOKIE", M::automatic, "", M::automatic, "COOKIE without SAFECOOKIE"},
+      {"COOKIE,HASHEDPASSWORD", M::automatic, "", M::automatic, "COOKIE without SAFECOOKIE"},
   };
   for (const AuthCase& c : cases) {
     SCOPED_TRACE(std::string(c.methods) + " wanted " + to_string(c.wanted));
@@ -215,6 +220,7 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
     ControllerOptions o;
     o.auth = c.wanted;
     o.password = c.password;
+    o.cookie_file = c.cookie_file;
     start(o);
     p_->feed(protocolinfo(c.methods));
     if (c.used == M::automatic) {
@@ -233,6 +239,28 @@ TEST_F(ControlProtocolTest, EachMethodWritesItsAuthenticate) {
     EXPECT_EQ(p_->protocol_info().tor_version, "0.4.9.11");
     EXPECT_FALSE(host_.dropped);
   }
+}
+
+// A process that took the control port (tor restarting) offers only plain
+// COOKIE and names some other 32-byte file: automatic authentication must
+// neither read that file nor send anything of it, and say why.
+TEST_F(ControlProtocolTest, AControlPortOfferingOnlyCookieGetsNoFile) {
+  host_.cookie = std::string(32, 's');  // what /some/other/32-byte/file holds
+  start();
+  p_->feed(protocolinfo("COOKIE", "/some/other/32-byte/file"));
+  expect_auth_failed("COOKIE without SAFECOOKIE");
+  EXPECT_THAT(connects_[0].error().message, HasSubstr("/some/other/32-byte/file"));
+  EXPECT_THAT(connects_[0].error().message, HasSubstr("ControllerOptions::cookie_file"));
+  EXPECT_TRUE(host_.cookie_paths.empty()) << "the file was read";
+  // A COOKIE the caller asked for by name still reads tor's file.
+  host_ = RecordingHost{};
+  connects_.clear();
+  ControllerOptions asked;
+  asked.auth = AuthMethod::cookie;
+  start(asked);
+  p_->feed(protocolinfo("COOKIE", "/var/lib/tor/control_auth_cookie"));
+  EXPECT_EQ(take(), "AUTHENTICATE " + hex(test_cookie()) + "\r\n");
+  EXPECT_EQ(host_.cookie_paths, std::vector<std::string>{"/var/lib/tor/control_auth_cookie"});
 }
 
 TEST_F(ControlProtocolTest, ProtocolinfoIsParsedAndTheCookieFileComesFromItUnlessGiven) {
@@ -275,7 +303,9 @@ TEST_F(ControlProtocolTest, AuthenticationErrorsBeforeAnyAuthenticate) {
     host_ = RecordingHost{};
     host_.cookie = c.cookie;
     connects_.clear();
-    start();
+    ControllerOptions o;
+    if (c.methods == "COOKIE") o.auth = AuthMethod::cookie;  // never chosen automatically
+    start(o);
     p_->feed(c.reply.empty() ? protocolinfo(c.methods, c.cookie_file) : c.reply);
     expect_auth_failed(c.says);
   }
@@ -427,15 +457,93 @@ TEST_F(ControlProtocolTest, CommandsBeforeAuthenticationWaitThenGoInOrder) {
   p_->connected();
   EXPECT_EQ(take(), "PROTOCOLINFO 1\r\n");
   p_->send(Command("SIGNAL").arg("NEWNYM"), record("c"));
-  EXPECT_EQ(p_->pending(), 4u);  // PROTOCOLINFO + three held
+  EXPECT_EQ(p_->pending(), 4u);  // PROTOCOLINFO + three held commands
   p_->feed(protocolinfo("NULL"));
   EXPECT_EQ(take(), "AUTHENTICATE\r\n");
   p_->feed("250 OK\r\n");
-  EXPECT_EQ(take(), "GETINFO a\r\nGETINFO b\r\nSIGNAL NEWNYM\r\nSETEVENTS BW\r\n");
-  p_->feed("250-a=1\r\n250 OK\r\n250-b=2\r\n250 OK\r\n250 OK\r\n650 BW 1 2\r\n250 OK\r\n");
-  EXPECT_EQ(log_,
-            (std::vector<std::string>{"a: ok 250-a=1\r\n250 OK\r\n", "b: ok 250-b=2\r\n250 OK\r\n",
-                                      "c: ok 250 OK\r\n", "bw: 650 BW 1 2\r\n", "sub: ok"}));
+  // In issue order: the subscription between the two GETINFOs.
+  EXPECT_EQ(take(), "GETINFO a\r\nSETEVENTS BW\r\nGETINFO b\r\nSIGNAL NEWNYM\r\n");
+  p_->feed("250-a=1\r\n250 OK\r\n250 OK\r\n650 BW 1 2\r\n250-b=2\r\n250 OK\r\n250 OK\r\n");
+  EXPECT_EQ(log_, (std::vector<std::string>{"a: ok 250-a=1\r\n250 OK\r\n", "sub: ok",
+                                            "bw: 650 BW 1 2\r\n", "b: ok 250-b=2\r\n250 OK\r\n",
+                                            "c: ok 250 OK\r\n"}));
+}
+
+// What is written once authenticated, for what was issued before: commands
+// and subscription changes in issue order; changes with no command between
+// them as one SETEVENTS of the last set; none that leaves tor's set as it is.
+TEST_F(ControlProtocolTest, SubscriptionsAndCommandsBeforeAuthenticationKeepIssueOrder) {
+  struct Case {
+    std::vector<std::string> ops;  // "sub NAME", "unsub N" (the Nth sub, from 0), "get KEY"
+    std::string written;
+  };
+  const Case cases[] = {
+      {{"sub BW", "get x"}, "SETEVENTS BW\r\nGETINFO x\r\n"},
+      {{"get x", "sub BW"}, "GETINFO x\r\nSETEVENTS BW\r\n"},
+      {{"sub BW", "sub CIRC", "get x"}, "SETEVENTS BW CIRC\r\nGETINFO x\r\n"},
+      {{"sub BW", "get x", "sub CIRC", "get y"},
+       "SETEVENTS BW\r\nGETINFO x\r\nSETEVENTS BW CIRC\r\nGETINFO y\r\n"},
+      {{"sub BW", "get x", "unsub 0"}, "SETEVENTS BW\r\nGETINFO x\r\nSETEVENTS\r\n"},
+      {{"sub BW", "unsub 0", "get x"}, "GETINFO x\r\n"},
+      {{"sub BW", "sub BW", "get x"}, "SETEVENTS BW\r\nGETINFO x\r\n"},
+      {{"get x", "get y"}, "GETINFO x\r\nGETINFO y\r\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::PrintToString(c.ops));
+    host_.written.clear();
+    p_ = std::make_unique<ControlProtocol>(host_, ControllerOptions{});
+    ASSERT_TRUE(p_->begin([](const Status&) {}));
+    p_->connected();
+    ASSERT_EQ(take(), "PROTOCOLINFO 1\r\n");
+    std::vector<ControlProtocol::SubscriptionId> subs;
+    int done = 0, expected_done = 0;
+    for (const std::string& op : c.ops) {
+      const std::string arg = op.substr(op.find(' ') + 1);
+      if (op.starts_with("sub ")) {
+        subs.push_back(p_->subscribe(
+            arg, [](const Reply&) {},
+            [&](const Status& s) {
+              EXPECT_TRUE(s) << s.error().message;
+              ++done;
+            }));
+        ++expected_done;
+      } else if (op.starts_with("unsub ")) {
+        p_->unsubscribe(subs.at(std::stoul(arg)));
+      } else {
+        p_->command("GETINFO " + arg, [](const Expected<Reply>&) {});
+      }
+    }
+    EXPECT_EQ(take(), "") << "nothing before authentication";
+    p_->feed(protocolinfo("NULL"));
+    ASSERT_EQ(take(), "AUTHENTICATE\r\n");
+    p_->feed("250 OK\r\n");
+    EXPECT_EQ(take(), c.written);
+    // Every subscription is told once its SETEVENTS is answered (or at once,
+    // deferred, when none had to be sent).
+    std::string answers;
+    for (std::size_t at = 0; (at = c.written.find("\r\n", at)) != std::string::npos; at += 2)
+      answers += "250 OK\r\n";
+    p_->feed(answers);
+    p_->run_deferred();
+    EXPECT_EQ(done, expected_done);
+    EXPECT_EQ(p_->pending(), 0u);
+  }
+}
+
+// Authentication fails: what was held fails in issue order, nothing written.
+TEST_F(ControlProtocolTest, HeldCommandsAndSubscriptionsFailInIssueOrder) {
+  start();
+  p_->command("GETINFO a", record("a"));
+  p_->subscribe("BW", record_event("bw"), record_status("sub"));
+  p_->command("GETINFO b", record("b"));
+  p_->feed(protocolinfo("NULL"));
+  ASSERT_EQ(take(), "AUTHENTICATE\r\n");
+  p_->feed("515 Authentication failed\r\n");
+  EXPECT_EQ(take(), "");
+  ASSERT_EQ(log_.size(), 3u);
+  EXPECT_THAT(log_[0], HasSubstr("a: error"));
+  EXPECT_THAT(log_[1], HasSubstr("sub: error"));
+  EXPECT_THAT(log_[2], HasSubstr("b: error"));
 }
 
 TEST_F(ControlProtocolTest, PipelinedRepliesMatchCommandsInOrderHoweverTheBytesSplit) {
@@ -608,10 +716,10 @@ TEST_F(ControlProtocolTest, AnIncompleteReplyIsBufferedOnlyWithinTheLimits) {
   p_->feed(line.substr(255));
   EXPECT_EQ(p_->buffered_bytes(), 256u);
   EXPECT_TRUE(got.empty());
-  p_->feed(line);  // 512 bytes: as large as a reply may be
-  EXPECT_EQ(p_->buffered_bytes(), 512u);
+  p_->feed(line.substr(0, 255));  // 511 bytes: the next one could still end a 512-byte reply
+  EXPECT_EQ(p_->buffered_bytes(), 511u);
   EXPECT_TRUE(got.empty());
-  p_->feed("250-x");
+  p_->feed(line.substr(255));  // 512 bytes and no end yet: the reply can only be larger
   ASSERT_EQ(got.size(), 1u);
   EXPECT_THAT(got[0], HasSubstr("max_reply"));
   EXPECT_TRUE(host_.dropped);

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/events.hpp"
 
@@ -29,26 +30,9 @@ using namespace std::chrono_literals;
 using testing::TorOptions;
 using testing::TorProcess;
 
-class ControllerTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class ControllerTest : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    ReactorOptions ro;
-    ro.backend = GetParam();
-    auto r = Reactor::create(ro);
-    ASSERT_TRUE(r.ok()) << r.error().message;
-    reactor_ = std::move(*r);
-    if (GetParam() == ReactorOptions::Choice::uring && reactor_->backend() != BackendKind::uring)
-      GTEST_SKIP() << "io_uring unavailable: " << reactor_->fallback_reason();
-  }
-  // Runs the loop until pred() or the deadline; false on timeout.
-  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 15s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      reactor_->run_once(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
   Status connect(Controller& c, const Endpoint& where) {
     std::optional<Status> st;
     c.connect(where, [&](const Status& s) { st = s; });
@@ -58,7 +42,6 @@ class ControllerTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
   static Endpoint tcp(const TorProcess& t) {
     return Endpoint::tcp("127.0.0.1", static_cast<std::uint16_t>(t.control_port()));
   }
-  std::unique_ptr<Reactor> reactor_;
 };
 
 TEST_P(ControllerTest, BestMethodIsSafecookieAndGetinfoWorks) {
@@ -340,15 +323,34 @@ class FakeTor {
   std::thread thread_;
 };
 
-TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
-  char dir[] = "/tmp/torcon-fake-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir), nullptr);
-  const std::string cookie = std::string(dir) + "/cookie";
-  {
-    FILE* f = std::fopen(cookie.c_str(), "wb");
-    std::fwrite(std::string(32, 'k').data(), 1, 32, f);
+// A 32-byte file in a fresh directory, removed with it: a cookie for a
+// fake server to name.
+class CookieFile {
+ public:
+  explicit CookieFile(char fill) {
+    char dir[] = "/tmp/torcon-fake-XXXXXX";
+    if (!::mkdtemp(dir)) return;
+    dir_ = dir;
+    path_ = dir_ + "/cookie";
+    FILE* f = std::fopen(path_.c_str(), "wb");
+    if (!f) return;
+    std::fwrite(std::string(32, fill).data(), 1, 32, f);
     std::fclose(f);
   }
+  ~CookieFile() {
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+};
+
+TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
+  const CookieFile file('k');
+  ASSERT_FALSE(file.path().empty());
+  const std::string& cookie = file.path();
   std::atomic<int> authenticates{0};
   {
     FakeTor fake([&](int fd) {
@@ -369,8 +371,31 @@ TEST_P(ControllerTest, ForgedSafecookieServerHashIsRefusedWithoutFallback) {
     EXPECT_NE(s.error().message.find("server hash"), std::string::npos) << s.error().message;
   }
   EXPECT_EQ(authenticates.load(), 0);
-  std::remove(cookie.c_str());
-  ::rmdir(dir);
+}
+
+// A process listening on the control port in tor's place offers plain
+// COOKIE only and names a file of 32 bytes: automatic authentication sends
+// nothing of it (a real tor always offers SAFECOOKIE too).
+TEST_P(ControllerTest, FakeServerOfferingOnlyCookieGetsNoFile) {
+  const CookieFile file('s');  // any 32-byte file the fake names
+  ASSERT_FALSE(file.path().empty());
+  const std::string& secret = file.path();
+  std::atomic<int> lines_after{0};
+  {
+    FakeTor fake([&](int fd) {
+      FakeTor::read_line(fd);  // PROTOCOLINFO
+      FakeTor::say(fd, "250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE=\"" + secret +
+                           "\"\r\n250-VERSION Tor=\"0.4.9.11\"\r\n250 OK\r\n");
+      while (!FakeTor::read_line(fd).empty()) ++lines_after;
+    });
+    Controller c(*reactor_);
+    Status s = connect(c, fake.endpoint());
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().code, Errc::auth);
+    EXPECT_NE(s.error().message.find("COOKIE without SAFECOOKIE"), std::string::npos)
+        << s.error().message;
+  }
+  EXPECT_EQ(lines_after.load(), 0) << "something was sent after PROTOCOLINFO";
 }
 
 // Authenticates with NULL and then runs `after` on the fake server.
@@ -498,12 +523,7 @@ TEST_P(ControllerTest, MultiLineErrorKeepsEveryLineAndRefusedEventIsNotResent) {
   EXPECT_EQ(setevents.load(), 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest,
-                         ::testing::Values(ReactorOptions::Choice::epoll,
-                                           ReactorOptions::Choice::uring),
-                         [](const auto& info) {
-                           return info.param == ReactorOptions::Choice::epoll ? "epoll" : "uring";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, ControllerTest, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace torcon

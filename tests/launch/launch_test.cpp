@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
+
 namespace torcon {
 namespace {
 
@@ -45,35 +47,12 @@ bool process_gone(pid_t pid) {
          !fs::exists("/proc/" + std::to_string(pid));
 }
 
-class LaunchTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class LaunchTest : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == ReactorOptions::Choice::uring) {
-      if (Status ok = Reactor::uring_available(); !ok) GTEST_SKIP() << ok.error().message;
-    }
-    ReactorOptions ro;
-    ro.backend = GetParam();
-    auto r = Reactor::create(ro);
-    ASSERT_TRUE(r) << r.error().message;
-    reactor_ = std::move(*r);
-    // Named for a backend: must run on it, never on a fallback.
-    ASSERT_EQ(reactor_->backend(),
-              GetParam() == ReactorOptions::Choice::uring ? BackendKind::uring : BackendKind::epoll)
-        << reactor_->fallback_reason();
-  }
   void TearDown() override {
-    tor_.reset();
-    reactor_.reset();
-  }
-
-  // Runs the loop until pred() or the deadline; false on timeout.
-  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 20s) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      reactor_->run_once(10ms);
-    }
-    return true;
+    tor_.reset();  // stopped and reaped before its reactor goes
+    BackendTest::TearDown();
   }
 
   static LaunchOptions offline() {
@@ -113,7 +92,6 @@ class LaunchTest : public ::testing::TestWithParam<ReactorOptions::Choice> {
     return std::move(*out);
   }
 
-  std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<TorProcess> tor_;
 };
 
@@ -364,12 +342,7 @@ TEST_P(LaunchTest, SigchldFallback) {
   EXPECT_EQ(open_fds(), fds);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LaunchTest,
-                         ::testing::Values(ReactorOptions::Choice::epoll,
-                                           ReactorOptions::Choice::uring),
-                         [](const auto& info) {
-                           return info.param == ReactorOptions::Choice::epoll ? "epoll" : "uring";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, LaunchTest, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace torcon

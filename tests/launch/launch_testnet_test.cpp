@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/launch.hpp"
 
@@ -28,33 +29,12 @@ using TorResult = Expected<std::unique_ptr<TorProcess>>;
 [[maybe_unused]] ::testing::Environment* const kTestnet =
     ::testing::AddGlobalTestEnvironment(new testnet::testing::TestnetEnvironment);
 
-class LaunchOnTestnet : public ::testing::TestWithParam<ReactorOptions::Choice> {
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class LaunchOnTestnet : public testing::BackendTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == ReactorOptions::Choice::uring) {
-      if (Status ok = Reactor::uring_available(); !ok) GTEST_SKIP() << ok.error().message;
-    }
-    ReactorOptions ro;
-    ro.backend = GetParam();
-    auto r = Reactor::create(ro);
-    ASSERT_TRUE(r) << r.error().message;
-    reactor_ = std::move(*r);
-    ASSERT_EQ(reactor_->backend(),
-              GetParam() == ReactorOptions::Choice::uring ? BackendKind::uring : BackendKind::epoll)
-        << reactor_->fallback_reason();
-  }
   void TearDown() override {
-    tor_.reset();
-    reactor_.reset();
-  }
-
-  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      reactor_->run_once(10ms);
-    }
-    return true;
+    tor_.reset();  // stopped and reaped before its reactor goes
+    BackendTest::TearDown();
   }
 
   Expected<KeyValues> ask(bool conf, std::initializer_list<std::string_view> keys) {
@@ -68,7 +48,6 @@ class LaunchOnTestnet : public ::testing::TestWithParam<ReactorOptions::Choice> 
     return std::move(*out);
   }
 
-  std::unique_ptr<Reactor> reactor_;
   std::unique_ptr<TorProcess> tor_;
 };
 
@@ -130,12 +109,7 @@ TEST_P(LaunchOnTestnet, BootstrapsTo100WithProgressInOrder) {
   EXPECT_NE(::kill(pid, 0), 0) << "tor still runs after stop()";
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LaunchOnTestnet,
-                         ::testing::Values(ReactorOptions::Choice::epoll,
-                                           ReactorOptions::Choice::uring),
-                         [](const auto& info) {
-                           return info.param == ReactorOptions::Choice::epoll ? "epoll" : "uring";
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, LaunchOnTestnet, testing::kBothBackends, testing::backend_name);
 
 }  // namespace
 }  // namespace torcon

@@ -934,6 +934,95 @@ TEST(ReplyReaderErrors, ReplyTooLarge) {
   expect_error({"after a good reply", exact + over, Errc::reply_too_large, 64 + 64, 1, opts});
 }
 
+// Each limit at limit - 1, limit and limit + 1 bytes: a reply (a line) of
+// exactly the limit is accepted, one byte more is an error at the limit's
+// offset; fed whole or byte by byte, and byte by byte the error comes as
+// soon as the bytes buffered could no longer end within the limit (never
+// after holding more than the limit), wherever the input is: a status code,
+// a separator, a stuffed dot, text.
+TEST(ReplyReaderErrors, LimitsAreExactAtTheBoundary) {
+  struct Case {
+    const char* what;
+    std::string reply;  // one complete reply
+    bool line;          // limit max_line on the reply's longest line (else max_reply)
+    std::size_t longest_line = 0;
+  };
+  const Case cases[] = {
+      {"single line", "250 " + std::string(20, 'x') + "\r\n", false},
+      {"ends after a status code", "250-a\r\n250 OK\r\n", false},
+      {"data block", "250+k=\r\nab\r\n.x\r\n..\r\n.\r\n250 OK\r\n", false},
+      {"empty data block", "250+k=\r\n.\r\n250 OK\r\n", false},
+      {"many short lines", "250-\r\n250-\r\n250-\r\n250 \r\n", false},
+      {"long line", "250-a\r\n250-" + std::string(40, 'y') + "\r\n250 OK\r\n", true, 46},
+      {"long data line", "250+k=\r\n." + std::string(40, 'd') + "\r\n.\r\n250 OK\r\n", true, 43},
+  };
+  for (const Case& c : cases) {
+    const std::size_t size = c.line ? c.longest_line : c.reply.size();
+    for (const std::size_t limit : {size - 1, size, size + 1}) {
+      SCOPED_TRACE(::testing::Message() << c.what << ", limit " << limit << " for " << size);
+      ParserOptions opts;
+      (c.line ? opts.max_line : opts.max_reply) = limit;
+      const bool fits = size <= limit;
+      // Whole.
+      {
+        ReplyReader r(opts);
+        Reply rep;
+        r.feed(c.reply);
+        const Next n = r.next(rep);
+        ASSERT_EQ(n, fits ? Next::reply : Next::error) << r.error().message;
+        if (!fits) {
+          EXPECT_EQ(r.error().code, c.line ? Errc::line_too_long : Errc::reply_too_large);
+          if (!c.line) {
+            EXPECT_EQ(r.error().offset, limit);
+          }
+        }
+      }
+      // Byte by byte: never more than the limit held without an answer.
+      ReplyReader r(opts);
+      Reply rep;
+      Next n = Next::need_more;
+      std::size_t fed = 0;
+      while (fed < c.reply.size() && n == Next::need_more) {
+        r.feed(c.reply.substr(fed++, 1));
+        n = r.next(rep);
+        if (n == Next::need_more && !c.line) {
+          ASSERT_LT(fed, limit) << "holds the limit's bytes of an unfinished reply";
+        }
+      }
+      ASSERT_EQ(n, fits ? Next::reply : Next::error) << r.error().message;
+      if (!fits) {
+        EXPECT_EQ(r.error().code, c.line ? Errc::line_too_long : Errc::reply_too_large);
+        if (!c.line) {
+          EXPECT_EQ(r.error().offset, limit);
+          EXPECT_EQ(fed, limit) << "reported late";
+        }
+      }
+    }
+  }
+}
+
+// Fed byte by byte under every max_reply below its size, a reply is refused
+// at the byte that reaches the limit, wherever that byte is: a status code,
+// a separator, a data line's dot, text, a line end.
+TEST(ReplyReaderErrors, ReplyLimitIsReportedAtTheLimitWhereverItFalls) {
+  const std::string reply = "250-abc\r\n250+k=\r\nab\r\n.x\r\n..\r\n\r\n.\r\n250-\r\n250 OK\r\n";
+  for (std::size_t limit = 1; limit < reply.size(); ++limit) {
+    SCOPED_TRACE(::testing::Message() << "max_reply " << limit);
+    ReplyReader r(ParserOptions{.max_reply = limit});
+    Reply rep;
+    Next n = Next::need_more;
+    std::size_t fed = 0;
+    while (fed < reply.size() && n == Next::need_more) {
+      r.feed(reply.substr(fed++, 1));
+      n = r.next(rep);
+    }
+    ASSERT_EQ(n, Next::error);
+    EXPECT_EQ(r.error().code, Errc::reply_too_large);
+    EXPECT_EQ(r.error().offset, limit);
+    EXPECT_EQ(fed, limit) << "held bytes past max_reply before saying so";
+  }
+}
+
 TEST(ReplyReaderErrors, LimitErrorDoesNotDependOnReadSplits) {
   // A line that breaks both limits: the reply limit's position (1024) comes
   // before the line limit's (1012 + 64), so reply_too_large it is, whether

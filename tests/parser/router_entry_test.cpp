@@ -95,6 +95,7 @@ void expect_same_status(const RouterStatus& a, const RouterStatus& b) {
   EXPECT_TRUE(same_view(a.version, b.version));
   EXPECT_TRUE(same_view(a.protocols, b.protocols));
   EXPECT_TRUE(same_view(a.policy, b.policy));
+  EXPECT_TRUE(same_view(a.microdesc_digest, b.microdesc_digest));
   EXPECT_TRUE(same_view(a.entry, b.entry));
 }
 
@@ -108,6 +109,7 @@ void expect_entry_matches(std::string_view text, const RouterEntry& e, const Rou
   EXPECT_TRUE(same_view(e.version(), s.version));
   EXPECT_TRUE(same_view(e.protocols(), s.protocols));
   EXPECT_TRUE(same_view(e.policy(), s.policy));
+  EXPECT_TRUE(same_view(e.microdesc_digest(), s.microdesc_digest));
   EXPECT_TRUE(same_view(e.a_lines(), s.a_lines));
   EXPECT_EQ(e.flags(), s.flags);
   const auto v6 = e.ipv6();
@@ -277,7 +279,7 @@ struct BadCase {
   const char* what;
   std::string line;  // the bad entry's offending line (its r line unless noted)
   bool pass;         // found by the pass (else on decode)
-  bool w = false;    // the bad line is a w line after a good r line
+  bool w = false;    // the bad line is a w or m line after a good r line
 };
 
 TEST(RouterEntryReaderErrors, OffsetsFromThePassOrTheDecode) {
@@ -302,6 +304,11 @@ TEST(RouterEntryReaderErrors, OffsetsFromThePassOrTheDecode) {
       {"w Bandwidth not numeric", "w Bandwidth=lots", false, true},
       {"w Bandwidth overflowing 64 bits", "w Bandwidth=18446744073709551616", false, true},
       {"w Measured not numeric", "w Bandwidth=1 Measured=x", false, true},
+      {"m digest of 42 characters", "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoI", true, true},
+      {"m digest padded with =", "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoI=", true, true},
+      {"m digest with a non-base64 byte", "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zo-E", true,
+       true},
+      {"m line without a digest", "m", true, true},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
@@ -538,6 +545,33 @@ TEST(RouterEntryReader, GeneratedNetworksAgreeWithTheEagerReader) {
     ASSERT_FALSE(rep.lines.empty());
     ASSERT_EQ(rep.lines[0].sep, Sep::data);
     EXPECT_EQ(differential(rep.lines[0].data), 8000u);
+  }
+}
+
+// The router entries of a generated microdescriptor consensus (the document
+// between its header and "directory-footer"): both readers agree, and every
+// entry has its digest.
+TEST(RouterEntryReader, GeneratedMicrodescConsensusAgreesWithTheEagerReader) {
+  for (std::uint64_t seed : {1u, 9u}) {
+    SCOPED_TRACE(seed);
+    const std::string wire = gen::microdesc_consensus_reply({.routers = 3000, .seed = seed});
+    ReplyReader rd;
+    rd.feed(wire);
+    Reply rep;
+    ASSERT_EQ(rd.next(rep), ReplyReader::Next::reply) << rd.error().message;
+    ASSERT_EQ(rep.lines[0].sep, Sep::data);
+    const std::string_view doc = rep.lines[0].data;
+    const std::size_t first = doc.find("\r\nr ");
+    const std::size_t footer = doc.find("\r\ndirectory-footer");
+    ASSERT_NE(first, std::string_view::npos);
+    ASSERT_NE(footer, std::string_view::npos);
+    const std::string_view entries = doc.substr(first + 2, footer + 2 - (first + 2));
+    EXPECT_EQ(differential(entries), 3000u);
+    RouterStatusReader r(entries);
+    std::size_t with_digest = 0;
+    for (RouterStatus s; r.next(s);) with_digest += s.microdesc_digest.size() == 43;
+    EXPECT_EQ(r.error().code, Errc::ok) << r.error().message;
+    EXPECT_EQ(with_digest, 3000u);
   }
 }
 

@@ -468,6 +468,9 @@ std::string r_line(const std::string& nick, const std::string& id, const std::st
   return "r " + nick + " " + id + " " + dg + " " + when + " " + ip + " " + orp + " " + dirp;
 }
 
+// The r line of a microdescriptor consensus entry (no descriptor digest).
+const std::string r_md = "r n " + kId + " 2038-01-01 00:00:00 192.0.2.1 9001 0";
+
 const std::vector<BadCase>& bad_cases() {
   static const std::vector<BadCase> cases = {
       {"bad base64 identity",
@@ -541,6 +544,20 @@ const std::vector<BadCase>& bad_cases() {
       {"extra field after DirPort",
        {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0") + " extra", "s Fast"},
        0},
+      {"m digest of 42 characters",
+       {r_md, "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoI", "s Fast"},
+       1},
+      {"m digest of 44 characters",
+       {r_md, "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoIEE", "s Fast"},
+       1},
+      {"m digest padded with =",
+       {r_md, "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoI=", "s Fast"},
+       1},
+      {"m digest with a non-base64 byte",
+       {r_md, "m 9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zo-E", "s Fast"},
+       1},
+      {"m line without a digest", {r_md, "m", "s Fast"}, 1},
+      {"m line with an empty digest", {r_md, "m ", "s Fast"}, 1},
       {"w Bandwidth overflowing 64 bits",
        {r_line("n", kId, kId, "2024-01-15 12:34:56", "1.2.3.4", "1", "0"), "s Fast",
         "w Bandwidth=18446744073709551616"},
@@ -577,6 +594,42 @@ TEST(RouterStatusReaderErrors, MalformedRLines) {
       EXPECT_LE(r.error().offset, end) << r.error().message;
       EXPECT_FALSE(r.next(s)) << "stays stopped";
       EXPECT_EQ(r.error().code, Errc::bad_router_status);
+    }
+  }
+}
+
+// The "m" line of a microdescriptor consensus entry: its digest as written;
+// a vote's "m methods sha256=..." form is not one; the last digest wins.
+TEST(RouterStatusReader, MicrodescDigestLine) {
+  const std::string d1 = "9LRX4zofHHTzV5KxkY+dDy5C1EPIaaydGPbV1h2zoIE";
+  const std::string d2 = "aSLCBiHkOTZs9SBCqjOQ10ZmXbXY3Pc2d7K1YFSa/KU";
+  const std::string vote = "m 13,14,15 sha256=q2hK8kcVbBW9RWbSk0hJnBsVGgy5zz8tcYh2i9D0aKM";
+  const struct {
+    const char* what;
+    std::vector<std::string> lines;
+    std::string digest;  // empty: none
+  } cases[] = {
+      {"microdesc entry", {r_md, "m " + d1, "s Fast"}, d1},
+      {"m line last", {r_md, "s Fast", "w Bandwidth=1", "m " + d2}, d2},
+      {"ns entry has none", {kGoodR, "s Fast", "w Bandwidth=1"}, ""},
+      {"vote form is not a digest", {kGoodR, vote, "s Fast"}, ""},
+      {"vote form, then a digest", {r_md, vote, "m " + d1}, d1},
+      {"repeated: the last", {r_md, "m " + d1, "m " + d2}, d2},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    for (const char* eol : {"\n", "\r\n"}) {
+      const std::string text = lines_to_text(c.lines, eol);
+      RouterStatusReader r(text);
+      RouterStatus s;
+      ASSERT_TRUE(r.next(s)) << r.error().message;
+      EXPECT_EQ(s.microdesc_digest, c.digest);
+      if (!c.digest.empty()) {
+        EXPECT_TRUE(s.entry.data() <= s.microdesc_digest.data() &&
+                    s.microdesc_digest.data() + 43 <= s.entry.data() + s.entry.size());
+      }
+      EXPECT_FALSE(r.next(s));
+      EXPECT_EQ(r.error().code, Errc::ok) << r.error().message;
     }
   }
 }

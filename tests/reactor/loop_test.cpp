@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "torcon/reactor.hpp"
 
 namespace torcon {
@@ -21,53 +22,21 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class LoopTest : public ::testing::TestWithParam<BackendKind> {
- protected:
-  void SetUp() override {
-    if (GetParam() == BackendKind::uring) {
-      if (Status ok = Reactor::uring_available(); !ok) GTEST_SKIP() << ok.error().message;
-    }
-    ReactorOptions options;
-    options.backend = GetParam() == BackendKind::uring ? ReactorOptions::Choice::uring
-                                                       : ReactorOptions::Choice::epoll;
-    auto created = Reactor::create(options);
-    ASSERT_TRUE(created) << created.error().message;
-    reactor = std::move(*created);
-    ASSERT_EQ(reactor->backend(), GetParam()) << reactor->fallback_reason();
-  }
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class LoopTest : public testing::BackendTest {};
 
-  // Runs the loop until done() or the limit; false on timeout.
-  template <class Pred>
-  bool run_until(Pred done, std::chrono::milliseconds limit = 5s) {
-    auto end = Clock::now() + limit;
-    while (!done()) {
-      if (Clock::now() > end) return false;
-      reactor->run_once(10ms);
-    }
-    return true;
-  }
-  void run_for(std::chrono::milliseconds d) {
-    auto end = Clock::now() + d;
-    while (Clock::now() < end) reactor->run_once(5ms);
-  }
-
-  std::unique_ptr<Reactor> reactor;
-};
-
-INSTANTIATE_TEST_SUITE_P(Backends, LoopTest,
-                         ::testing::Values(BackendKind::epoll, BackendKind::uring),
-                         [](const auto& info) { return std::string(to_string(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Backends, LoopTest, testing::kBothBackends, testing::backend_name);
 
 TEST_P(LoopTest, TimersFireInDeadlineOrderTiesInStartOrder) {
   std::vector<std::string> fired;
-  reactor->start_timer(30ms, [&] { fired.push_back("30"); });
-  reactor->start_timer(10ms, [&] { fired.push_back("10a"); });
-  reactor->start_timer(20ms, [&] { fired.push_back("20"); });
-  reactor->start_timer(0ms, [&] { fired.push_back("0"); });
+  reactor_->start_timer(30ms, [&] { fired.push_back("30"); });
+  reactor_->start_timer(10ms, [&] { fired.push_back("10a"); });
+  reactor_->start_timer(20ms, [&] { fired.push_back("20"); });
+  reactor_->start_timer(0ms, [&] { fired.push_back("0"); });
   // Same deadline as 10a is impossible to guarantee with a moving clock, so
   // ties are checked with a delay that is already due for both.
-  reactor->start_timer(-5ms, [&] { fired.push_back("due1"); });
-  reactor->start_timer(-5ms, [&] { fired.push_back("due2"); });
+  reactor_->start_timer(-5ms, [&] { fired.push_back("due1"); });
+  reactor_->start_timer(-5ms, [&] { fired.push_back("due2"); });
   ASSERT_TRUE(run_until([&] { return fired.size() == 6; }));
   EXPECT_EQ(fired, (std::vector<std::string>{"0", "due1", "due2", "10a", "20", "30"}));
 }
@@ -76,14 +45,14 @@ TEST_P(LoopTest, OneShotFiresOnceAfterItsDelay) {
   int fired = 0;
   auto start = Clock::now();
   Clock::time_point when;
-  TimerId id = reactor->start_timer(20ms, [&] {
+  TimerId id = reactor_->start_timer(20ms, [&] {
     ++fired;
     when = Clock::now();
   });
   run_for(80ms);
   EXPECT_EQ(fired, 1);
   EXPECT_GE(when - start, 20ms);
-  EXPECT_FALSE(reactor->cancel_timer(id));  // already fired
+  EXPECT_FALSE(reactor_->cancel_timer(id));  // already fired
 }
 
 // How late a timer may fire and still be on time. A loaded 2-core VM can
@@ -143,14 +112,14 @@ class Watchdog {
 TEST_P(LoopTest, TimerFiresOnTimeUnderRun) {
   for (auto delay : {1ms, 20ms, 150ms}) {
     Clock::duration late = median_of_five([&] {
-      Watchdog watchdog(*reactor, 10s);
+      Watchdog watchdog(*reactor_, 10s);
       Clock::time_point fired_at{};
       const Clock::time_point start = Clock::now();
-      reactor->start_timer(delay, [&] {
+      reactor_->start_timer(delay, [&] {
         fired_at = Clock::now();
-        reactor->stop();
+        reactor_->stop();
       });
-      reactor->run();
+      reactor_->run();
       EXPECT_FALSE(watchdog.fired()) << delay.count() << " ms timer did not fire within 10 s";
       EXPECT_GE(fired_at - start, delay) << "fired early";
       return fired_at - start - delay;
@@ -167,12 +136,12 @@ TEST_P(LoopTest, RunOnceDoesNotDelayAnEarlierTimer) {
     bool fired = false;
     Clock::time_point fired_at{};
     const Clock::time_point start = Clock::now();
-    reactor->start_timer(kDelay, [&] {
+    reactor_->start_timer(kDelay, [&] {
       fired = true;
       fired_at = Clock::now();
     });
     // A wait may end a little early (an unrelated wakeup); three are plenty.
-    for (int i = 0; i < 3 && !fired; ++i) reactor->run_once(5s);
+    for (int i = 0; i < 3 && !fired; ++i) reactor_->run_once(5s);
     const Clock::time_point returned_at = Clock::now();
     EXPECT_TRUE(fired);
     EXPECT_GE(fired_at - start, kDelay) << "fired early";
@@ -192,29 +161,29 @@ TEST_P(LoopTest, StaleTimerIdDoesNotCancelTheSlotsNextTimer) {
       {"one-shot that fired",
        [this] {
          bool fired = false;
-         TimerId id = reactor->start_timer(1ms, [&] { fired = true; });
+         TimerId id = reactor_->start_timer(1ms, [&] { fired = true; });
          EXPECT_TRUE(run_until([&] { return fired; }));
          return id;
        }},
       {"one-shot cancelled",
        [this] {
-         TimerId id = reactor->start_timer(1h, [] { ADD_FAILURE() << "cancelled, yet fired"; });
-         EXPECT_TRUE(reactor->cancel_timer(id));
+         TimerId id = reactor_->start_timer(1h, [] { ADD_FAILURE() << "cancelled, yet fired"; });
+         EXPECT_TRUE(reactor_->cancel_timer(id));
          return id;
        }},
       {"repeating cancelled",
        [this] {
-         TimerId id = reactor->start_repeating_timer(1h, [] { ADD_FAILURE() << "fired"; });
-         EXPECT_TRUE(reactor->cancel_timer(id));
+         TimerId id = reactor_->start_repeating_timer(1h, [] { ADD_FAILURE() << "fired"; });
+         EXPECT_TRUE(reactor_->cancel_timer(id));
          return id;
        }},
       {"repeating that cancelled itself while firing",
        [this] {
          TimerId id{};
          int fired = 0;
-         id = reactor->start_repeating_timer(1ms, [&] {
+         id = reactor_->start_repeating_timer(1ms, [&] {
            ++fired;
-           EXPECT_TRUE(reactor->cancel_timer(id));
+           EXPECT_TRUE(reactor_->cancel_timer(id));
          });
          EXPECT_TRUE(run_until([&] { return fired == 1; }));
          return id;
@@ -223,56 +192,56 @@ TEST_P(LoopTest, StaleTimerIdDoesNotCancelTheSlotsNextTimer) {
   for (const Case& c : cases) {
     TimerId stale = c.make_stale();
     bool fresh_fired = false;
-    TimerId fresh = reactor->start_timer(10ms, [&] { fresh_fired = true; });
+    TimerId fresh = reactor_->start_timer(10ms, [&] { fresh_fired = true; });
     ASSERT_EQ(fresh.slot, stale.slot) << c.how_stale << ": the slot was not reused, so this "
                                       << "case would test nothing";
-    EXPECT_FALSE(reactor->cancel_timer(stale)) << c.how_stale;
+    EXPECT_FALSE(reactor_->cancel_timer(stale)) << c.how_stale;
     EXPECT_TRUE(run_until([&] { return fresh_fired; }, 2s))
         << c.how_stale << ": the stale id cancelled the slot's next timer";
-    EXPECT_FALSE(reactor->cancel_timer(fresh)) << c.how_stale;  // it fired
+    EXPECT_FALSE(reactor_->cancel_timer(fresh)) << c.how_stale;  // it fired
   }
 }
 
 TEST_P(LoopTest, RepeatingTimerRepeatsUntilCancelled) {
   int fired = 0;
   auto start = Clock::now();
-  TimerId id = reactor->start_repeating_timer(5ms, [&] { ++fired; });
+  TimerId id = reactor_->start_repeating_timer(5ms, [&] { ++fired; });
   ASSERT_TRUE(run_until([&] { return fired == 5; }));
   EXPECT_GE(Clock::now() - start, 25ms);
-  EXPECT_TRUE(reactor->cancel_timer(id));
-  EXPECT_FALSE(reactor->cancel_timer(id));
+  EXPECT_TRUE(reactor_->cancel_timer(id));
+  EXPECT_FALSE(reactor_->cancel_timer(id));
   run_for(30ms);
   EXPECT_EQ(fired, 5);
 }
 
 TEST_P(LoopTest, CancelledTimerNeverFires) {
   bool fired = false, later = false;
-  TimerId id = reactor->start_timer(10ms, [&] { fired = true; });
-  reactor->start_timer(40ms, [&] { later = true; });
-  EXPECT_TRUE(reactor->cancel_timer(id));
+  TimerId id = reactor_->start_timer(10ms, [&] { fired = true; });
+  reactor_->start_timer(40ms, [&] { later = true; });
+  EXPECT_TRUE(reactor_->cancel_timer(id));
   ASSERT_TRUE(run_until([&] { return later; }));
   EXPECT_FALSE(fired);
-  EXPECT_FALSE(reactor->cancel_timer(TimerId{}));  // never-started id
+  EXPECT_FALSE(reactor_->cancel_timer(TimerId{}));  // never-started id
 }
 
 TEST_P(LoopTest, TimerCanCancelItselfAndOthersFromItsCallback) {
   int repeats = 0;
   bool victim_fired = false;
   TimerId self{};
-  TimerId victim = reactor->start_timer(30ms, [&] { victim_fired = true; });
-  self = reactor->start_repeating_timer(2ms, [&] {
+  TimerId victim = reactor_->start_timer(30ms, [&] { victim_fired = true; });
+  self = reactor_->start_repeating_timer(2ms, [&] {
     if (++repeats == 3) {
-      EXPECT_TRUE(reactor->cancel_timer(self));
-      EXPECT_TRUE(reactor->cancel_timer(victim));
+      EXPECT_TRUE(reactor_->cancel_timer(self));
+      EXPECT_TRUE(reactor_->cancel_timer(victim));
       // The freed slot is reused at once; the running callback must survive.
-      reactor->start_timer(1ms, [] {});
+      reactor_->start_timer(1ms, [] {});
     }
   });
   TimerId one_shot{};
   bool one_shot_ran = false;
-  one_shot = reactor->start_timer(1ms, [&] {
+  one_shot = reactor_->start_timer(1ms, [&] {
     one_shot_ran = true;
-    EXPECT_FALSE(reactor->cancel_timer(one_shot));  // it is firing: no longer pending
+    EXPECT_FALSE(reactor_->cancel_timer(one_shot));  // it is firing: no longer pending
   });
   run_for(60ms);
   EXPECT_EQ(repeats, 3);
@@ -282,10 +251,10 @@ TEST_P(LoopTest, TimerCanCancelItselfAndOthersFromItsCallback) {
 
 TEST_P(LoopTest, StopFromACallbackEndsRun) {
   int ticks = 0;
-  reactor->start_repeating_timer(1ms, [&] {
-    if (++ticks == 3) reactor->stop();
+  reactor_->start_repeating_timer(1ms, [&] {
+    if (++ticks == 3) reactor_->stop();
   });
-  reactor->run();
+  reactor_->run();
   EXPECT_EQ(ticks, 3);
 }
 
@@ -301,18 +270,18 @@ TEST_P(LoopTest, PostFromManyThreadsRunsEverythingOnTheLoopThread) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPosts; ++i) {
-        reactor->post([&, t, i] {
+        reactor_->post([&, t, i] {
           if (std::this_thread::get_id() != loop_thread) all_on_loop_thread = false;
           if (last[t] != i - 1) in_order = false;
           last[t] = i;
-          if (++ran == kThreads * kPosts) reactor->stop();
+          if (++ran == kThreads * kPosts) reactor_->stop();
         });
       }
     });
   }
   // A watchdog so a lost wake-up fails the test instead of hanging it.
-  reactor->start_timer(20s, [&] { reactor->stop(); });
-  reactor->run();
+  reactor_->start_timer(20s, [&] { reactor_->stop(); });
+  reactor_->run();
   for (auto& th : threads) th.join();
   EXPECT_EQ(ran, kThreads * kPosts);
   EXPECT_TRUE(all_on_loop_thread);
@@ -323,14 +292,14 @@ TEST_P(LoopTest, PostWakesABlockedLoop) {
   bool ran = false;
   std::thread poster([&] {
     std::this_thread::sleep_for(50ms);
-    reactor->post([&] {
+    reactor_->post([&] {
       ran = true;
-      reactor->stop();
+      reactor_->stop();
     });
   });
   auto start = Clock::now();
-  reactor->start_timer(10s, [&] { reactor->stop(); });
-  reactor->run();
+  reactor_->start_timer(10s, [&] { reactor_->stop(); });
+  reactor_->run();
   poster.join();
   EXPECT_TRUE(ran);
   EXPECT_LT(Clock::now() - start, 5s);
@@ -340,12 +309,12 @@ TEST_P(LoopTest, WatchIsLevelTriggeredAndCanUnwatchItself) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   int calls = 0;
-  ASSERT_TRUE(reactor->watch_readable(fds[0], [&] {
+  ASSERT_TRUE(reactor_->watch_readable(fds[0], [&] {
     char c;
     ASSERT_EQ(::read(fds[0], &c, 1), 1);  // reads one byte of two
-    if (++calls == 2) reactor->unwatch(fds[0]);
+    if (++calls == 2) reactor_->unwatch(fds[0]);
   }));
-  EXPECT_FALSE(reactor->watch_readable(fds[0], [] {}));  // one watch per fd
+  EXPECT_FALSE(reactor_->watch_readable(fds[0], [] {}));  // one watch per fd
   ASSERT_EQ(::write(fds[1], "ab", 2), 2);
   ASSERT_TRUE(run_until([&] { return calls == 2; }));
   ASSERT_EQ(::write(fds[1], "c", 1), 1);
@@ -353,9 +322,9 @@ TEST_P(LoopTest, WatchIsLevelTriggeredAndCanUnwatchItself) {
   EXPECT_EQ(calls, 2);
   // The fd can be watched again after unwatch.
   bool again = false;
-  ASSERT_TRUE(reactor->watch_readable(fds[0], [&] {
+  ASSERT_TRUE(reactor_->watch_readable(fds[0], [&] {
     again = true;
-    reactor->unwatch(fds[0]);
+    reactor_->unwatch(fds[0]);
   }));
   ASSERT_TRUE(run_until([&] { return again; }));
   ::close(fds[0]);

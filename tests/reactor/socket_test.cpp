@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "torcon/reactor.hpp"
 
 namespace torcon {
@@ -155,47 +156,14 @@ std::string read_exactly(int fd, std::size_t n) {
   return out;
 }
 
-class SocketTest : public ::testing::TestWithParam<BackendKind> {
+// On each backend (support/reactor_backend.hpp: io_uring skips where refused).
+class SocketTest : public testing::BackendTest {
  public:
-  void SetUp() override {
-    if (GetParam() == BackendKind::uring) {
-      if (Status ok = Reactor::uring_available(); !ok) GTEST_SKIP() << ok.error().message;
-    }
-    reactor = make_reactor();
-    ASSERT_TRUE(reactor);
-  }
-
-  std::unique_ptr<Reactor> make_reactor(ReactorOptions options = {}) {
-    options.backend = GetParam() == BackendKind::uring ? ReactorOptions::Choice::uring
-                                                       : ReactorOptions::Choice::epoll;
-    auto created = Reactor::create(options);
-    if (!created) {
-      ADD_FAILURE() << created.error().message;
-      return nullptr;
-    }
-    EXPECT_EQ((*created)->backend(), GetParam());
-    return std::move(*created);
-  }
-
-  template <class Pred>
-  bool run_until(Pred done, std::chrono::milliseconds limit = 5s) {
-    auto end = Clock::now() + limit;
-    while (!done()) {
-      if (Clock::now() > end) return false;
-      reactor->run_once(10ms);
-    }
-    return true;
-  }
-  void run_for(std::chrono::milliseconds d) {
-    auto end = Clock::now() + d;
-    while (Clock::now() < end) reactor->run_once(5ms);
-  }
-
   // Connects and runs until the outcome; returns it.
   Status connect(Socket& socket, const Endpoint& where, SocketHandler& handler,
                  ConnectOptions options = {}) {
     std::optional<Status> outcome;
-    socket = reactor->connect(
+    socket = reactor_->connect(
         where, handler, [&](const Status& st) { outcome = st; }, options);
     EXPECT_FALSE(outcome.has_value()) << "connect must report from the loop, not inline";
     if (!run_until([&] { return outcome.has_value(); }, 10s)) {
@@ -203,13 +171,9 @@ class SocketTest : public ::testing::TestWithParam<BackendKind> {
     }
     return *outcome;
   }
-
-  std::unique_ptr<Reactor> reactor;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, SocketTest,
-                         ::testing::Values(BackendKind::epoll, BackendKind::uring),
-                         [](const auto& info) { return std::string(to_string(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Backends, SocketTest, testing::kBothBackends, testing::backend_name);
 
 void round_trip(SocketTest& t, Socket& socket, Recorder& rec, int peer) {
   ASSERT_EQ(peer_send(peer, "hello"), 5);
@@ -217,7 +181,7 @@ void round_trip(SocketTest& t, Socket& socket, Recorder& rec, int peer) {
   EXPECT_EQ(rec.received, "hello");
   ASSERT_TRUE(socket.write("ping\r\n"));
   EXPECT_EQ(socket.queued_bytes(), 6u);  // queued, leaves at the end of the iteration
-  t.reactor->run_once(0ms);
+  t.reactor_->run_once(0ms);
   EXPECT_EQ(read_exactly(peer, 6), "ping\r\n");
   EXPECT_EQ(socket.queued_bytes(), 0u);
 }
@@ -242,30 +206,28 @@ TEST_P(SocketTest, TcpConnectIPv4SetsNoDelayAndRoundTrips) {
   EXPECT_EQ(rec.close_reason.code, Errc::disconnected);
 }
 
+// Connects to `listener`, then bytes both ways.
+void connect_and_round_trip(SocketTest& t, Listener& listener) {
+  Recorder rec;
+  Socket socket;
+  Status st = t.connect(socket, listener.endpoint(), rec);
+  ASSERT_TRUE(st) << st.error().message;
+  int peer = listener.accept();
+  ASSERT_GE(peer, 0);
+  round_trip(t, socket, rec, peer);
+  ::close(peer);
+}
+
 TEST_P(SocketTest, TcpConnectIPv6) {
   auto listener = Listener::tcp("::1");
   if (!listener) GTEST_SKIP() << "no IPv6 loopback here";
-  Recorder rec;
-  Socket socket;
-  Status st = connect(socket, listener->endpoint(), rec);
-  ASSERT_TRUE(st) << st.error().message;
-  int peer = listener->accept();
-  ASSERT_GE(peer, 0);
-  round_trip(*this, socket, rec, peer);
-  ::close(peer);
+  connect_and_round_trip(*this, *listener);
 }
 
 TEST_P(SocketTest, UnixSocketConnect) {
   auto listener = Listener::unix_socket();
   ASSERT_TRUE(listener);
-  Recorder rec;
-  Socket socket;
-  Status st = connect(socket, listener->endpoint(), rec);
-  ASSERT_TRUE(st) << st.error().message;
-  int peer = listener->accept();
-  ASSERT_GE(peer, 0);
-  round_trip(*this, socket, rec, peer);
-  ::close(peer);
+  connect_and_round_trip(*this, *listener);
 }
 
 TEST_P(SocketTest, ConnectRefusedIsAClearError) {
@@ -345,7 +307,7 @@ TEST_P(SocketTest, EchoSixteenMiBThroughASlowPeer) {
   ReactorOptions options;
   options.max_write_queue = 2u << 20;
   options.write_low_water = 512u << 10;
-  reactor = make_reactor(options);
+  reactor_ = make_reactor(options);
   auto listener = Listener::tcp("127.0.0.1");
   ASSERT_TRUE(listener);
 
@@ -421,9 +383,9 @@ TEST_P(SocketTest, EchoSixteenMiBThroughASlowPeer) {
 Clock::duration nagle_peer_round_trip(SocketTest& t, bool quickack) {
   ReactorOptions options;
   options.tcp_quickack = quickack;
-  t.reactor = t.make_reactor(options);
+  t.reactor_ = t.make_reactor(options);
   auto listener = Listener::tcp("127.0.0.1");
-  if (!t.reactor || !listener) {
+  if (!t.reactor_ || !listener) {
     ADD_FAILURE() << "no reactor or listener";
     return {};
   }
@@ -442,7 +404,7 @@ Clock::duration nagle_peer_round_trip(SocketTest& t, bool quickack) {
     rec.received.clear();
     const Clock::time_point start = Clock::now();
     EXPECT_TRUE(socket.write(command));
-    t.reactor->run_once(0ms);
+    t.reactor_->run_once(0ms);
     EXPECT_EQ(read_exactly(peer, command.size()), command);
     EXPECT_EQ(peer_send(peer, head), static_cast<ssize_t>(head.size()));
     EXPECT_EQ(peer_send(peer, tail), static_cast<ssize_t>(tail.size()));
@@ -593,8 +555,8 @@ TEST_P(SocketTest, ReusedFdNumberStartsClean) {
   std::optional<Status> new_outcome;
   old_rec.after_read = [&] {
     old_socket.close();
-    new_socket = reactor->connect(listener->endpoint(), new_rec,
-                                  [&](const Status& st) { new_outcome = st; });
+    new_socket = reactor_->connect(listener->endpoint(), new_rec,
+                                   [&](const Status& st) { new_outcome = st; });
   };
   ASSERT_TRUE(old_socket.write("queued for the old socket"));
   ASSERT_EQ(peer_send(old_peer, "x"), 1);
@@ -629,8 +591,8 @@ TEST_P(SocketTest, OwnerMayDestroyItselfInsideACallback) {
   bool deleted = false;
   auto* owner = new SelfDeleting(&deleted);
   bool connected = false;
-  owner->socket = reactor->connect(listener->endpoint(), *owner,
-                                   [&](const Status& st) { connected = st.ok(); });
+  owner->socket = reactor_->connect(listener->endpoint(), *owner,
+                                    [&](const Status& st) { connected = st.ok(); });
   ASSERT_TRUE(run_until([&] { return connected; }));
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
@@ -648,7 +610,7 @@ TEST_P(SocketTest, ClosingWhileConnectingReportsToTheConnectCallback) {
   Recorder rec;
   std::optional<Status> outcome;
   Socket socket =
-      reactor->connect(listener->endpoint(), rec, [&](const Status& st) { outcome = st; });
+      reactor_->connect(listener->endpoint(), rec, [&](const Status& st) { outcome = st; });
   ASSERT_TRUE(socket.is_open());
   EXPECT_FALSE(socket.is_connected());
   socket.close();
@@ -665,7 +627,7 @@ TEST_P(SocketTest, WritesQueuedWhileConnectingAreSentOnceConnected) {
   Recorder rec;
   bool connected = false;
   Socket socket =
-      reactor->connect(listener->endpoint(), rec, [&](const Status& st) { connected = st.ok(); });
+      reactor_->connect(listener->endpoint(), rec, [&](const Status& st) { connected = st.ok(); });
   ASSERT_TRUE(socket.write("PROTOCOLINFO 1\r\n"));
   ASSERT_TRUE(run_until([&] { return connected && socket.queued_bytes() == 0; }));
   int peer = listener->accept();
@@ -683,9 +645,9 @@ TEST_P(SocketTest, DestroyingTheReactorClosesOpenStreamsOnce) {
   int peer = listener->accept();
   ASSERT_GE(peer, 0);
   std::optional<Status> pending_outcome;
-  Socket pending = reactor->connect(listener->endpoint(), pending_rec,
-                                    [&](const Status& st) { pending_outcome = st; });
-  reactor.reset();
+  Socket pending = reactor_->connect(listener->endpoint(), pending_rec,
+                                     [&](const Status& st) { pending_outcome = st; });
+  reactor_.reset();
   EXPECT_EQ(open_rec.closes, 1);
   EXPECT_EQ(open_rec.close_reason.code, Errc::disconnected);
   ASSERT_TRUE(pending_outcome.has_value());
@@ -702,12 +664,12 @@ TEST_P(SocketTest, DestroyingTheReactorClosesOpenStreamsOnce) {
 }
 
 TEST_P(SocketTest, EveryFdIsReleased) {
-  reactor.reset();
+  reactor_.reset();
   int before = count_open_fds();
   {
     auto r = make_reactor();
     ASSERT_TRUE(r);
-    reactor = std::move(r);
+    reactor_ = std::move(r);
     auto listener = Listener::tcp("127.0.0.1");
     auto unix_listener = Listener::unix_socket();
     ASSERT_TRUE(listener && unix_listener);
@@ -719,18 +681,18 @@ TEST_P(SocketTest, EveryFdIsReleased) {
     EXPECT_FALSE(refused);
     int pa = listener->accept(), pb = unix_listener->accept();
     ASSERT_TRUE(sa.write("x") && sb.write("y"));
-    reactor->start_repeating_timer(1ms, [] {});
+    reactor_->start_repeating_timer(1ms, [] {});
     int pipe_fds[2];
     ASSERT_EQ(::pipe(pipe_fds), 0);
-    ASSERT_TRUE(reactor->watch_readable(pipe_fds[0], [] {}));
+    ASSERT_TRUE(reactor_->watch_readable(pipe_fds[0], [] {}));
     run_for(20ms);
     sa.close();
     ::close(pa);
     ASSERT_TRUE(run_until([&] { return a.closes == 1; }));
-    reactor->unwatch(pipe_fds[0]);
+    reactor_->unwatch(pipe_fds[0]);
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
-    reactor.reset();  // sb is still open: the reactor closes it
+    reactor_.reset();  // sb is still open: the reactor closes it
     EXPECT_EQ(b.closes, 1);
     ::close(pb);
   }

@@ -183,6 +183,38 @@ TEST(Circuits, FieldsFromTheEvent) {
             1796205600250000LL);
 }
 
+// Ended circuits are reused for new ones (state_core.cpp): a new circuit
+// must show nothing of the one before it.
+TEST(Circuits, ANewCircuitCarriesNothingOfAnEndedOne) {
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.feed(three_relays()));
+  ASSERT_TRUE(f.event("CIRC 12 BUILT " + path({1, 2, 3}) +
+                      " BUILD_FLAGS=IS_INTERNAL PURPOSE=HS_CLIENT_REND HS_STATE=HSCR_JOINED "
+                      "REND_QUERY=abc TIME_CREATED=2026-12-02T10:00:00.25 SOCKS_USERNAME=\"u\" "
+                      "SOCKS_PASSWORD=\"pw\" CONFLUX_ID=8A3F"));
+  ASSERT_TRUE(f.event("CIRC_MINOR 12 CANNIBALIZED " + path({1, 2, 3}) +
+                      " PURPOSE=GENERAL OLD_PURPOSE=HS_CLIENT_REND"));
+  ASSERT_TRUE(f.event("CIRC_BW ID=12 READ=10 WRITTEN=20 TIME=2026-12-02T10:00:01.000000"));
+  ASSERT_TRUE(f.event("STREAM 20 SUCCEEDED 12 example.com:443"));
+  ASSERT_TRUE(f.event("CIRC 12 CLOSED " + path({1, 2, 3}) + " REASON=FINISHED REMOTE_REASON=X"));
+  ASSERT_EQ(st.circuit("12"), nullptr);
+  ASSERT_TRUE(f.event("CIRC 13 LAUNCHED"));
+  const Circuit* c = st.circuit("13");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->id(), "13");
+  EXPECT_EQ(c->state(), CircStatus::launched);
+  EXPECT_TRUE(c->path().empty());
+  EXPECT_TRUE(c->streams().empty());
+  EXPECT_FALSE(c->cannibalized());
+  EXPECT_EQ(c->bandwidth(), torcon::CircuitBandwidth{});
+  EXPECT_FALSE(c->time_created().has_value());
+  for (std::string_view v :
+       {c->purpose(), c->build_flags(), c->hs_state(), c->rend_query(), c->socks_username(),
+        c->socks_password(), c->conflux_id(), c->reason(), c->remote_reason(), c->old_purpose()})
+    EXPECT_EQ(v, "");
+}
+
 TEST(Circuits, TimeCreatedOnlyWhenItParses) {
   TorState st;
   Feeder f(st);

@@ -252,6 +252,38 @@ TEST(Streams, SourcesAndIsolationFields) {
   EXPECT_EQ(st.stream("22")->source_port(), 40000);
 }
 
+// Ended streams are reused for new ones (state_core.cpp): a new stream
+// must show nothing of the one before it.
+TEST(Streams, ANewStreamCarriesNothingOfAnEndedOne) {
+  TorState st;
+  Feeder f(st);
+  two_circuits(f);
+  ASSERT_TRUE(
+      f.event("STREAM 20 NEW 0 example.com:443 SOURCE_ADDR=127.0.0.1:50123 PURPOSE=USER "
+              "SOCKS_USERNAME=\"u\" SOCKS_PASSWORD=\"p\" CLIENT_PROTOCOL=SOCKS5 NYM_EPOCH=3 "
+              "SESSION_GROUP=-4 ISO_FIELDS=SOCKS_USERNAME"));
+  ASSERT_TRUE(f.event("STREAM 20 SUCCEEDED 1 example.com:443"));
+  ASSERT_TRUE(f.event("STREAM 20 DETACHED 1 example.com:443 REASON=END REMOTE_REASON=EXITPOLICY"));
+  ASSERT_TRUE(f.event("STREAM 20 CLOSED 1 example.com:443 REASON=DONE"));
+  ASSERT_EQ(st.stream("20"), nullptr);
+  ASSERT_TRUE(f.event("STREAM 21 NEW 0 192.0.2.7:80"));
+  const Stream* s = st.stream("21");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->id(), "21");
+  EXPECT_EQ(s->state(), StreamStatus::new_);
+  EXPECT_EQ(s->circuit(), nullptr);
+  EXPECT_EQ(s->circuit_id(), "0");
+  EXPECT_EQ(s->target(), "192.0.2.7:80");
+  EXPECT_EQ(s->requested_host(), "192.0.2.7");
+  EXPECT_EQ(s->source_address(), "");
+  EXPECT_EQ(s->source_port(), 0);
+  for (std::string_view v :
+       {s->purpose(), s->socks_username(), s->socks_password(), s->client_protocol(),
+        s->nym_epoch(), s->session_group(), s->iso_fields(), s->reason(), s->remote_reason()})
+    EXPECT_EQ(v, "");
+  EXPECT_EQ(s->detach_count(), 0u);
+}
+
 TEST(Streams, RemapKeepsTheRequestedHost) {
   TorState st;
   Feeder f(st);

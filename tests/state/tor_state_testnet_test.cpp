@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,7 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "state/loopback_http.hpp"
+#include "child_process.hpp"
+#include "support/loopback_http.hpp"
+#include "support/socks_http_get.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
@@ -217,6 +222,27 @@ TEST(TorStateTestnet, BootstrapsFromTheClient) {
   EXPECT_EQ(exit->policy()->text(), "reject 1-65535");
   EXPECT_EQ(exit->exits_to(80).source, torcon::PolicySource::summary);
   EXPECT_FALSE(exit->exits_to(80).allowed);
+  // Its server descriptor (the client fetches them: UseMicrodescriptors 0)
+  // has the rule the summary cannot show.
+  std::optional<torcon::Status> loaded;
+  st.load_descriptors([&](const torcon::Status& ls) { loaded = ls; });
+  ASSERT_TRUE(loop.pump_until(10s, [&] { return loaded.has_value(); }));
+  ASSERT_TRUE(*loaded) << loaded->error().message;
+  ASSERT_NE(exit->descriptor_policy(), nullptr);
+  const std::uint16_t http_port = 8080;
+  EXPECT_EQ(exit->exits_to("127.0.0.1", http_port).source, torcon::PolicySource::descriptor);
+  EXPECT_TRUE(exit->exits_to("127.0.0.1", http_port).allowed);
+  EXPECT_TRUE(exit->exits_to("127.3.2.1", 443).allowed);
+  EXPECT_FALSE(exit->exits_to("192.0.2.1", http_port).allowed);
+  EXPECT_EQ(exit->exits_to("192.0.2.1", http_port).source, torcon::PolicySource::descriptor);
+  EXPECT_FALSE(exit->exits_to("::1", http_port).allowed);  // no ipv6-policy line
+  for (const Node& n : net.nodes) {                        // the other relays reject everything
+    if (n.role != torcon::testnet::Role::relay) continue;
+    const torcon::Router* r = st.router("$" + n.fingerprint);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->exits_to("127.0.0.1", http_port).source, torcon::PolicySource::descriptor);
+    EXPECT_FALSE(r->exits_to("127.0.0.1", http_port).allowed) << n.name;
+  }
   EXPECT_EQ(st.tor_pid(), std::uint64_t(torcon::testnet::node_pid(net, net.client())));
   EXPECT_GE(st.circuit_count(), 1u);  // the client has built circuits by now
   // The client has chosen guards among the network's relays.
@@ -283,15 +309,16 @@ TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
       if (!path.empty() && path.back()) exit_fp = path.back()->fingerprint();
     }
   });
-  std::optional<std::string> got;
+  std::optional<torcon::test::FetchResult> got;
   std::thread fetch(
-      [&] { got = torcon::test::socks_fetch(net.client().socks_port, http.port(), 30s); });
+      [&] { got = torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s); });
   loop.pump_until(35s, [&] {
     return got.has_value() && std::find(seen.begin(), seen.end(), "CLOSED") != seen.end();
   });
   fetch.join();
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, body);
+  EXPECT_EQ(got->error, "");
+  EXPECT_EQ(got->body, body);
   // NEW -> SENTCONNECT -> SUCCEEDED -> CLOSED (a REMAP may come in between).
   std::vector<std::string> lifecycle;
   for (const std::string& s : seen)
@@ -303,6 +330,157 @@ TEST(TorStateTestnet, HttpFetchThroughItsStreamLifecycle) {
   for (const torcon::Stream* s : st.streams()) EXPECT_FALSE(s->target().ends_with(suffix));
   const std::string diff = agree_with_tor(loop, *ctl, st, 10s);
   EXPECT_EQ(diff, "");
+}
+
+// ---- a capture recorded with torcon-ctl --record, replayed by torcon-parse --state
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Ids as torcon-parse orders them: numerically (shorter first), then as text.
+bool id_less(const std::string& a, const std::string& b) {
+  const std::string ia = a.substr(0, a.find('"', 8)), ib = b.substr(0, b.find('"', 8));
+  if (ia.size() != ib.size()) return ia.size() < ib.size();
+  return a < b;
+}
+
+std::vector<std::string> words_of(const std::string& line) {
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i < line.size();) {
+    std::size_t j = line.find(' ', i);
+    if (j == std::string::npos) j = line.size();
+    words.push_back(line.substr(i, j - i));
+    i = j + 1;
+  }
+  return words;
+}
+
+// tor's circuit-status and stream-status in torcon-parse --state's JSON.
+std::string tor_as_state_json(const std::string& circs, const std::string& streams) {
+  std::vector<std::string> cs, ss;
+  std::size_t pos = 0;
+  while (pos < circs.size()) {
+    std::size_t end = circs.find('\n', pos);
+    if (end == std::string::npos) end = circs.size();
+    const std::vector<std::string> w = words_of(circs.substr(pos, end - pos));
+    pos = end + 1;
+    if (w.size() < 2) continue;
+    std::string path, purpose;
+    for (std::size_t i = 2; i < w.size(); ++i) {
+      if (i == 2 && w[i].find('=') == std::string::npos) {
+        torcon::LongNameReader hops(w[i]);
+        for (torcon::LongName h; hops.next(h);)
+          path += (path.empty() ? "\"" : ",\"") + std::string(h.fingerprint) + "\"";
+      } else if (w[i].starts_with("PURPOSE=")) {
+        purpose = w[i].substr(8);
+      }
+    }
+    cs.push_back("{\"id\":\"" + w[0] + "\",\"state\":\"" + w[1] + "\",\"path\":[" + path +
+                 "],\"purpose\":\"" + purpose + "\"}");
+  }
+  pos = 0;
+  while (pos < streams.size()) {
+    std::size_t end = streams.find('\n', pos);
+    if (end == std::string::npos) end = streams.size();
+    const std::vector<std::string> w = words_of(streams.substr(pos, end - pos));
+    pos = end + 1;
+    if (w.size() < 4) continue;
+    ss.push_back("{\"id\":\"" + w[0] + "\",\"state\":\"" + w[1] + "\",\"circuit\":\"" + w[2] +
+                 "\",\"target\":\"" + w[3] + "\"}");
+  }
+  std::sort(cs.begin(), cs.end(), id_less);
+  std::sort(ss.begin(), ss.end(), id_less);
+  std::string out = "\"circuits\":[";
+  for (std::size_t i = 0; i < cs.size(); ++i) out += (i ? "," : "") + cs[i];
+  out += "],\"streams\":[";
+  for (std::size_t i = 0; i < ss.size(); ++i) out += (i ? "," : "") + ss[i];
+  return out + "]";
+}
+
+TEST(TorStateTestnet, ReplayedCaptureGivesTorsCircuitsAndStreams) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  ASSERT_TRUE(loop.ok());
+  std::string err;
+  auto ctl = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  char dir[] = "/tmp/torcon-capture-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string capture = std::string(dir) + "/capture", state = std::string(dir) + "/state";
+  const std::string events = "CIRC CIRC_MINOR STREAM ORCONN ADDRMAP GUARD NS NEWCONSENSUS CIRC_BW";
+  std::string event_list = events;
+  std::replace(event_list.begin(), event_list.end(), ' ', ',');
+  // Subscribed first (a raw SETEVENTS), then the snapshot; --events keeps
+  // the recorder running (its own SETEVENTS asks for the same set).
+  torcon::SpawnOptions record_options;
+  record_options.argv = {
+      TORCON_CTL,
+      "--control",
+      "127.0.0.1:" + std::to_string(net.client().control_port),
+      "--cookie",
+      net.client().cookie_file,
+      "--record",
+      capture,
+      "--events",
+      event_list,
+      "SETEVENTS " + events,
+      "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards"};
+  record_options.output_path = std::string(dir) + "/ctl-output";
+  auto recorder = torcon::ChildProcess::spawn(std::move(record_options));
+  ASSERT_TRUE(recorder) << recorder.error().message;
+  ASSERT_TRUE(loop.pump_until(15s, [&] {
+    return read_all(capture).find("entry-guards=") != std::string::npos;
+  })) << (*recorder)->output_tail(2000);
+
+  // Activity while it records: a fetch through the network.
+  torcon::test::LoopbackHttp http("recorded\n");
+  ASSERT_NE(http.port(), 0);
+  const auto fetched = torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s);
+  EXPECT_EQ(fetched.error, "");
+  EXPECT_EQ(fetched.body, "recorded\n");
+
+  // Until tor's own view holds still for a second, then stop recording.
+  auto tor_view = [&]() -> std::string {
+    auto c = loop.getinfo(*ctl, "circuit-status");
+    auto s = loop.getinfo(*ctl, "stream-status");
+    return c && s ? tor_as_state_json(*c, *s) : std::string("GETINFO failed");
+  };
+  std::string before = tor_view();
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(1s);
+    const std::string now = tor_view();
+    if (now == before) break;
+    before = now;
+  }
+  std::this_thread::sleep_for(300ms);  // the events behind `before` reach the recorder
+  EXPECT_EQ((*recorder)->terminate_and_wait(5s), 0) << (*recorder)->output_tail(2000);
+  const std::string after = tor_view();
+
+  torcon::SpawnOptions parse_options;
+  parse_options.argv = {TORCON_PARSE, "--state", capture};
+  parse_options.output_path = state;
+  auto parser = torcon::ChildProcess::spawn(std::move(parse_options));
+  ASSERT_TRUE(parser) << parser.error().message;
+  EXPECT_EQ((*parser)->wait(), 0) << read_all(state);
+  const std::string json = read_all(state);
+  const std::size_t from = json.find("\"circuits\":"), to = json.find(",\"guards\":");
+  ASSERT_TRUE(from != std::string::npos && to != std::string::npos) << json;
+  const std::string replayed = json.substr(from, to - from);
+  EXPECT_NE(replayed.find("\"state\":\"BUILT\""), std::string::npos) << replayed;
+  // tor may have changed in the moment between the two views; the capture
+  // then shows one of them.
+  EXPECT_TRUE(replayed == before || replayed == after) << "replayed:\n"
+                                                       << replayed << "\ntor before:\n"
+                                                       << before << "\ntor after:\n"
+                                                       << after;
+  const auto relays = std::count_if(net.nodes.begin(), net.nodes.end(), [](const Node& n) {
+    return n.role != torcon::testnet::Role::client;
+  });
+  EXPECT_NE(json.find("{\"routers\":" + std::to_string(relays) + ","), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"guards\":[]"), std::string::npos) << json;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TorStateTestnet, CircuitsLaunchedDuringBootstrapAreNotLost) {

@@ -1,11 +1,10 @@
-// main() for a test binary that ctest runs as one entry (its tests share
-// something costly, such as a private Tor network) instead of one entry per
-// test. GoogleTest exits 0 when every test skipped — also when a global
-// environment skipped in SetUp, where it even prints "PASSED" for tests that
-// never ran — and ctest would report the whole binary as Passed. Here that
-// case exits with kAllSkipped, which the binary's ctest entries declare as
-// SKIP_RETURN_CODE (torcon_whole_binary_test in tests/CMakeLists.txt), so
-// ctest says Skipped.
+// main() of every test binary (torcon_test, torcon_whole_binary_test in
+// tests/CMakeLists.txt). GoogleTest exits 0 when every test skipped — also
+// when a global environment skipped in SetUp, where it even prints "PASSED"
+// for tests that never ran — and ctest would report an entry that runs a
+// whole binary (a private Tor network's tests, the parser again at a lower
+// SIMD level) as Passed. Here that case exits with kAllSkipped, which every
+// entry declares as SKIP_RETURN_CODE, so ctest says Skipped.
 #include <gtest/gtest.h>
 
 #include <cstdio>

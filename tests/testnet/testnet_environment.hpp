@@ -13,9 +13,10 @@
 //     const auto& client = net.client();        // control(), cookie_file, socks_port ...
 //   }
 //
-// If tor or tor-gencert is not installed every test is skipped (link
-// torcon_child_process and build the binary with torcon_whole_binary_test,
-// so that ctest then says Skipped, not Passed). Set
+// If tor or tor-gencert is not installed, or the binary runs as the io_uring
+// entry (TORCON_REACTOR=uring) where io_uring is refused, every test is
+// skipped (link torcon_child_process and build the binary with
+// torcon_whole_binary_test, so that ctest then says Skipped, not Passed). Set
 // TORCON_TESTNET_KEEP=1 to keep the directory (logs, torrcs) after the run;
 // it is also kept when the network failed to start.
 #pragma once
@@ -33,6 +34,7 @@
 #include <utility>
 
 #include "child_process.hpp"
+#include "support/reactor_backend.hpp"
 #include "torcon/testnet.hpp"
 
 namespace torcon::testnet::testing {
@@ -53,6 +55,9 @@ class TestnetEnvironment : public ::testing::Environment {
   const Network* network() const { return running_ ? &*network_ : nullptr; }
   // Why network() is null.
   const std::string& error() const { return error_; }
+  // True if the network was not started because this machine cannot run it
+  // (tor missing, the requested reactor backend unavailable): tests skip.
+  bool skipped() const { return skipped_; }
   const std::string& dir() const { return dir_; }
 
   // Stops the network now (for tests of stop itself); later tests then see
@@ -67,6 +72,14 @@ class TestnetEnvironment : public ::testing::Environment {
   void SetUp() override {
     if (!find_executable("tor") || !find_executable("tor-gencert")) {
       error_ = "tor or tor-gencert not installed";
+      skipped_ = true;
+      GTEST_SKIP() << error_;
+    }
+    // The ctest entry for io_uring (TORCON_REACTOR=uring) where this process
+    // cannot have it: the network's own reactor would refuse to start.
+    error_ = torcon::testing::backend_unavailable(ReactorOptions::Choice::automatic);
+    if (!error_.empty()) {
+      skipped_ = true;
       GTEST_SKIP() << error_;
     }
     const char* tmp = std::getenv("TMPDIR");
@@ -139,16 +152,16 @@ class TestnetEnvironment : public ::testing::Environment {
   std::optional<Network> network_;
   bool running_ = false;
   bool keep_ = false;
+  bool skipped_ = false;
 };
 
 }  // namespace torcon::testnet::testing
 
 // Declares `const torcon::testnet::Network& var` bound to the shared
-// network, or fails the test (skips it when tor is not installed).
-#define TORCON_REQUIRE_TESTNET(var)                                                        \
-  auto* var##_env_ = ::torcon::testnet::testing::TestnetEnvironment::instance();           \
-  ASSERT_NE(var##_env_, nullptr) << "TestnetEnvironment is not registered";                \
-  if (!var##_env_->network() && var##_env_->error() == "tor or tor-gencert not installed") \
-    GTEST_SKIP() << var##_env_->error();                                                   \
-  ASSERT_NE(var##_env_->network(), nullptr) << var##_env_->error();                        \
+// network, or fails the test (skips it when the environment skipped).
+#define TORCON_REQUIRE_TESTNET(var)                                                         \
+  auto* var##_env_ = ::torcon::testnet::testing::TestnetEnvironment::instance();            \
+  ASSERT_NE(var##_env_, nullptr) << "TestnetEnvironment is not registered";                 \
+  if (!var##_env_->network() && var##_env_->skipped()) GTEST_SKIP() << var##_env_->error(); \
+  ASSERT_NE(var##_env_->network(), nullptr) << var##_env_->error();                         \
   const ::torcon::testnet::Network& var = *var##_env_->network()

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_http.hpp"
+#include "support/socks_http_get.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
@@ -36,6 +38,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using torcon::Expected;
 using torcon::KeyValues;
+using torcon::test::FetchResult;
+using torcon::test::LoopbackHttp;
+using torcon::test::socks_http_get;
 using torcon::testnet::Network;
 using torcon::testnet::Node;
 
@@ -44,142 +49,6 @@ using torcon::testnet::Node;
 
 long long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-// ---- a tiny HTTP server on 127.0.0.1:0, in a thread ------------------------
-
-class HttpServer {
- public:
-  explicit HttpServer(std::string body) : body_(std::move(body)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-        ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return;
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
-  int served() const { return served_; }
-
- private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      timeval tv{5, 0};
-      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      std::string req;
-      char buf[1024];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        req.append(buf, std::size_t(n));
-      }
-      if (req.rfind("GET ", 0) == 0) {
-        std::string resp = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                           std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
-        (void)!::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-        ++served_;
-      }
-      ::close(c);
-    }
-  }
-
-  std::string body_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
-
-// ---- a minimal SOCKS5 client (RFC 1928, no auth, CONNECT to IPv4) ----------
-
-struct FetchResult {
-  std::string error;  // empty on success
-  std::string body;
-  long long ms = 0;
-};
-
-// Blocks until `fd` has data or the deadline passes.
-bool wait_readable(int fd, Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0) return false;
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, int(left)) > 0;
-}
-
-bool recv_exact(int fd, char* out, std::size_t n, Clock::time_point deadline) {
-  std::size_t got = 0;
-  while (got < n) {
-    if (!wait_readable(fd, deadline)) return false;
-    ssize_t r = ::recv(fd, out + got, n - got, 0);
-    if (r <= 0) return false;
-    got += std::size_t(r);
-  }
-  return true;
-}
-
-// GET http://127.0.0.1:http_port/ through the SOCKS port, all within `timeout`.
-FetchResult socks_http_get(std::uint16_t socks_port, std::uint16_t http_port,
-                           milliseconds timeout) {
-  FetchResult res;
-  auto t0 = Clock::now();
-  auto deadline = t0 + timeout;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto done = [&](std::string err) {
-    if (fd >= 0) ::close(fd);
-    res.error = std::move(err);
-    res.ms = ms_since(t0);
-    return res;
-  };
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(socks_port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-    return done(std::string("connect to SOCKS port: ") + std::strerror(errno));
-  auto send_all = [&](const std::string& s) {
-    return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == ssize_t(s.size());
-  };
-  if (!send_all(std::string("\x05\x01\x00", 3))) return done("send greeting");
-  char hello[2];
-  if (!recv_exact(fd, hello, 2, deadline) || hello[0] != 5 || hello[1] != 0)
-    return done("SOCKS greeting refused");
-  std::string req("\x05\x01\x00\x01\x7f\x00\x00\x01", 8);
-  req += char(http_port >> 8);
-  req += char(http_port & 0xff);
-  if (!send_all(req)) return done("send CONNECT");
-  char reply[10];  // VER REP RSV ATYP=1 ADDR(4) PORT(2)
-  if (!recv_exact(fd, reply, 10, deadline))
-    return done("no SOCKS CONNECT reply within " + std::to_string(timeout.count()) + " ms");
-  if (reply[1] != 0) return done("SOCKS CONNECT failed, REP=" + std::to_string(int(reply[1])));
-  if (!send_all("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) return done("send GET");
-  std::string resp;
-  char buf[4096];
-  while (true) {
-    if (!wait_readable(fd, deadline)) return done("HTTP response timed out");
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0) return done(std::string("recv: ") + std::strerror(errno));
-    if (n == 0) break;
-    resp.append(buf, std::size_t(n));
-  }
-  std::size_t hdr_end = resp.find("\r\n\r\n");
-  if (resp.rfind("HTTP/1.0 200", 0) != 0 || hdr_end == std::string::npos)
-    return done("bad HTTP response: " + resp.substr(0, 80));
-  res.body = resp.substr(hdr_end + 4);
-  return done("");
 }
 
 // ---- the client's control port, synchronously -------------------------------
@@ -331,13 +200,14 @@ TEST(Testnet, Bootstraps) {
 TEST(Testnet, HttpFetchLeavesThroughTheExit) {
   TORCON_REQUIRE_TESTNET(net);
   const std::string body = "hello through the loopback testnet\n";
-  HttpServer http(body);
+  LoopbackHttp http(body);
   ASSERT_NE(http.port(), 0);
   ClientControl c(net.client());
   ASSERT_EQ(c.error(), "");
   ASSERT_TRUE(c.subscribe("STREAM"));
 
-  FetchResult f = socks_http_get(net.client().socks_port, http.port(), 30s);
+  torcon::test::FetchResult f =
+      torcon::test::socks_http_get(net.client().socks_port, http.port(), 30s);
   ASSERT_EQ(f.error, "") << "after " << f.ms << " ms";
   EXPECT_EQ(f.body, body);
   EXPECT_EQ(http.served(), 1);
@@ -419,7 +289,7 @@ TEST(Testnet, KilledRelayIsNoticedAndNetworkStillServes) {
 
   ASSERT_TRUE(c.subscribe("STREAM"));
   const std::string body = "still serving\n";
-  HttpServer http(body);
+  LoopbackHttp http(body);
   ASSERT_NE(http.port(), 0);
   FetchResult f;
   std::string failures;

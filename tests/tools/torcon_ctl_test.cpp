@@ -16,13 +16,16 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "support/reactor_backend.hpp"
 #include "support/refuse_io_uring.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/reactor.hpp"
@@ -240,8 +243,7 @@ int closed_port() {
 // CtlBackend): such cases are skipped, with the kernel's reason.
 void skip_unavailable_backend(const std::string& reactor) {
   if (reactor != "uring") return;
-  if (torcon::Status ok = torcon::Reactor::uring_available(); !ok)
-    GTEST_SKIP() << "io_uring unavailable: " << ok.error().message;
+  TORCON_SKIP_UNLESS_BACKEND_AVAILABLE(torcon::ReactorOptions::Choice::uring);
 }
 
 // A non-blocking listener on 127.0.0.1 standing in for tor, to see whether
@@ -287,11 +289,12 @@ struct FakeTor {
   int port = 0;
 };
 
-// ---- against a cookie-authenticated tor -----------------------------------
-
-class CtlTest : public ::testing::TestWithParam<std::string> {
+// One tor for the whole suite (started with Tor::options()), shared by its
+// tests on each reactor backend (the parameter, "epoll" or "uring").
+template <class Tor>
+class SharedTorTest : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() { tor_ = new TorProcess(); }
+  static void SetUpTestSuite() { tor_ = new TorProcess(Tor::options()); }
   static void TearDownTestSuite() {
     delete tor_;
     tor_ = nullptr;
@@ -302,21 +305,31 @@ class CtlTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(tor_->ok()) << tor_->error();
   }
 
+  // torcon-ctl's arguments for the TCP control port, then `commands`.
   std::vector<std::string> tcp(std::vector<std::string> commands) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control",
                                "127.0.0.1:" + std::to_string(tor_->control_port())};
     a.insert(a.end(), commands.begin(), commands.end());
     return a;
   }
+
+  inline static TorProcess* tor_ = nullptr;
+};
+
+// ---- against a cookie-authenticated tor -----------------------------------
+
+struct CookieTor {
+  static TorOptions options() { return {}; }
+};
+
+class CtlTest : public SharedTorTest<CookieTor> {
+ protected:
   std::vector<std::string> unix_socket(std::vector<std::string> commands) const {
     std::vector<std::string> a{"--reactor", GetParam(), "--control", tor_->control_socket()};
     a.insert(a.end(), commands.begin(), commands.end());
     return a;
   }
-
-  static TorProcess* tor_;
 };
-TorProcess* CtlTest::tor_ = nullptr;
 
 // A tiny pattern match (<regex> trips GCC 12's -Wmaybe-uninitialized under
 // the sanitizers): '*' is any run of characters but '\n', '#' one or more
@@ -343,6 +356,35 @@ TEST_P(CtlTest, GetinfoVersionOverTcp) {
   const Result r = run_ctl(tcp({"GETINFO version"}));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(like(r.out, kVersionReply)) << r.out;
+}
+
+// --record: every byte tor sent, from PROTOCOLINFO on, CRLF and all.
+TEST_P(CtlTest, RecordWritesEveryByteTorSent) {
+  char path[] = "/tmp/torcon-ctl-record-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::vector<std::string> args = tcp({"GETINFO version", "GETINFO no-such-key"});
+  args.insert(args.begin(), {"--record", path});
+  const Result r = run_ctl(args);
+  EXPECT_EQ(r.status, 1) << r.err;  // the unknown key
+  std::ifstream in(path, std::ios::binary);
+  const std::string rec((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::unlink(path);
+  EXPECT_TRUE(rec.starts_with("250-PROTOCOLINFO 1\r\n")) << rec;
+  // Authentication's replies, then the two commands' in order, as tor wrote them.
+  const std::size_t version = rec.find("250-version=0.4");
+  ASSERT_NE(version, std::string::npos) << rec;
+  EXPECT_NE(rec.find("\r\n250 OK\r\n552 Unrecognized key \"no-such-key\"\r\n", version),
+            std::string::npos)
+      << rec;
+  EXPECT_TRUE(rec.ends_with("\r\n"));
+  // A file that cannot be written is refused before anything connects.
+  std::vector<std::string> bad = tcp({"GETINFO version"});
+  bad.insert(bad.begin(), {"--record", "/nonexistent-dir/capture"});
+  const Result b = run_ctl(bad);
+  EXPECT_EQ(b.status, 2);
+  EXPECT_NE(b.err.find("--record"), std::string::npos) << b.err;
 }
 
 TEST_P(CtlTest, GetinfoVersionOverUnixSocket) {
@@ -653,43 +695,26 @@ TEST_P(CtlTorDiesTest, InteractiveRestoresTheTerminal) {
 
 // ---- against a password-protected tor --------------------------------------
 
-class CtlPasswordTest : public ::testing::TestWithParam<std::string> {
- protected:
-  static void SetUpTestSuite() {
+struct PasswordTor {
+  static TorOptions options() {
     TorOptions o;
     o.cookie_auth = false;
     o.unix_socket = false;
     o.hashed_password = TorProcess::hash_password("correct-horse");
-    tor_ = new TorProcess(o);
+    return o;
   }
-  static void TearDownTestSuite() {
-    delete tor_;
-    tor_ = nullptr;
-  }
-  void SetUp() override {
-    skip_unavailable_backend(GetParam());
-    if (IsSkipped()) return;
-    ASSERT_TRUE(tor_->ok()) << tor_->error();
-  }
-
-  std::vector<std::string> args(std::vector<std::string> more) const {
-    std::vector<std::string> a{"--reactor", GetParam(), "--control",
-                               "127.0.0.1:" + std::to_string(tor_->control_port())};
-    a.insert(a.end(), more.begin(), more.end());
-    return a;
-  }
-  static TorProcess* tor_;
 };
-TorProcess* CtlPasswordTest::tor_ = nullptr;
+
+class CtlPasswordTest : public SharedTorTest<PasswordTor> {};
 
 TEST_P(CtlPasswordTest, RightPassword) {
-  const Result r = run_ctl(args({"--password", "correct-horse", "GETINFO version"}));
+  const Result r = run_ctl(tcp({"--password", "correct-horse", "GETINFO version"}));
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(like(r.out, kVersionReply)) << r.out;
 }
 
 TEST_P(CtlPasswordTest, WrongPassword) {
-  const Result r = run_ctl(args({"--password", "wrong", "GETINFO version"}));
+  const Result r = run_ctl(tcp({"--password", "wrong", "GETINFO version"}));
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err.rfind("torcon-ctl: authentication failed (tor replied 515): ", 0), 0u) << r.err;
@@ -697,7 +722,7 @@ TEST_P(CtlPasswordTest, WrongPassword) {
 }
 
 TEST_P(CtlPasswordTest, NoPassword) {
-  const Result r = run_ctl(args({"GETINFO version"}));
+  const Result r = run_ctl(tcp({"GETINFO version"}));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("password"), std::string::npos) << r.err;
 }

@@ -1,0 +1,217 @@
+// v3 onion services through a Controller: ephemeral services (ADD_ONION /
+// DEL_ONION) with client authorization, "make sure this key's service
+// exists" without `550 Onion address collision`, readiness (the descriptor
+// reached an HSDir), the client side of authorization (ONION_CLIENT_AUTH_*),
+// and descriptor fetch/post for load balancers (HSFETCH, HSPOST).
+//
+//   torcon::OnionServiceSpec spec;
+//   spec.ports = {{80, "127.0.0.1:8080"}};
+//   torcon::OnionReadyWatch ready(ctl, reactor, {}, [](const torcon::Status& s) { ... });
+//   torcon::add_onion_service(ctl, spec, [&](const torcon::Expected<torcon::OnionServiceInfo>& r) {
+//     if (r) ready.set_address(r->address);       // r->private_key: keep it to reuse the address
+//   });
+//
+// Every function checks its input before anything is sent: a bad port, key,
+// address or name completes the callback with Errc::bad_argument and the
+// control stream never sees it. Callbacks run on the reactor's loop.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "torcon/command.hpp"
+#include "torcon/controller.hpp"
+#include "torcon/expected.hpp"
+#include "torcon/reactor.hpp"
+
+namespace torcon {
+
+// One virtual port and where tor connects for it. target: "" (the same port
+// on 127.0.0.1), "PORT", "HOST:PORT" ("[v6]:PORT" too) or "unix:/abs/path".
+struct OnionPort {
+  std::uint32_t virtual_port = 0;  // 1-65535
+  std::string target;
+};
+
+struct OnionServiceSpec {
+  // "" : tor makes a new key. Else tor's ED25519-V3 blob (new_onion_key(),
+  // or the private_key an earlier service returned), "ED25519-V3:" optional.
+  std::string key;
+  std::vector<OnionPort> ports;  // at least one
+  // Client authorization: base32 x25519 public keys (ClientAuthKeys::
+  // public_base32). Non-empty turns on Flags=V3Auth.
+  std::vector<std::string> client_keys;
+  bool discard_key = false;                // DiscardPK: tor does not return the new key
+  bool detach = false;                     // Detach: outlives this control connection
+  bool non_anonymous = false;              // NonAnonymous: tor must run HiddenServiceSingleHopMode
+  bool max_streams_close_circuit = false;  // MaxStreamsCloseCircuit
+  std::optional<std::uint32_t> max_streams;  // MaxStreams (0-65535; 0 = unlimited)
+};
+
+struct OnionServiceInfo {
+  std::string service_id;  // 56 base32 characters
+  std::string address;     // service_id + ".onion"
+  // "ED25519-V3:<base64>": the key tor made, or the one given; "" with
+  // discard_key.
+  std::string private_key;
+};
+using OnionServiceCallback = std::function<void(const Expected<OnionServiceInfo>&)>;
+
+// The ADD_ONION command for `spec`, or why it is refused.
+Expected<Command> add_onion_command(const OnionServiceSpec& spec);
+
+// ADD_ONION. Tor's refusals come as Errc::tor_error with its status and text
+// (550 collision: the key's service already exists — see
+// ensure_onion_service).
+void add_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb);
+
+// Makes sure the service of spec.key (required) runs with exactly `spec`:
+// asks GETINFO onions/current and onions/detached, removes the key's
+// service if tor still has it (DEL_ONION), then ADD_ONION. Use it after a
+// reconnect or restart, and to change the client roster or ports.
+void ensure_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb);
+
+// DEL_ONION (address with or without ".onion").
+void remove_onion_service(Controller& ctl, std::string_view address, StatusCallback cb);
+
+// Services tor reports for this connection (onions/current) and detached
+// ones (onions/detached), as service IDs.
+struct OnionServiceList {
+  std::vector<std::string> current, detached;
+};
+void list_onion_services(Controller& ctl,
+                         std::function<void(const Expected<OnionServiceList>&)> cb);
+
+// Coroutine forms (inside a torcon::Task): the same operations, resumed with
+// the result. Bad input resumes at once with Errc::bad_argument.
+Controller::Awaiter<Expected<OnionServiceInfo>> co_add_onion_service(Controller& ctl,
+                                                                     OnionServiceSpec spec);
+Controller::Awaiter<Expected<OnionServiceInfo>> co_ensure_onion_service(Controller& ctl,
+                                                                        OnionServiceSpec spec);
+Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address);
+
+// ---- readiness ------------------------------------------------------------
+
+struct OnionUploadProgress {
+  int attempted = 0;  // HS_DESC UPLOAD for this address
+  int uploaded = 0;   // HS_DESC UPLOADED for this address
+  int failed = 0;     // HS_DESC FAILED for this address
+};
+
+struct OnionReadyOptions {
+  // false: ready at the first HSDir that took the descriptor. true: ready
+  // once every attempted upload succeeded; any failure fails it.
+  bool all_hsdirs = false;
+  std::chrono::milliseconds timeout = std::chrono::minutes(3);
+  std::function<void(const OnionUploadProgress&)> progress;  // after each counted event
+};
+
+// Waits for the descriptor of one service to be uploaded. Create it before
+// ADD_ONION, on a controller whose connect() has completed (it subscribes to
+// HS_DESC at once, and SETEVENTS then goes out ahead of ADD_ONION, so no
+// event is missed; while authenticating, the Controller would send the
+// queued ADD_ONION first), and
+// give it the address with set_address() when known; events for addresses
+// seen before then are counted for when it arrives. `done` runs at most once:
+// ok when ready; Errc::timeout (always armed: a lost connection ends there
+// too); Errc::tor_error when every attempted upload failed (any mode, after
+// a second's grace for the rest of the round), when one failed
+// (all_hsdirs), or when tor refused SETEVENTS HS_DESC. It never
+// runs after destruction. Callers that don't wait simply don't create one:
+// nothing is subscribed for them. The Controller and Reactor must outlive it.
+class OnionReadyWatch {
+ public:
+  OnionReadyWatch(Controller& ctl, Reactor& reactor, OnionReadyOptions options,
+                  StatusCallback done);
+  ~OnionReadyWatch();
+  OnionReadyWatch(const OnionReadyWatch&) = delete;
+  OnionReadyWatch& operator=(const OnionReadyWatch&) = delete;
+
+  // With or without ".onion". An invalid address finishes with bad_argument.
+  void set_address(std::string_view address);
+  // The coroutine form of `done` (construct with an empty one): resumes with
+  // the outcome, at once if it is already known. Destroying the watch while
+  // a coroutine waits leaves that coroutine suspended, as `done` never runs.
+  //   torcon::OnionReadyWatch w(ctl, reactor, {}, {});
+  //   auto info = co_await torcon::co_add_onion_service(ctl, spec);
+  //   if (info) { w.set_address(info->address); Status s = co_await w.co_ready(); }
+  Controller::Awaiter<Status> co_ready();
+  OnionUploadProgress progress() const;
+  bool finished() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// ---- client side ----------------------------------------------------------
+
+struct OnionClientAuth {
+  std::string service_id;          // without ".onion"
+  std::string private_key;         // as tor shows it: base64 x25519 secret
+  std::string key_type;            // "x25519"
+  std::string client_name;         // "" when none
+  std::vector<std::string> flags;  // e.g. "Permanent"
+};
+
+// ONION_CLIENT_AUTH_ADD address x25519:<key> [ClientName=] [Flags=Permanent].
+// private_key: base32 or base64, "x25519:" optional. client_name: "" or
+// 1-19 letters and digits. Tor's 251 (replaced) and 252 are successes.
+void onion_client_auth_add(Controller& ctl, std::string_view address, std::string_view private_key,
+                           std::string_view client_name, bool permanent, StatusCallback cb);
+void onion_client_auth_remove(Controller& ctl, std::string_view address, StatusCallback cb);
+// address "" : every credential.
+void onion_client_auth_view(Controller& ctl, std::string_view address,
+                            std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb);
+Controller::Awaiter<Status> co_onion_client_auth_add(Controller& ctl, std::string address,
+                                                     std::string private_key,
+                                                     std::string client_name, bool permanent);
+Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl, std::string address);
+// The CLIENT lines of an ONION_CLIENT_AUTH_VIEW reply (for tests and tools).
+Expected<std::vector<OnionClientAuth>> parse_client_auth_view(const Reply& reply);
+
+// ---- descriptors (load balancers) -----------------------------------------
+
+struct OnionDescriptor {
+  std::string service_id;
+  std::string hs_dir;      // as tor named it in HS_DESC_CONTENT
+  std::string descriptor;  // the text, LF line ends
+};
+
+// HSFETCH address [SERVER=...]: `cb` gets the first descriptor tor receives
+// for it (HS_DESC RECEIVED + HS_DESC_CONTENT), Errc::tor_error when every
+// fetch failed (HS_DESC FAILED, with tor's REASON), or Errc::timeout.
+// servers: HSDir fingerprints ("$" optional) or LongNames; empty lets tor
+// choose. Destroying it cancels (cb never runs then). The Controller and
+// Reactor must outlive it.
+class OnionDescriptorFetch {
+ public:
+  OnionDescriptorFetch(Controller& ctl, Reactor& reactor, std::string_view address,
+                       std::vector<std::string> servers, std::chrono::milliseconds timeout,
+                       std::function<void(const Expected<OnionDescriptor>&)> cb);
+  ~OnionDescriptorFetch();
+  OnionDescriptorFetch(const OnionDescriptorFetch&) = delete;
+  OnionDescriptorFetch& operator=(const OnionDescriptorFetch&) = delete;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// +HSPOST [SERVER=...] HSADDRESS=address, the descriptor as the data block.
+// The address is required: tor 0.4.9 sends no reply to an HSPOST without
+// one, which would shift every later reply on the connection. Tor's 250
+// means "queued"; whether the HSDir took it comes as HS_DESC UPLOADED or
+// FAILED (UPLOAD_REJECTED for one it already has).
+Expected<Command> hspost_command(std::string_view descriptor, std::string_view address,
+                                 const std::vector<std::string>& servers);
+void hspost(Controller& ctl, std::string_view descriptor, std::string_view address,
+            const std::vector<std::string>& servers, StatusCallback cb);
+
+}  // namespace torcon
