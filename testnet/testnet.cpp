@@ -6,6 +6,7 @@
 
 #include "torcon/testnet.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -48,6 +49,52 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// An ExitPolicy value we write into a torrc: "accept"/"reject"/"accept6"/
+// "reject6" rules, comma-separated, of characters that cannot end the line
+// or start another option.
+bool is_exit_policy_text(std::string_view policy) {
+  if (policy.empty()) return true;  // the loopback-only default
+  std::size_t pos = 0;
+  while (pos <= policy.size()) {
+    std::size_t end = policy.find(',', pos);
+    if (end == std::string_view::npos) end = policy.size();
+    std::string_view rule = policy.substr(pos, end - pos);
+    while (rule.starts_with(' ')) rule.remove_prefix(1);
+    const std::size_t sp = rule.find(' ');
+    if (sp == std::string_view::npos) return false;
+    const std::string_view verb = rule.substr(0, sp), pattern = rule.substr(sp + 1);
+    if (verb != "accept" && verb != "reject" && verb != "accept6" && verb != "reject6")
+      return false;
+    if (pattern.empty() || pattern.find(':') == std::string_view::npos) return false;
+    for (char c : pattern)
+      if (c == '\0' || (!is_ascii_alnum(c) && !std::strchr(".:/*-[]", c))) return false;
+    pos = end + 1;
+  }
+  return true;
+}
+
+// Whether `port` can be bound on `address` (an IPv4 literal) as tor binds.
+Status check_port_free(const std::string& address, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1)
+    return Error(Errc::io, "bad address " + address);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error(Errc::io, std::string("socket: ") + std::strerror(errno));
+  // SO_REUSEADDR as tor uses it: TIME_WAIT leftovers of a stopped network
+  // do not count as busy, a listener (or any bound socket) does.
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0)
+    return Error(Errc::io, "port " + std::to_string(port) + " on " + address + " is in use (" +
+                               std::strerror(e) + ")");
+  return {};
+}
+
 long long ms_since(Clock::time_point t) {
   return duration_cast<milliseconds>(Clock::now() - t).count();
 }
@@ -86,10 +133,13 @@ Network layout(const Options& o, const std::string& dir) {
   net.dir = dir;
   net.base_port = o.base_port;
   std::uint32_t next = o.base_port;
+  int servers = 0;
   auto add = [&](std::string name, Role role) {
     Node n;
     n.name = std::move(name);
     n.role = role;
+    if (o.distinct_addresses && role != Role::client)
+      n.address = "127.0.0." + std::to_string(2 + servers++);
     n.data_dir = dir + "/" + n.name;
     n.torrc = n.data_dir + "/torrc";
     n.cookie_file = n.data_dir + "/control_auth_cookie";
@@ -104,7 +154,7 @@ Network layout(const Options& o, const std::string& dir) {
   };
   for (int i = 0; i < o.authorities; ++i) add("auth" + std::to_string(i), Role::authority);
   for (int i = 0; i < o.relays; ++i) add("relay" + std::to_string(i), Role::relay);
-  add("exit0", Role::exit);
+  for (std::size_t i = 0; i < o.exits.size(); ++i) add("exit" + std::to_string(i), Role::exit);
   for (int i = 0; i < o.clients; ++i) add("client" + std::to_string(i), Role::client);
   return net;
 }
@@ -122,7 +172,7 @@ std::string format_state(const Network& net) {
   for (const Node& n : net.nodes) {
     s << "node " << n.name << ' ' << to_string(n.role) << ' ' << n.control_port << ' ' << n.or_port
       << ' ' << n.dir_port << ' ' << n.socks_port << ' '
-      << (n.fingerprint.empty() ? "-" : n.fingerprint) << "\n";
+      << (n.fingerprint.empty() ? "-" : n.fingerprint) << ' ' << n.address << "\n";
   }
   return s.str();
 }
@@ -141,9 +191,15 @@ bool parse_role(std::string_view s, Role& r) {
 
 struct Plan {
   const Options* opt = nullptr;
+  // Options::exits' policy for exit node `n` (exitN).
+  const std::string& exit_policy(const Node& n) const {
+    static const std::string none;
+    const std::size_t i = std::size_t(std::atoi(n.name.c_str() + 4));
+    return i < opt->exits.size() ? opt->exits[i].policy : none;
+  }
   Network net;
   std::string dir_authorities;  // the DirAuthority lines
-  std::string exit_fp;
+  std::string exit_fps;         // "$FP,$FP,...": every exit
   std::int64_t vote_offset = 0;
 };
 
@@ -183,12 +239,12 @@ std::string torrc_for(const Plan& p, const Node& n, bool disable_network) {
     << "V3AuthNIntervalsValid 2\n"
     << "TestingDirAuthVoteGuard *\n"
     << "TestingDirAuthVoteHSDir *\n"
-    << "TestingDirAuthVoteExit $" << p.exit_fp << "\n"
+    << "TestingDirAuthVoteExit " << p.exit_fps << "\n"
     << "TestingMinExitFlagThreshold 0\n"
     << p.dir_authorities;
   if (is_server(n)) {
-    t << "Address 127.0.0.1\n"
-      << "ORPort 127.0.0.1:" << n.or_port << "\n"
+    t << "Address " << n.address << "\n"
+      << "ORPort " << n.address << ":" << n.or_port << "\n"
       << "SocksPort 0\n"
       << "ContactInfo " << n.name
       << "@testnet.invalid\n"
@@ -203,7 +259,7 @@ std::string torrc_for(const Plan& p, const Node& n, bool disable_network) {
   }
   switch (n.role) {
     case Role::authority:
-      t << "DirPort 127.0.0.1:" << n.dir_port << "\n"
+      t << "DirPort " << n.address << ":" << n.dir_port << "\n"
         << "AuthoritativeDirectory 1\n"
         << "V3AuthoritativeDirectory 1\n"
         << "ExitRelay 0\n"
@@ -223,17 +279,28 @@ std::string torrc_for(const Plan& p, const Node& n, bool disable_network) {
       t << "ExitRelay 0\n"
         << "ExitPolicy reject *:*\n";
       break;
-    case Role::exit:
+    case Role::exit: {
       t << "ExitRelay 1\n"
         // Right after the first consensus the exit may not have it yet and
         // would treat every previous hop as unknown, ending streams with
         // MISC; the client then storms out "doomed exit" circuits.
         << "RefuseUnknownExits 0\n"
-        << "ExitPolicyRejectPrivate 0\n"
+        // Loopback destinations (our test servers) must stay allowed.
+        << "ExitPolicyRejectPrivate 0\n";
+      const std::string& policy = p.exit_policy(n);
+      if (policy.empty()) {
         // Loopback only: nothing in a test may leave the machine.
-        << "ExitPolicy accept 127.0.0.0/8:*\n"
-        << "ExitPolicy reject *:*\n";
+        t << "ExitPolicy accept 127.0.0.0/8:*\n"
+          << "ExitPolicy reject *:*\n";
+      } else {
+        // A policy that lets streams out anywhere: tor binds this for every
+        // destination off loopback, and from a loopback source the kernel
+        // reaches none of them, so nothing leaves the machine.
+        t << "ExitPolicy " << policy << "\n"
+          << "OutboundBindAddressExit " << n.address << "\n";
+      }
       break;
+    }
     case Role::client:
       t << "SocksPort 127.0.0.1:" << n.socks_port
         << "\n"
@@ -275,8 +342,10 @@ std::string client_include(const Plan& p) {
 // ---- keys --------------------------------------------------------------------
 
 std::string keys_signature(const Options& o) {
+  // The authorities' certificates name their address.
   return "base_port " + std::to_string(o.base_port) + " authorities " +
-         std::to_string(o.authorities) + " relays " + std::to_string(o.relays) + "\n";
+         std::to_string(o.authorities) + " relays " + std::to_string(o.relays) + " exits " +
+         std::to_string(o.exits.size()) + (o.distinct_addresses ? " distinct" : "") + "\n";
 }
 
 bool keys_reusable(const Options& o, const Network& net) {
@@ -347,7 +416,7 @@ Status generate_keys(const Plan& p, const std::string& tor, const std::string& g
                                 n.data_dir + "/keys/authority_identity_key", "-s",
                                 n.data_dir + "/keys/authority_signing_key", "-c",
                                 n.data_dir + "/keys/authority_certificate", "-m", "12", "-a",
-                                "127.0.0.1:" + std::to_string(n.dir_port)},
+                                n.address + ":" + std::to_string(n.dir_port)},
                                "\n", out);
       if (!child)
         result = child.error();
@@ -478,20 +547,24 @@ bool has_built_circuit(const KeyValues& kv) {
 struct ConsensusView {
   std::size_t routers = 0;
   bool all_listed = false;
-  bool exit_ok = false;  // the exit has Exit and Running
+  bool exit_ok = false;  // every exit has Exit and Running
 };
 
 ConsensusView read_consensus(const Network& net, const std::string& ns) {
   ConsensusView v;
   std::set<std::string, std::less<>> names;
   RouterStatusReader reader(ns);
-  const Node& exit = net.exit();
+  const std::vector<const Node*> exits = net.with_role(Role::exit);
+  std::size_t exits_ok = 0;
   for (RouterStatus rs; reader.next(rs);) {
     ++v.routers;
     names.emplace(rs.nickname());
-    if (rs.nickname() == exit.name && fingerprint_hex(rs.identity) == exit.fingerprint)
-      v.exit_ok = rs.flags.has(RouterFlag::Exit) && rs.flags.has(RouterFlag::Running);
+    for (const Node* exit : exits)
+      if (rs.nickname() == exit->name && fingerprint_hex(rs.identity) == exit->fingerprint &&
+          rs.flags.has(RouterFlag::Exit) && rs.flags.has(RouterFlag::Running))
+        ++exits_ok;
   }
+  v.exit_ok = exits_ok == exits.size();
   v.all_listed = true;
   for (const Node& n : net.nodes)
     if (is_server(n) && !names.count(n.name)) v.all_listed = false;
@@ -552,6 +625,13 @@ Status Starter::prepare() {
   if (o.authorities < 1 || o.authorities > 9) return Error(Errc::io, "authorities must be 1..9");
   if (o.relays < 0 || o.relays > 20) return Error(Errc::io, "relays must be 0..20");
   if (o.clients < 1 || o.clients > 20) return Error(Errc::io, "clients must be 1..20");
+  if (o.exits.empty() || o.exits.size() > 10) return Error(Errc::io, "exits must be 1..10");
+  for (std::size_t i = 0; i < o.exits.size(); ++i)
+    if (!is_exit_policy_text(o.exits[i].policy))
+      return Error(Errc::io, "exit " + std::to_string(i) + "'s policy \"" + o.exits[i].policy +
+                                 "\" is not comma-separated accept/reject rules");
+  if (o.distinct_addresses && o.authorities + o.relays + int(o.exits.size()) > 250)
+    return Error(Errc::io, "too many relays for distinct addresses");
   if (o.base_port < 1024 || std::uint32_t(o.base_port) + port_count(o) > 65536)
     return Error(Errc::io, "base port must be 1024.." + std::to_string(65536 - port_count(o)));
   std::error_code ec;
@@ -573,6 +653,14 @@ Status Starter::prepare() {
                                std::to_string(strays.front()) + ")");
   if (Status s = check_ports_free(o.base_port, port_count(o)); !s)
     return Error(Errc::io, s.error().message + " (choose another base port)");
+  for (const Node& n : net.nodes) {
+    if (n.address == "127.0.0.1") continue;  // checked above
+    for (std::uint16_t port : {n.or_port, n.dir_port}) {
+      if (port == 0) continue;
+      if (Status s = check_port_free(n.address, port); !s)
+        return Error(Errc::io, s.error().message + " (choose another base port)");
+    }
+  }
 
   Expected<std::string> tor = find_executable(o.tor), gencert = find_executable(o.tor_gencert);
   if (!tor) return Error(Errc::io, "tor not found: " + tor.error().message);
@@ -611,15 +699,16 @@ Status Starter::prepare() {
     if (!is_hex_identity(fp)) return Error(Errc::io, "bad fingerprint file for " + n.name);
     n.fingerprint = fp;
   }
-  plan_.exit_fp = net.exit().fingerprint;
+  for (const Node* n : net.with_role(Role::exit))
+    plan_.exit_fps += (plan_.exit_fps.empty() ? "$" : ",$") + n->fingerprint;
   for (const Node& n : net.nodes) {
     if (n.role != Role::authority) continue;
     std::string v3 = v3_identity(n.data_dir + "/keys/authority_certificate");
     if (!is_hex_identity(v3))
       return Error(Errc::io, "no v3 identity in " + n.name + "'s certificate");
     plan_.dir_authorities += "DirAuthority " + n.name + " orport=" + std::to_string(n.or_port) +
-                             " no-v2 v3ident=" + v3 + " 127.0.0.1:" + std::to_string(n.dir_port) +
-                             " " + n.fingerprint + "\n";
+                             " no-v2 v3ident=" + v3 + " " + n.address + ":" +
+                             std::to_string(n.dir_port) + " " + n.fingerprint + "\n";
   }
 
   std::int64_t first_va = (wall_ms() + kVoteLeadMs + 999) / 1000;
@@ -725,7 +814,7 @@ Status Starter::enable_network() {
         return Error(Errc::io, n.name + ": GETCONF DirAuthority: " + auths.error().message);
       int ours = 0;
       for (const auto& e : auths->entries) {
-        if (e.value.find(" 127.0.0.1:") == std::string::npos)
+        if (e.value.find(" 127.") == std::string::npos)
           return Error(Errc::io, n.name + " has a non-loopback DirAuthority: " + e.value);
         ++ours;
       }
@@ -788,7 +877,7 @@ Status Starter::wait_ready() {
           why = n.name + "'s consensus lacks relays";
         } else if (!v.exit_ok) {
           ready = false;
-          why = n.name + "'s consensus lacks Exit+Running on " + net.exit().name;
+          why = n.name + "'s consensus lacks Exit+Running on an exit";
         }
       }
     }
@@ -836,29 +925,14 @@ const char* to_string(Role r) noexcept {
 }
 
 std::uint16_t port_count(const Options& o) noexcept {
-  return std::uint16_t(3 * std::max(o.authorities, 0) + 2 * std::max(o.relays, 0) + 2 +
-                       2 * std::max(o.clients, 0));
+  return std::uint16_t(3 * std::max(o.authorities, 0) + 2 * std::max(o.relays, 0) +
+                       2 * int(o.exits.size()) + 2 * std::max(o.clients, 0));
 }
 
 Status check_ports_free(std::uint16_t first, std::uint16_t count) {
   for (std::uint32_t port = first; port < std::uint32_t(first) + count; ++port) {
     if (port > 65535) return Error(Errc::io, "port range ends above 65535");
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error(Errc::io, std::string("socket: ") + std::strerror(errno));
-    // SO_REUSEADDR as tor uses it: TIME_WAIT leftovers of a stopped network
-    // do not count as busy, a listener (or any bound socket) does.
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(std::uint16_t(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    int e = errno;
-    ::close(fd);
-    if (rc != 0)
-      return Error(Errc::io, "port " + std::to_string(port) + " on 127.0.0.1 is in use (" +
-                                 std::strerror(e) + ")");
+    if (Status s = check_port_free("127.0.0.1", std::uint16_t(port)); !s) return s;
   }
   return {};
 }
@@ -916,6 +990,7 @@ std::string Network::env() const {
     if (!n.fingerprint.empty()) var(p + "FINGERPRINT", n.fingerprint);
     if (n.or_port) var(p + "OR_PORT", std::to_string(n.or_port));
     if (n.dir_port) var(p + "DIR_PORT", std::to_string(n.dir_port));
+    if (n.role != Role::client) var(p + "ADDRESS", n.address);
     if (n.socks_port) var(p + "SOCKS_PORT", std::to_string(n.socks_port));
   }
   return e.str();
@@ -938,9 +1013,12 @@ Expected<Network> load(std::string_view dir_in) {
       ls >> net.base_port;
     } else if (kw == "node") {
       Node n;
-      std::string role, fp;
+      std::string role, fp, address;
       ls >> n.name >> role >> n.control_port >> n.or_port >> n.dir_port >> n.socks_port >> fp;
-      if (!ls || !parse_role(role, n.role) || n.name.empty() ||
+      const bool read = bool(ls);
+      // The address came later: state files without it are on 127.0.0.1.
+      if (read && (ls >> address) && address.starts_with("127.")) n.address = address;
+      if (!read || !parse_role(role, n.role) || n.name.empty() ||
           n.name.find('/') != std::string::npos)
         return Error(Errc::io, "bad line in " + state_path(dir) + ": " + line);
       n.data_dir = dir + "/" + n.name;

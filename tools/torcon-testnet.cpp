@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "torcon/testnet.hpp"
 #include "version_option.hpp"
@@ -36,7 +37,8 @@ const char* const kUsage =
     "usage: torcon-testnet start|run DIR [--base-port P] [--relays N] [--clients M]\n"
     "                      [--authorities A] [--timeout S] [--keep-on-failure]\n"
     "                      [--fresh-keys] [--torrc LINE]... [--tor PATH]\n"
-    "                      [--tor-gencert PATH] [--quiet]\n"
+    "                      [--tor-gencert PATH] [--exit POLICY]...\n"
+    "                      [--distinct-addresses] [--quiet]\n"
     "       torcon-testnet status|env|stop DIR\n"
     "       torcon-testnet --version\n"
     "\n"
@@ -48,7 +50,18 @@ const char* const kUsage =
     "  stop    SIGTERM (then SIGKILL) exactly the tors started in DIR\n"
     "\n"
     "Defaults: base port 15000, 3 authorities, 2 middle relays + 1 exit,\n"
-    "1 client, timeout 120 s. Everything binds to 127.0.0.1 only.\n";
+    "1 client, timeout 120 s. Everything binds to 127.0.0.1 only.\n"
+    "\n"
+    "  --exit POLICY         one exit per --exit (replacing the default one),\n"
+    "                        with this ExitPolicy: comma-separated rules, e.g.\n"
+    "                        'accept *:*' or 'reject *:8080,accept *:*';\n"
+    "                        'loopback' = the default 'accept 127.0.0.0/8:*,\n"
+    "                        reject *:*'. Exits with a policy of their own bind\n"
+    "                        outgoing connections to their loopback address, so\n"
+    "                        nothing leaves the machine.\n"
+    "  --distinct-addresses  each authority, relay and exit on its own address,\n"
+    "                        127.0.0.2, 127.0.0.3, ... (control and SOCKS ports\n"
+    "                        stay on 127.0.0.1)\n";
 
 int fail(const std::string& why) {
   std::string line = why;
@@ -86,6 +99,7 @@ int do_start(const std::string& cmd, const std::string& dir, int argc, char** ar
   tn::Options o;
   o.dir = dir;
   bool quiet = false;
+  std::vector<tn::ExitOptions> exits;
   for (int i = 3; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&](long lo, long hi, long& out) {
@@ -119,12 +133,19 @@ int do_start(const std::string& cmd, const std::string& dir, int argc, char** ar
     } else if (a == "--tor" || a == "--tor-gencert") {
       if (i + 1 >= argc) return fail(std::string(a) + " needs a path");
       (a == "--tor" ? o.tor : o.tor_gencert) = argv[++i];
+    } else if (a == "--exit") {
+      if (i + 1 >= argc) return fail("--exit needs a policy ('loopback', 'accept *:*', ...)");
+      std::string policy = argv[++i];
+      exits.push_back(tn::ExitOptions{policy == "loopback" ? std::string() : policy});
+    } else if (a == "--distinct-addresses") {
+      o.distinct_addresses = true;
     } else if (a == "--quiet") {
       quiet = true;
     } else {
       return fail("unknown option " + std::string(a) + " (see --help)");
     }
   }
+  if (!exits.empty()) o.exits = std::move(exits);
   if (!quiet) {
     o.log = [](std::string_view line) {
       std::fprintf(stderr, "torcon-testnet: %.*s\n", int(line.size()), line.data());

@@ -13,13 +13,14 @@
 //
 // start() generates keys (tor-gencert for the authorities' v3 identities,
 // `tor --list-fingerprint` for every relay) and torrcs, launches
-// `authorities` directory authorities, `relays` middle relays, one exit
-// (its policy accepts 127.0.0.0/8 only) and `clients` clients, all bound to
-// 127.0.0.1 only, with TestingTorNetwork 1 and a 10 s voting interval whose
+// `authorities` directory authorities, `relays` middle relays, the exits
+// (by default one, whose policy accepts 127.0.0.0/8 only) and `clients`
+// clients, all bound to 127.0.0.1 only (or, with distinct_addresses, each
+// relay on its own loopback address), with TestingTorNetwork 1 and a 10 s voting interval whose
 // start offset is chosen so that the first consensus appears ~8 s after
 // launch. It returns once every client is bootstrapped 100% and has a built
 // circuit, the first client's consensus lists every relay with Exit+Running
-// on the exit, and every relay and authority holds a consensus: about 12 s.
+// on every exit, and every relay and authority holds a consensus: about 12 s.
 //
 // The tors run as daemons (RunAsDaemon 1) and outlive the process that
 // started them; their pids are kept in DIR/<node>/testnet.pid. stop() kills
@@ -61,13 +62,17 @@ TORCON_API const char* to_string(Role r) noexcept;
 
 /// One tor of the network. Ports are 0 where the node has none.
 struct TORCON_API Node {
-  std::string name;                ///< auth0.., relay0.., exit0, client0..
-  Role role = Role::client;        ///< what the node is in the network
+  std::string name;          ///< auth0.., relay0.., exit0.., client0..
+  Role role = Role::client;  ///< what the node is in the network
+  /// Where its ORPort and DirPort listen and what it advertises: 127.0.0.1,
+  /// or its own 127.0.0.N with Options::distinct_addresses. Control and SOCKS
+  /// ports are always on 127.0.0.1.
+  std::string address = "127.0.0.1";
   std::string data_dir;            ///< absolute path, DIR/\<name\>
   std::string torrc;               ///< DIR/\<name\>/torrc
   std::string cookie_file;         ///< DIR/\<name\>/control_auth_cookie
   std::uint16_t control_port = 0;  ///< every node
-  std::uint16_t or_port = 0;       ///< authorities, relays, exit
+  std::uint16_t or_port = 0;       ///< authorities, relays, exits
   std::uint16_t dir_port = 0;      ///< authorities
   std::uint16_t socks_port = 0;    ///< clients
   std::string fingerprint;         ///< RSA identity, 40 upper-case hex; "" for clients
@@ -78,6 +83,21 @@ struct TORCON_API Node {
   Endpoint socks() const { return Endpoint::tcp("127.0.0.1", socks_port); }
 };
 
+/// One exit relay.
+struct TORCON_API ExitOptions {
+  /// Its torrc ExitPolicy: comma-separated rules such as "accept *:*" or
+  /// "reject *:8080,accept *:*". Empty: "accept 127.0.0.0/8:*,reject *:*",
+  /// which the consensus summarises as "reject 1-65535" (a summary covers
+  /// only rules for all addresses), so clients need full descriptors
+  /// (UseMicrodescriptors 0, which every node here has). With a policy of its
+  /// own, the exit also gets OutboundBindAddressExit (its loopback address):
+  /// tor binds that only for destinations off loopback, and a loopback
+  /// source cannot reach them, so nothing leaves the machine whatever the
+  /// policy says. Rules may use letters, digits and . : / * - [ ] , and
+  /// single spaces.
+  std::string policy;
+};
+
 /// What start() builds.
 struct TORCON_API Options {
   std::string dir;  ///< network directory; made absolute
@@ -85,9 +105,15 @@ struct TORCON_API Options {
   /// out in node order (authority: OR, Dir, Control; relay/exit: OR, Control;
   /// client: Socks, Control). start() refuses if any of them is taken.
   std::uint16_t base_port = 15000;
-  int authorities = 3;                      ///< 1..9
-  int relays = 2;                           ///< middle relays, 0..20 (the exit comes on top)
-  int clients = 1;                          ///< 1..20
+  int authorities = 3;  ///< 1..9
+  int relays = 2;       ///< middle relays, 0..20 (the exits come on top)
+  int clients = 1;      ///< 1..20
+  /// exit0, exit1, ... (1..10), each with its own policy.
+  std::vector<ExitOptions> exits = {ExitOptions{}};
+  /// Every authority, relay and exit on its own loopback address, 127.0.0.2,
+  /// 127.0.0.3, ... in node order, so that relays can be told apart by
+  /// address (Linux routes all of 127.0.0.0/8 to the loopback interface).
+  bool distinct_addresses = false;
   std::chrono::seconds timeout{120};        ///< whole start(), keys included
   std::string tor = "tor";                  ///< binaries: a path, or a name looked up in PATH
   std::string tor_gencert = "tor-gencert";  ///< the same, for tor-gencert
@@ -125,7 +151,7 @@ TORCON_API Expected<std::uint16_t> find_free_base_port(std::uint16_t hint, const
 struct TORCON_API Network {
   std::string dir;              ///< the network directory (absolute)
   std::uint16_t base_port = 0;  ///< its first port
-  std::vector<Node> nodes;      ///< authorities, relays, exit, clients, in that order
+  std::vector<Node> nodes;      ///< authorities, relays, exits, clients, in that order
   /// start() only: how long it took until the network was ready.
   std::chrono::milliseconds ready_after{0};
 
@@ -134,7 +160,7 @@ struct TORCON_API Network {
   /// The nodes with role `r`, in order.
   std::vector<const Node*> with_role(Role r) const;
   const Node& client(std::size_t i = 0) const;  ///< i < number of clients
-  /// The exit relay.
+  /// The first exit relay, exit0.
   const Node& exit() const;
   /// DIR/client.torrc.inc (see above).
   std::string client_torrc_include() const { return dir + "/client.torrc.inc"; }
@@ -143,7 +169,8 @@ struct TORCON_API Network {
   /// COOKIE_FILE, CLIENT_DATA_DIR, CLIENT_TORRC (first client),
   /// EXIT_FINGERPRINT, CLIENT_TORRC_INCLUDE, and per node \<NODE\>_CONTROL_PORT,
   /// \<NODE\>_COOKIE_FILE, \<NODE\>_DATA_DIR, \<NODE\>_FINGERPRINT, \<NODE\>_OR_PORT,
-  /// \<NODE\>_DIR_PORT, \<NODE\>_SOCKS_PORT where it has them.
+  /// \<NODE\>_DIR_PORT, \<NODE\>_SOCKS_PORT where it has them, and
+  /// \<NODE\>_ADDRESS for relays.
   std::string env() const;
 };
 

@@ -85,4 +85,15 @@ constexpr bool is_command_key(std::string_view s) noexcept {
   return true;
 }
 
+/// A relay as control commands name it (control-spec 2.4, ServerSpec):
+/// "$" and 40 hex digits, optionally followed by "~" (or the older "=") and
+/// its nickname; or a bare nickname.
+constexpr bool is_server_spec(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  if (s[0] != '$') return is_nickname(s);
+  if (s.size() < 41 || !is_hex_identity(s.substr(1, 40))) return false;
+  if (s.size() == 41) return true;
+  return (s[41] == '~' || s[41] == '=') && is_nickname(s.substr(42));
+}
+
 }  // namespace torcon

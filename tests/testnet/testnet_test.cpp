@@ -352,6 +352,38 @@ TEST(Testnet, TorRefusingItsTorrcFailsTheStartInItsOwnWords) {
   std::filesystem::remove_all(tmpl);
 }
 
+// Exit policies go into torrcs: anything but comma-separated accept/reject
+// rules is refused before a directory or torrc is written.
+TEST(Testnet, RefusesExitPoliciesThatAreNotRules) {
+  const std::string dir =
+      ::testing::TempDir() + "torcon-testnet-policy-" + std::to_string(::getpid());
+  const struct {
+    std::vector<std::string> policies;
+    const char* error;
+  } cases[] = {
+      {{"accept *:*\nControlPort 9999"}, "policy"},
+      {{"accept *:*\r"}, "policy"},
+      {{std::string("accept *:*\0x", 12)}, "policy"},
+      {{"accept *:*", "permit *:*"}, "exit 1's policy"},
+      {{"accept"}, "policy"},
+      {{"accept *:*,"}, "policy"},
+      {{"accept *:*;reject *:*"}, "policy"},
+      {{"accept *:*  # comment"}, "policy"},
+      {{}, "exits must be 1..10"},
+      {std::vector<std::string>(11, "accept *:*"), "exits must be 1..10"},
+  };
+  for (const auto& c : cases) {
+    torcon::testnet::Options o;
+    o.dir = dir;
+    o.exits.clear();
+    for (const std::string& p : c.policies) o.exits.push_back({p});
+    auto r = torcon::testnet::start(o);
+    ASSERT_FALSE(r) << (c.policies.empty() ? "" : c.policies[0]);
+    EXPECT_NE(r.error().message.find(c.error), std::string::npos) << r.error().message;
+    EXPECT_FALSE(std::filesystem::exists(dir)) << "start() wrote " << dir;
+  }
+}
+
 // Last: it stops the shared network.
 TEST(Testnet, StopLeavesNoProcessBehind) {
   TORCON_REQUIRE_TESTNET(net);

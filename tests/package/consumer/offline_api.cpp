@@ -3,7 +3,8 @@
 // policies, attach decisions. They must work, and a shared libtorcon must
 // export what they call, the inline functions and templates of the public
 // headers included. The Controller-bound classes of the same headers
-// (TorConfig, StreamAttacher, SourcePortRoutes, the onion service calls)
+// (TorConfig, StreamAttacher, SourcePortRoutes, CircuitBuilder, the onion
+// service calls)
 // are linked in link_controller_api(), which main() never runs: a missing
 // export fails the link.
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <string>
 
+#include "torcon/circuit_builder.hpp"
 #include "torcon/config_group.hpp"
 #include "torcon/config_value.hpp"
 #include "torcon/controller.hpp"
@@ -72,6 +74,8 @@ bool check_offline_api() {
                "AttachDecision::pass");
   ok &= expect(std::string(torcon::to_string(torcon::AttachReport::Kind::refused)) == "refused",
                "to_string(AttachReport::Kind)");
+  ok &= expect(std::string(torcon::to_string(torcon::CircuitPurpose::controller)) == "controller",
+               "to_string(CircuitPurpose)");
   return ok;
 }
 
@@ -90,6 +94,10 @@ void link_controller_api(torcon::Controller& ctl, torcon::Reactor& loop) {
   attacher.add(routes.attacher());
   attacher.install();
   routes.route(50000, "1");
+
+  torcon::CircuitBuilder builder(loop, ctl, state);
+  const std::string path[] = {"$" + std::string(40, 'A')};
+  builder.build(path, {}, [](const torcon::CircuitOutcome& r) { (void)r.ok(); });
 
   torcon::OnionServiceSpec spec;
   spec.ports = {{80, ""}};
