@@ -84,8 +84,13 @@ chroot "$root" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-
   >"$work/chroot-apt.log" 2>&1 || { tail -30 "$work/chroot-apt.log"; exit 1; }
 grep -E '^(Setting up|Unpacking) ' "$work/chroot-apt.log" | sed 's/^/  /'
 say "tools"
-for t in torcon-ctl torcon-testnet torcon-parse torcon-gen; do
-  chroot "$root" "/usr/bin/$t" --version
+# Every program torcon-tools installed answers --version with its name.
+tools=$(chroot "$root" dpkg -L torcon-tools | grep '^/usr/bin/.')
+[ "$(wc -l <<<"$tools")" -ge 5 ] || { echo "torcon-tools installs only: $tools"; exit 1; }
+for t in $tools; do
+  out=$(chroot "$root" "$t" --version)
+  echo "$out"
+  [[ "$out" == "$(basename "$t") "* ]] || { echo "$t --version: $out"; exit 1; }
 done
 say "consumer test in the chroot"
 chroot "$root" bash /root/torcon/package/consumer_test.sh --examples /root/torcon/examples /usr
