@@ -113,7 +113,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(err.offset == eager.error().offset);
   } else {
     FUZZ_CHECK(lazy.error().code == Errc::bad_router_status);
-    FUZZ_CHECK(lazy.error().offset == eager.error().offset);
+    // next() checks an entry's structure and its m line as it scans; the
+    // fields it decodes on access (the r line's date, w, ...) only decode()
+    // checks. So next() may stop at a later line of the entry in which the
+    // eager reader found a field error first, never at an earlier one.
+    FUZZ_CHECK(lazy.error().offset >= eager.error().offset);
   }
   return 0;
 }
