@@ -52,7 +52,7 @@ class Generator {
                one_of(kGuardStatus) + "\r\n";
       }
       case 10:
-        return "650 ADDRMAP host" + std::to_string(pick(4)) + ".example 10.0.0." +
+        return "650 ADDRMAP host" + std::to_string(pick(4)) + ".example 192.0.2." +
                std::to_string(pick(3)) + (pick(3) ? " NEVER" : " <error>") + "\r\n";
       default: return "650 " + one_of(kGarbage) + "\r\n";
     }
@@ -64,7 +64,7 @@ class Generator {
   static constexpr const char* kStreamStatus[] = {
       "NEW",    "NEWRESOLVE", "REMAP",    "SENTCONNECT",     "SENTRESOLVE", "SUCCEEDED",
       "FAILED", "CLOSED",     "DETACHED", "CONTROLLER_WAIT", "XOFF_SENT",   "TELEPORTED"};
-  static constexpr const char* kTargets[] = {"example.com:80", "[::1]:443", "10.0.0.1:0",
+  static constexpr const char* kTargets[] = {"example.com:80", "[::1]:443", "192.0.2.1:0",
                                              "x.onion:80"};
   static constexpr const char* kGuardStatus[] = {"NEW", "UP", "DOWN", "BAD", "GOOD", "DROPPED"};
   static constexpr const char* kGarbage[] = {"CIRC",
@@ -92,7 +92,7 @@ class Generator {
   }
   std::string reason() { return pick(3) ? "" : " REASON=FINISHED REMOTE_REASON=DONE"; }
   static std::string relay(int n) {
-    return entry(n, "r" + std::to_string(n), "10.0.0." + std::to_string(n), 9001,
+    return entry(n, "r" + std::to_string(n), "192.0.2." + std::to_string(n), 9001,
                  {"s Fast Running", "p accept 80"});
   }
   std::mt19937 rng_;
@@ -132,7 +132,7 @@ void check_consistent(const TorState& st, const std::string& after) {
       ASSERT_TRUE(named.count(r->fingerprint())) << "stray placeholder " << r->nickname();
   }
   ASSERT_EQ(st.router_count(), in_consensus);
-  for (const torcon::AddressMapping* m : st.addresses_mapped_to("10.0.0.1"))
+  for (const torcon::AddressMapping* m : st.addresses_mapped_to("192.0.2.1"))
     ASSERT_EQ(st.address_mapping(m->address), m);
 }
 
