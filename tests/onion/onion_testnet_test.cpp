@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -100,12 +102,16 @@ class Loop {
   }
 
   // Publishes `spec` with a readiness watch created first; returns the
-  // service once its descriptor is on at least one HSDir.
+  // service once its descriptor is on every HSDir tor uploaded it to. (At
+  // the first HSDir, a fetch right after asks a random responsible HSDir and
+  // may get 404, or an older descriptor of the same key whose introduction
+  // points are gone.)
   Expected<OnionServiceInfo> publish(Controller& ctl, const OnionServiceSpec& spec,
                                      int* progress_calls = nullptr) {
     std::optional<Status> ready;
     torcon::OnionReadyOptions ro;
     ro.timeout = 240s;
+    ro.all_hsdirs = true;
     ro.progress = [progress_calls](const torcon::OnionUploadProgress& p) {
       if (progress_calls) ++*progress_calls;
       std::fprintf(stderr, "[onion] uploads attempted %d, uploaded %d, failed %d\n", p.attempted,
@@ -134,6 +140,48 @@ class Loop {
     });
     pump_until(timeout + 5s, [&] { return f.wait_for(0s) == std::future_status::ready; });
     return f.get();
+  }
+
+  // For a fetch that must succeed: up to `total`, in attempts of at most 40 s
+  // with SIGNAL NEWNYM between them. Our network's HS time period is 24
+  // voting rounds (4 minutes): near its end a client and a service may still
+  // disagree on the period, and the client then finds no descriptor or an
+  // older one of the same key and keeps that failure cached; NEWNYM clears
+  // the client's onion-service state, as a user's retry would. Each failed
+  // attempt is printed with the end of the client's log.
+  std::string fetch_until_ok(const Node& client, const std::string& host, std::uint16_t port,
+                             std::chrono::milliseconds total) {
+    const auto deadline = Clock::now() + total;
+    std::string got;
+    for (int attempt = 1;; ++attempt) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      got = fetch(client, host, port, std::min<std::chrono::milliseconds>(left, 40s));
+      if (!got.starts_with("error: ") || Clock::now() + 5s >= deadline) return got;
+      std::fprintf(stderr, "[onion] fetch attempt %d of %s: %s; the client's log ends:\n%s",
+                   attempt, host.c_str(), got.c_str(),
+                   tail(client.data_dir + "/notice.log", 12).c_str());
+      std::string err;
+      auto ctl = connect(client, err);
+      if (ctl) {
+        bool answered = false;
+        ctl->command("SIGNAL NEWNYM", [&](const Expected<torcon::Reply>&) { answered = true; });
+        pump_until(5s, [&] { return answered; });
+      }
+      pump_until(2s, [] { return false; });
+    }
+  }
+
+  static std::string tail(const std::string& path, std::size_t lines) {
+    std::ifstream in(path);
+    std::deque<std::string> last;
+    for (std::string line; std::getline(in, line);) {
+      last.push_back(line);
+      if (last.size() > lines) last.pop_front();
+    }
+    std::string out;
+    for (const auto& l : last) out += "  " + l + "\n";
+    return out;
   }
 
  private:
@@ -232,7 +280,7 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   auto info = loop.publish(*service, web_spec(http.port()), &progress_calls);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_GT(progress_calls, 0);
-  EXPECT_EQ(loop.fetch(net.client(), info->address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), info->address, 80, 150s), body);
 
   // HSFETCH from the same tor gets the descriptor that was published.
   std::optional<Expected<torcon::OnionDescriptor>> desc;
@@ -311,7 +359,7 @@ TEST(OnionTestnet, ClientAuthorization) {
             alice.private_base32);
   EXPECT_EQ((**view)[0].client_name, "alice");
 
-  EXPECT_EQ(loop.fetch(net.client(), info->address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), info->address, 80, 150s), body);
 
   // Adding it again replaces it (tor's 251): a success.
   EXPECT_TRUE(loop.status([&](auto cb) {
@@ -379,7 +427,7 @@ TEST(OnionTestnet, SameKeyAfterDetachAndRestartWithout550) {
     ASSERT_TRUE(r) << "run " << run << ": " << r.error().message;
     EXPECT_EQ(r->address, address);
     if (run == 1) {
-      EXPECT_EQ(loop.fetch(net.client(), address, 80, 120s), body);
+      EXPECT_EQ(loop.fetch_until_ok(net.client(), address, 80, 150s), body);
     }
     bool stopped = false;
     (**tor)->stop([&] { stopped = true; });
