@@ -20,6 +20,7 @@
 
 #include "onion/onion_fetch.hpp"
 #include "support/loopback_http.hpp"
+#include "testnet/controller_loop.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
@@ -44,42 +45,9 @@ using torcon::testnet::Node;
 [[maybe_unused]] ::testing::Environment* const kTestnet =
     ::testing::AddGlobalTestEnvironment(new torcon::testnet::testing::TestnetEnvironment);
 
-// One reactor and synchronous wrappers over the asynchronous API.
-class Loop {
+// The shared loop, plus synchronous forms of the onion-service calls.
+class Loop : public torcon::testing::ControllerLoop {
  public:
-  Loop() {
-    auto r = torcon::Reactor::create();
-    if (r) reactor_ = std::move(*r);
-  }
-  torcon::Reactor& reactor() { return *reactor_; }
-
-  template <class Pred>
-  bool pump_until(std::chrono::milliseconds limit, Pred pred) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() >= deadline) return false;
-      reactor_->run_once(20ms);
-    }
-    return true;
-  }
-
-  std::unique_ptr<Controller> connect(const torcon::Endpoint& where, const std::string& cookie,
-                                      std::string& error) {
-    torcon::ControllerOptions o;
-    o.cookie_file = cookie;
-    auto ctl = std::make_unique<Controller>(*reactor_, o);
-    std::optional<Status> st;
-    ctl->connect(where, [&](const Status& s) { st = s; });
-    if (!pump_until(10s, [&] { return st.has_value(); }))
-      error = "connect timed out";
-    else if (!*st)
-      error = st->error().message;
-    return ctl;
-  }
-  std::unique_ptr<Controller> connect(const Node& node, std::string& error) {
-    return connect(node.control(), node.cookie_file, error);
-  }
-
   Expected<OnionServiceInfo> add(Controller& ctl, const OnionServiceSpec& spec,
                                  bool ensure = false) {
     std::optional<Expected<OnionServiceInfo>> r;
@@ -117,7 +85,7 @@ class Loop {
       std::fprintf(stderr, "[onion] uploads attempted %d, uploaded %d, failed %d\n", p.attempted,
                    p.uploaded, p.failed);
     };
-    torcon::OnionReadyWatch watch(ctl, *reactor_, ro, [&](const Status& s) { ready = s; });
+    torcon::OnionReadyWatch watch(ctl, reactor(), ro, [&](const Status& s) { ready = s; });
     Expected<OnionServiceInfo> info = add(ctl, spec);
     if (!info) return info;
     watch.set_address(info->address);
@@ -183,9 +151,6 @@ class Loop {
     for (const auto& l : last) out += "  " + l + "\n";
     return out;
   }
-
- private:
-  std::unique_ptr<torcon::Reactor> reactor_;
 };
 
 OnionServiceSpec web_spec(std::uint16_t http_port) {
@@ -197,6 +162,7 @@ OnionServiceSpec web_spec(std::uint16_t http_port) {
 TEST(OnionTestnet, TorAgreesWithOfflineAddresses) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -245,6 +211,7 @@ TEST(OnionTestnet, TorAgreesWithOfflineAddresses) {
 TEST(OnionTestnet, BadInputIsRefusedBeforeSending) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -270,6 +237,7 @@ TEST(OnionTestnet, BadInputIsRefusedBeforeSending) {
 TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto service = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -330,6 +298,7 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
 TEST(OnionTestnet, ClientAuthorization) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -377,6 +346,7 @@ TEST(OnionTestnet, ClientAuthorization) {
 TEST(OnionTestnet, SameKeyAfterDetachAndRestartWithout550) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   const std::string key = torcon::new_onion_key();
   const std::string address = *torcon::onion_address_of_key(key);
   OnionServiceSpec spec = web_spec(8080);
