@@ -31,9 +31,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -102,6 +104,21 @@ long long proc_kb(const std::string& file, const std::string& field) {
   return -1;
 }
 
+// utime + stime of /proc/<pid>/stat, in seconds (clock-tick resolution).
+double cpu_seconds(const std::string& stat_file) {
+  std::ifstream in(stat_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which may hold spaces: from the last ')'.
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());
+  return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
 long long own_rss() { return proc_kb("/proc/self/status", "VmRSS:"); }
 
 void stop_fleet(Reactor& r, fleet::Fleet& f) {
@@ -113,12 +130,13 @@ void stop_fleet(Reactor& r, fleet::Fleet& f) {
 void BM_Launch(benchmark::State& st) {
   const auto n = static_cast<std::size_t>(st.range(0));
   auto reactor = make_reactor();
-  double rss = 0, pss = 0, anon = 0;
+  double rss = 0, pss = 0, anon = 0, cpu = 0, heap = 0;
   for (auto _ : st) {
     fleet::FleetOptions o;
     o.tors = n;
     fleet::Fleet f(*reactor, o);
     std::optional<Status> launched;
+    const long long heap0 = g_live_bytes.load();
     const auto t0 = Clock::now();
     f.launch([&](const Status& s) { launched = s; });
     run_until(*reactor, [&] { return launched.has_value(); });
@@ -127,19 +145,25 @@ void BM_Launch(benchmark::State& st) {
       stop_fleet(*reactor, f);
       return st.SkipWithError(launched ? launched->error().message.c_str() : "launch hung");
     }
-    // Memory of the idle, authenticated tors (each process's own view).
-    rss = pss = anon = 0;
+    heap = double(g_live_bytes.load() - heap0);
+    // Memory of the idle, authenticated tors (each process's own view), and
+    // the CPU each spent starting (user + system, clock ticks).
+    rss = pss = anon = cpu = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const std::string proc = "/proc/" + std::to_string(f.member(i).tor->pid());
       rss += double(proc_kb(proc + "/status", "VmRSS:"));
       anon += double(proc_kb(proc + "/status", "RssAnon:"));
       pss += double(proc_kb(proc + "/smaps_rollup", "Pss:"));
+      cpu += cpu_seconds(proc + "/stat");
     }
     stop_fleet(*reactor, f);
   }
   st.counters["tor_rss_MB"] = rss / double(n) / 1e6;
   st.counters["tor_pss_MB"] = pss / double(n) / 1e6;
   st.counters["tor_anon_MB"] = anon / double(n) / 1e6;
+  st.counters["tor_cpu_ms"] = cpu / double(n) * 1e3;
+  // Ours: the TorProcess, its Controller and the launch's bookkeeping.
+  st.counters["heap_B_per_tor"] = heap / double(n);
 }
 
 // 64 running tors for the benchmarks below, launched once.
@@ -196,7 +220,8 @@ void BM_ConnectAuth(benchmark::State& st) {
     for (auto& c : ctls) c->getinfo({"version"}, [&](const Expected<KeyValues>&) { ++answered; });
     run_until(*sf.reactor, [&] { return answered == n; });
     heap_per = double(g_live_bytes.load() - heap0) / double(n);
-    rss_per = double(own_rss() - rss0) / double(n);
+    // Freed pages are reused by the next iteration: the largest growth counts.
+    rss_per = std::max(rss_per, double(own_rss() - rss0) / double(n));
     ctls.clear();
     run_until(*sf.reactor, [] { return true; });
     st.ResumeTiming();

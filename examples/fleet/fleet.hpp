@@ -37,7 +37,8 @@ struct FleetOptions {
   std::size_t tors = 4;
   std::string tor_binary;  ///< empty: "tor" from $PATH
   /// Standalone tors: no network (nothing leaves the machine, and tor does no
-  /// directory work), and no disk writes beyond what launch_tor needs.
+  /// directory work), and its state file written rarely (a long-running fleet
+  /// of many tors; it makes no difference to startup, measured).
   std::vector<std::string> torrc = {"DisableNetwork 1", "AvoidDiskWrites 1"};
   /// Per tor, from its launch to its authenticated controller.
   std::chrono::milliseconds launch_timeout{60'000};
