@@ -13,7 +13,8 @@
 //   f.getinfo_all({"process/pid"}, each, all_done);
 //   f.stop([&] { reactor->stop(); });
 //
-// Everything runs on the reactor's thread; nothing here blocks.
+// Everything runs on the reactor's thread; nothing here blocks. The Fleet
+// must outlive the operations it started (launch's `done` above all).
 #pragma once
 
 #include <chrono>
