@@ -14,6 +14,9 @@
 //   BM_EventFanIn/N    every tor maps addresses (MAPADDRESS, 16 per command),
 //                      each mapping an ADDRMAP event, fanned in to one
 //                      handler that counts by source: events/s
+//   loop_per_cpu_s     (both) replies or events per second of the loop
+//                      thread's own CPU time: what one thread could drive if
+//                      the tors kept up (on 2 shared cores they set the wall rate)
 //
 // Targets (issue 12): per-tor memory flat as N grows; aggregate GETINFO
 // throughput with 32 tors >= 80 % of the one-tor figure; 64 standalone tors
@@ -23,6 +26,7 @@
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,6 +121,13 @@ double cpu_seconds(const std::string& stat_file) {
   for (int i = 3; i <= 15 && rest >> field; ++i)
     if (i == 14 || i == 15) ticks += std::atof(field.c_str());
   return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+// This thread's CPU time: what the loop itself spends, whatever the tors do.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
 long long own_rss() { return proc_kb("/proc/self/status", "VmRSS:"); }
@@ -237,6 +248,7 @@ void BM_Getinfo(benchmark::State& st) {
   if (!sf.error.empty()) return st.SkipWithError(sf.error.c_str());
   std::vector<std::unique_ptr<Controller>> ctls;
   if (!connect_all(*sf.reactor, *sf.fleet, ctls, n)) return st.SkipWithError("connect failed");
+  const double cpu0 = thread_cpu_seconds();
   for (auto _ : st) {
     std::size_t answered = 0, failed = 0;
     for (std::size_t k = 0; k < kTotal; ++k)
@@ -246,6 +258,8 @@ void BM_Getinfo(benchmark::State& st) {
     if (failed) return st.SkipWithError("GETINFO failed");
   }
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kTotal));
+  // Replies per second of the loop thread's own CPU: its capacity.
+  st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / (thread_cpu_seconds() - cpu0);
 }
 
 void BM_EventFanIn(benchmark::State& st) {
@@ -279,6 +293,7 @@ void BM_EventFanIn(benchmark::State& st) {
   for (int k = 0; k < 16; ++k)
     cmd += " fleet" + std::to_string(k) + ".example=192.0.2." + std::to_string(k + 1);
   std::size_t total = 0;
+  const double cpu0 = thread_cpu_seconds();
   for (auto _ : st) {
     const std::size_t want = events + per_tor * n;
     for (std::size_t c = 0; c < per_tor / 16; ++c)
@@ -291,6 +306,7 @@ void BM_EventFanIn(benchmark::State& st) {
   for (std::size_t i = 0; i < n; ++i)
     if (by_source[i] == 0) return st.SkipWithError("a tor's events never arrived");
   st.SetItemsProcessed(static_cast<std::int64_t>(total));
+  st.counters["loop_per_cpu_s"] = double(total) / (thread_cpu_seconds() - cpu0);
 }
 
 }  // namespace
