@@ -10,7 +10,8 @@
 //                      counters: the library's heap bytes per connected
 //                      Controller, and our RSS growth per Controller
 //   BM_Getinfo/N       4096 GETINFO version spread over N controllers, all
-//                      pipelined at once: aggregate replies/s
+//                      pipelined at once: aggregate replies/s (replies_per_read:
+//                      how many replies each read brought)
 //   BM_EventFanIn/N    every tor maps addresses (MAPADDRESS, 16 per command),
 //                      each mapping an ADDRMAP event, fanned in to one
 //                      handler that counts by source: events/s
@@ -41,6 +42,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleet.hpp"
@@ -204,11 +206,11 @@ SharedFleet& shared_fleet() {
 
 // N fresh controllers to the first N tors, connected at once; false if any failed.
 bool connect_all(Reactor& r, fleet::Fleet& f, std::vector<std::unique_ptr<Controller>>& out,
-                 std::size_t n) {
+                 std::size_t n, ControllerOptions options = {}) {
   out.clear();
   std::size_t ready = 0, failed = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(std::make_unique<Controller>(r));
+    out.push_back(std::make_unique<Controller>(r, options));
     out.back()->connect(f.member(i).tor->control_endpoint(),
                         [&](const Status& s) { s ? ++ready : ++failed; });
   }
@@ -247,7 +249,13 @@ void BM_Getinfo(benchmark::State& st) {
   SharedFleet& sf = shared_fleet();
   if (!sf.error.empty()) return st.SkipWithError(sf.error.c_str());
   std::vector<std::unique_ptr<Controller>> ctls;
-  if (!connect_all(*sf.reactor, *sf.fleet, ctls, n)) return st.SkipWithError("connect failed");
+  // Every read the controllers make: with more tors, fewer replies per read.
+  std::size_t reads = 0;
+  ControllerOptions counting;
+  counting.on_received = [&reads](std::string_view) { ++reads; };
+  if (!connect_all(*sf.reactor, *sf.fleet, ctls, n, counting))
+    return st.SkipWithError("connect failed");
+  reads = 0;
   const double cpu0 = thread_cpu_seconds();
   for (auto _ : st) {
     std::size_t answered = 0, failed = 0;
@@ -260,6 +268,7 @@ void BM_Getinfo(benchmark::State& st) {
   st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kTotal));
   // Replies per second of the loop thread's own CPU: its capacity.
   st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / (thread_cpu_seconds() - cpu0);
+  st.counters["replies_per_read"] = double(st.iterations() * kTotal) / double(reads);
 }
 
 void BM_EventFanIn(benchmark::State& st) {
