@@ -274,10 +274,9 @@ void with_services(TorConfig& cfg, std::function<void()> next, std::function<voi
                       bad("changes are staged (" + names +
                           "); this save would send them too: save() or discard() them first"));
   }
-  if (cfg.groups(kGroup)) {
-    cfg.controller().reactor().post(std::move(next));
-    return;
-  }
+  // Run at once, not posted: a posted step could outlive `cfg`. Every step
+  // after this completes from the loop (TorConfig's callbacks, fail_later).
+  if (cfg.groups(kGroup)) return next();
   cfg.fetch({std::string(kGroup)},
             [next = std::move(next), fail = std::move(fail)](const Status& s) {
               if (!s) return fail(s.error());
@@ -297,8 +296,10 @@ void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& spec,
   with_services(
       cfg,
       [&cfg, spec, options, done, fail] {
-        if (Status s = write_onion_directory_clients(spec); !s) return fail(s.error());
-        if (Status s = stage_onion_directory(cfg, spec); !s) return fail(s.error());
+        if (Status s = write_onion_directory_clients(spec); !s)
+          return fail_later(cfg, fail, s.error());
+        if (Status s = stage_onion_directory(cfg, spec); !s)
+          return fail_later(cfg, fail, s.error());
         const std::string dir = *absolute_onion_directory(spec.directory);
         save_then(
             cfg,
@@ -319,7 +320,8 @@ void remove_onion_directory(TorConfig& cfg, std::string_view directory, StatusCa
   with_services(
       cfg,
       [&cfg, dir = *dir, done, fail] {
-        if (Status s = stage_onion_directory_removal(cfg, dir); !s) return fail(s.error());
+        if (Status s = stage_onion_directory_removal(cfg, dir); !s)
+          return fail_later(cfg, fail, s.error());
         save_then(
             cfg, [done] { (*done)(Status()); }, fail);
       },

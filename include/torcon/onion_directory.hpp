@@ -124,7 +124,8 @@ TORCON_API void read_onion_hostname(Reactor& reactor, std::string_view directory
 /// HiddenServiceOptions is fetched first when not read yet) and have nothing
 /// else staged (Errc::bad_argument: this save would send it too). Tor's
 /// refusal comes as Errc::tor_error with its text, the cache unchanged.
-/// Callbacks run on the Controller's loop; `cfg` must outlive the call.
+/// `cb` runs once, on the Controller's loop, never inside this call; `cfg`
+/// must outlive it until then (destroyed earlier, `cb` may never run).
 TORCON_API void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& spec,
                                     OnionDirectoryOptions options,
                                     std::function<void(const Expected<std::string>&)> cb);
