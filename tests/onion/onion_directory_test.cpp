@@ -352,6 +352,10 @@ TEST_F(OnionDirectoryTest, ClientFilesAreWrittenPrivatelyAndFollowTheRoster) {
   EXPECT_EQ(*again, *a);
   EXPECT_TRUE(fs::exists(clients + "/alice.auth"));
   EXPECT_FALSE(fs::exists(clients + "/bob.auth"));
+
+  spec.clients.clear();  // public again: no client file left for tor to read
+  ASSERT_TRUE(add(cfg, spec).ok());
+  EXPECT_FALSE(fs::exists(clients + "/alice.auth"));
 }
 
 TEST_F(OnionDirectoryTest, HostnameWaitIsBoundedAndSaysWhichFile) {

@@ -320,6 +320,48 @@ TEST(OnionTestnet, DirectoryServiceReachableAndGoneAfterRemoval) {
   std::fprintf(stderr, "[onion] fetch after removing the directory service: %s\n", after.c_str());
 }
 
+// The client files add_onion_directory() writes are the ones tor reads: a
+// client without the key is kept out, one with it gets in.
+TEST(OnionTestnet, DirectoryServiceClientAuthorization) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  std::string err;
+  auto ctl = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  const std::string body = "dir-authorized-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  torcon::TorConfig cfg(*ctl);
+  ASSERT_TRUE(loop.status([&](auto cb) { cfg.load({}, cb); }));
+  const torcon::ClientAuthKeys alice = torcon::new_client_auth_keys();
+  torcon::OnionDirectorySpec spec;
+  spec.directory = net.client().data_dir + "/onion-dir-auth-" + std::to_string(::getpid());
+  spec.ports = {{80, "127.0.0.1:" + std::to_string(http.port())}};
+  spec.clients = {{"alice", alice.public_base32},
+                  {"other", torcon::new_client_auth_keys().public_base32}};
+  std::optional<Status> ready;
+  torcon::OnionReadyOptions ro;
+  ro.timeout = 240s;
+  torcon::OnionReadyWatch watch(*ctl, loop.reactor(), ro, [&](const Status& s) { ready = s; });
+  std::optional<Expected<std::string>> address;
+  torcon::add_onion_directory(cfg, spec, {},
+                              [&](const Expected<std::string>& a) { address.emplace(a); });
+  ASSERT_TRUE(loop.pump_until(30s, [&] { return address.has_value(); }));
+  ASSERT_TRUE(*address) << address->error().message;
+  watch.set_address(**address);
+  ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
+  ASSERT_TRUE(*ready) << ready->error().message;
+
+  const std::string denied = loop.fetch(net.client(), **address, 80, 60s);
+  EXPECT_TRUE(denied.starts_with("error:")) << denied;
+  ASSERT_TRUE(loop.status([&](auto cb) {
+    torcon::onion_client_auth_add(*ctl, **address, alice.private_base32, "alice", false, cb);
+  }));
+  EXPECT_EQ(loop.fetch(net.client(), **address, 80, 120s), body);
+  EXPECT_TRUE(loop.status([&](auto cb) { torcon::onion_client_auth_remove(*ctl, **address, cb); }));
+  EXPECT_TRUE(
+      loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
+}
+
 TEST(OnionTestnet, ClientAuthorization) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
