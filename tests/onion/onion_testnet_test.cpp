@@ -326,7 +326,7 @@ TEST(OnionTestnet, DirectoryServiceReachableAndGoneAfterRemoval) {
   watch.set_address(**address);
   ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
   ASSERT_TRUE(*ready) << ready->error().message;
-  EXPECT_EQ(loop.fetch(net.client(), **address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
 
   ASSERT_TRUE(
       loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
@@ -372,7 +372,7 @@ TEST(OnionTestnet, DirectoryServiceClientAuthorization) {
   ASSERT_TRUE(loop.status([&](auto cb) {
     torcon::onion_client_auth_add(*ctl, **address, alice.private_base32, "alice", false, cb);
   }));
-  EXPECT_EQ(loop.fetch(net.client(), **address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
   EXPECT_TRUE(loop.status([&](auto cb) { torcon::onion_client_auth_remove(*ctl, **address, cb); }));
   EXPECT_TRUE(
       loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
