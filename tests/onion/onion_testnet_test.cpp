@@ -4,7 +4,9 @@
 // SocksPort with the server's content, and unreachable after DEL_ONION;
 // client authorization keeps a client out until ONION_CLIENT_AUTH_ADD; the
 // same key survives a tor restart and a leftover detached service without
-// 550; HSFETCH returns the published descriptor. One network per binary;
+// 550; HSFETCH returns the published descriptor; a directory service
+// (HiddenServiceDir through TorConfig) is published and reachable the same
+// way, and gone once removed. One network per binary;
 // ctest runs it once per reactor backend.
 
 #include <gtest/gtest.h>
@@ -25,9 +27,11 @@
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
 #include "torcon/launch.hpp"
+#include "torcon/onion_directory.hpp"
 #include "torcon/onion_keys.hpp"
 #include "torcon/onion_service.hpp"
 #include "torcon/reactor.hpp"
+#include "torcon/tor_config.hpp"
 
 namespace {
 
@@ -293,6 +297,85 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
       loop.status([&](auto cb) { torcon::remove_onion_service(*service, info->address, cb); });
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::tor_error);
+}
+
+TEST(OnionTestnet, DirectoryServiceReachableAndGoneAfterRemoval) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  std::string err;
+  auto service = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  const std::string body = "onion-dir-body-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  ASSERT_NE(http.port(), 0);
+  torcon::TorConfig cfg(*service);
+  ASSERT_TRUE(loop.status([&](auto cb) { cfg.load({}, cb); }));
+
+  torcon::OnionDirectorySpec spec;
+  spec.directory = net.client().data_dir + "/onion-dir-" + std::to_string(::getpid());
+  spec.ports = {{80, "127.0.0.1:" + std::to_string(http.port())}};
+  std::optional<Status> ready;
+  torcon::OnionReadyOptions ro;
+  ro.timeout = 240s;
+  torcon::OnionReadyWatch watch(*service, loop.reactor(), ro, [&](const Status& s) { ready = s; });
+  std::optional<Expected<std::string>> address;
+  torcon::add_onion_directory(cfg, spec, {},
+                              [&](const Expected<std::string>& a) { address.emplace(a); });
+  ASSERT_TRUE(loop.pump_until(30s, [&] { return address.has_value(); }));
+  ASSERT_TRUE(*address) << address->error().message;
+  watch.set_address(**address);
+  ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
+  ASSERT_TRUE(*ready) << ready->error().message;
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
+
+  ASSERT_TRUE(
+      loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
+  // The client has the descriptor cached; tor no longer answers for it.
+  const std::string after = loop.fetch(net.client(), **address, 80, 60s);
+  EXPECT_TRUE(after.starts_with("error:")) << after;
+  std::fprintf(stderr, "[onion] fetch after removing the directory service: %s\n", after.c_str());
+}
+
+// The client files add_onion_directory() writes are the ones tor reads: a
+// client without the key is kept out, one with it gets in.
+TEST(OnionTestnet, DirectoryServiceClientAuthorization) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  std::string err;
+  auto ctl = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  const std::string body = "dir-authorized-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  torcon::TorConfig cfg(*ctl);
+  ASSERT_TRUE(loop.status([&](auto cb) { cfg.load({}, cb); }));
+  const torcon::ClientAuthKeys alice = torcon::new_client_auth_keys();
+  torcon::OnionDirectorySpec spec;
+  spec.directory = net.client().data_dir + "/onion-dir-auth-" + std::to_string(::getpid());
+  spec.ports = {{80, "127.0.0.1:" + std::to_string(http.port())}};
+  spec.clients = {{"alice", alice.public_base32},
+                  {"other", torcon::new_client_auth_keys().public_base32}};
+  std::optional<Status> ready;
+  torcon::OnionReadyOptions ro;
+  ro.timeout = 240s;
+  torcon::OnionReadyWatch watch(*ctl, loop.reactor(), ro, [&](const Status& s) { ready = s; });
+  std::optional<Expected<std::string>> address;
+  torcon::add_onion_directory(cfg, spec, {},
+                              [&](const Expected<std::string>& a) { address.emplace(a); });
+  ASSERT_TRUE(loop.pump_until(30s, [&] { return address.has_value(); }));
+  ASSERT_TRUE(*address) << address->error().message;
+  watch.set_address(**address);
+  ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
+  ASSERT_TRUE(*ready) << ready->error().message;
+
+  const std::string denied = loop.fetch(net.client(), **address, 80, 60s);
+  EXPECT_TRUE(denied.starts_with("error:")) << denied;
+  ASSERT_TRUE(loop.status([&](auto cb) {
+    torcon::onion_client_auth_add(*ctl, **address, alice.private_base32, "alice", false, cb);
+  }));
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
+  EXPECT_TRUE(loop.status([&](auto cb) { torcon::onion_client_auth_remove(*ctl, **address, cb); }));
+  EXPECT_TRUE(
+      loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
 }
 
 TEST(OnionTestnet, ClientAuthorization) {
