@@ -203,6 +203,7 @@ ReplyReader::ReplyReader(ParserOptions opts)
     : opts_(opts), record_(opts.record_data_lines && opts.max_reply <= 0xFFFFFFFFu) {
   reset();
 }
+
 namespace {
 
 // A large buffer outlives its reader as its thread's spare, for the next
@@ -270,8 +271,8 @@ std::span<char> ReplyReader::prepare(std::size_t min_free) {
   }
   if (cap_ - end_ < min_free) {
     // Grow in place where the allocator can: realloc keeps the bytes, and
-    // moves a large buffer by remapping its pages (no copy, no page faulted
-    // in again, as a fresh buffer per growth was).
+    // glibc moves a large (mmapped) buffer by remapping its pages instead of
+    // copying them into a fresh allocation.
     const std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 64 * 1024, end_ + min_free);
     if (cap >= kSpareMin && !t_spare_gone && t_spare.cap >= cap) {
       // Growing into the spare's range and the thread's spare is large
