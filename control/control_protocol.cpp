@@ -447,6 +447,9 @@ void ControlProtocol::became_ready() {
                              "TAKEOWNERSHIP again after reconnecting: " + r.error().message, 0,
                              r.error().status));
     });
+  // Then the subscriptions of the last connection, before what was issued
+  // during the gap: a command that waited sees the events it would have.
+  if (again) update_setevents();
   // What was issued meanwhile, in issue order: a SETEVENTS asked for before
   // a GETINFO is answered before it, so the GETINFO's answer is followed by
   // events of every later change. (A callback run meanwhile may close the

@@ -177,7 +177,7 @@ std::chrono::milliseconds Controller::Impl::delay_for(unsigned n) {
 void Controller::Impl::schedule_attempt(const Error& last) {
   if (policy.max_attempts != 0 && attempt >= policy.max_attempts)
     return stop_reconnecting(Error(
-        last.code == Errc::ok ? Errc::disconnected : last.code,
+        Errc::disconnected,
         "gave up reconnecting after " + std::to_string(attempt) + " attempts: " + last.message));
   ++attempt;
   const std::chrono::milliseconds delay = delay_for(attempt);
