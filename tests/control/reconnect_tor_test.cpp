@@ -17,6 +17,8 @@
 #include "support/reactor_backend.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/controller.hpp"
+#include "torcon/stream_attacher.hpp"
+#include "torcon/tor_state.hpp"
 
 namespace torcon {
 namespace {
@@ -160,6 +162,39 @@ TEST_P(ReconnectTorTest, StoppedTorTimesOutACommandAndTheProbeReconnectsAfterSig
   c.getinfo({"version"}, [&](const Expected<KeyValues>& kv) { v = kv; });
   ASSERT_TRUE(run_until([&] { return v.has_value(); }));
   EXPECT_TRUE(v->ok());
+}
+
+// A restarted tor has __LeaveStreamsUnattached off: the installed attacher
+// sets it again from its reconnect hook, or streams would bypass it.
+TEST_P(ReconnectTorTest, AnInstalledAttacherSetsLeaveStreamsUnattachedOnTheRestartedTor) {
+  auto tor = std::make_unique<TorProcess>();
+  ASSERT_TRUE(tor->ok()) << tor->error();
+  const int port = tor->control_port();
+  Controller c(*reactor_, reconnecting());
+  ASSERT_TRUE(connect(c, port).ok());
+  TorState state;
+  std::optional<Status> attached, installed;
+  state.attach(c, [&](const Status& s) { attached = s; });
+  StreamAttacher attacher(state, c);
+  attacher.install([&](const Status& s) { installed = s; });
+  ASSERT_TRUE(run_until([&] { return attached && installed; }));
+  ASSERT_TRUE(installed->ok()) << installed->error().message;
+
+  tor->kill_now(SIGKILL);
+  ASSERT_TRUE(run_until([&] { return c.reconnecting(); }));
+  tor.reset();
+  TorOptions again;
+  again.control_port = port;
+  TorProcess restarted(again);
+  ASSERT_TRUE(restarted.ok()) << restarted.error();
+  ASSERT_TRUE(run_until([&] { return c.ready(); }, 20s));
+  std::optional<Expected<bool>> leave;
+  // Queued behind the hook's SETCONF: answered after it.
+  check_leave_streams_unattached(c, [&](const Expected<bool>& v) { leave = v; });
+  ASSERT_TRUE(run_until([&] { return leave.has_value(); }));
+  ASSERT_TRUE(leave->ok()) << leave->error().message;
+  EXPECT_TRUE(**leave);
+  EXPECT_TRUE(attacher.installed());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ReconnectTorTest, testing::kBothBackends, testing::backend_name);
