@@ -44,6 +44,8 @@ Controller::Impl::Impl(Reactor& r, ControllerOptions options)
 
 Controller::Impl::~Impl() {
   destroying = true;
+  if (probe_timer_started) reactor.cancel_timer(probe_timer);
+  if (retry_pending) reactor.cancel_timer(retry_timer);
   socket = Socket();  // closes without calling on_close
   protocol.hold_while_down(false, Error(Errc::disconnected, "controller destroyed"));
   protocol.fail_connection(Error(Errc::disconnected, "controller destroyed"));
@@ -63,10 +65,16 @@ void Controller::Impl::connect(const Endpoint& where, StatusCallback done) {
   if (!protocol.down()) return start_handshake(std::move(done));  // refused, deferred
   endpoint = where;
   stopped = false;
+  // A connect() of the caller's own replaces a reconnection under way.
+  if (retry_pending) {
+    reactor.cancel_timer(retry_timer);
+    retry_pending = false;
+  }
+  reconnecting = false;
   if (liveness.interval.count() > 0 && !probe_timer_started) {
     probe_timer_started = true;
     std::weak_ptr<bool> a = alive;
-    reactor.start_repeating_timer(liveness.interval, [this, a] {
+    probe_timer = reactor.start_repeating_timer(liveness.interval, [this, a] {
       if (!a.expired()) probe_tick();
     });
   }

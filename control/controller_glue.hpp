@@ -75,6 +75,7 @@ struct Controller::Impl final : SocketHandler, detail::ControlProtocol::Host {
   std::uint64_t connection_number = 0;  // which handshake a probe belongs to
   bool probing = false;
   bool probe_timer_started = false;
+  TimerId probe_timer;
 
  private:
   void start_handshake(StatusCallback done);
