@@ -38,6 +38,8 @@ bool parse_u32(std::string_view s, std::uint64_t& out) {
 bool parse_v6(std::string_view s, AddressKey& out) {
   // inet_pton needs a NUL-terminated string; the longest IPv6 text is 45.
   if (s.empty() || s.size() > 45) return false;
+  // inet_pton would stop at a NUL and accept what precedes it.
+  if (s.find('\0') != std::string_view::npos) return false;
   char buf[46];
   std::copy(s.begin(), s.end(), buf);
   buf[s.size()] = '\0';
