@@ -48,6 +48,8 @@ class CountryRangeTable {
   /// the range says "??").
   std::string_view find(const AddressKey& key) const noexcept;
   std::size_t size() const noexcept { return ranges_.size(); }
+  /// The ranges, ascending (for checks: the fuzz harness, tests).
+  const std::vector<CountryRange>& ranges() const noexcept { return ranges_; }
   Family family() const noexcept { return family_; }
 
  private:
