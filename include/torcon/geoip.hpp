@@ -135,13 +135,14 @@ class TORCON_API GeoIpLocator {
   /// A relay's location from its IPv4 address (else its first IPv6 one), by
   /// lookup() on first use and cached by identity until its address changes.
   /// Source none when it has no address or nothing knows it, or a database
-  /// failed (the error is not cached).
+  /// failed (the error is not cached). The reference stays valid until this
+  /// relay is located again or clear_cache(); copy it to keep it longer.
   const GeoLocation& locate(const Router& router);
   /// locate(router), asking tor (as locate(address) does) when the
   /// databases and files know nothing; tor's answer is cached too.
   void locate(const Router& router, GeoLocationCallback cb);
-  /// Drops the cached locations (e.g. after changing nothing but wanting
-  /// tor asked again).
+  /// Drops the cached locations (so that tor is asked again, say, or the
+  /// memory of relays long gone is freed).
   void clear_cache() noexcept;
   /// Relays with a cached location.
   std::size_t cached() const noexcept;
