@@ -1,0 +1,159 @@
+// Smoke tests of the single-file examples (examples/*.cpp) on one private
+// network per binary: each program is run as a user would run it, against
+// the network's client, and its output checked. Once per reactor backend
+// (the programs' Reactor::create() follows TORCON_REACTOR).
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "testnet/testnet_environment.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using torcon::testnet::Network;
+
+[[maybe_unused]] ::testing::Environment* const kTestnet =
+    ::testing::AddGlobalTestEnvironment(new torcon::testnet::testing::TestnetEnvironment());
+
+struct ExampleRun {
+  int exit_code = -1;  // -1: killed or hung
+  std::string output;  // stdout and stderr
+};
+
+// Runs examples/<name> with `args`; kills it after `limit`.
+ExampleRun run_example(const std::string& name, std::vector<std::string> args,
+                       std::chrono::milliseconds limit = 60s) {
+  ExampleRun run;
+  const char* dir = std::getenv("TORCON_EXAMPLES_DIR");
+  if (!dir) {
+    run.output = "TORCON_EXAMPLES_DIR is not set (ctest sets it)";
+    return run;
+  }
+  const std::string out = ::testing::TempDir() + name + "_out." + std::to_string(::getpid());
+  torcon::SpawnOptions so;
+  so.argv = {std::string(dir) + "/" + name};
+  so.argv.insert(so.argv.end(), args.begin(), args.end());
+  so.output_path = out;
+  auto child = torcon::ChildProcess::spawn(std::move(so));
+  if (!child) {
+    run.output = child.error().message;
+    return run;
+  }
+  std::optional<int> ws = (*child)->wait_for(limit);
+  if (!ws) (*child)->terminate_and_wait(1000ms);
+  std::ifstream in(out);
+  run.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::remove(out.c_str());
+  if (ws && WIFEXITED(*ws)) run.exit_code = WEXITSTATUS(*ws);
+  std::printf("--- %s (exit %d)\n%s", name.c_str(), run.exit_code, run.output.c_str());
+  return run;
+}
+
+std::string control_of(const Network& net) {
+  return "127.0.0.1:" + std::to_string(net.client().control_port);
+}
+
+int count_matches(const std::string& text, const std::regex& line_re) {
+  std::istringstream lines(text);
+  int n = 0;
+  for (std::string line; std::getline(lines, line);) n += std::regex_match(line, line_re);
+  return n;
+}
+
+TEST(EventsExample, PrintsTheChosenEventsAndStopsAfterCount) {
+  TORCON_REQUIRE_TESTNET(net);
+  // BW comes every second; CIRC only when circuits change.
+  const ExampleRun r =
+      run_example("events", {"--control", control_of(net), "--count", "3", "BW", "CIRC"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(count_matches(r.output, std::regex("BW [0-9]+ [0-9]+.*")) +
+                count_matches(r.output, std::regex("CIRC [0-9]+ [A-Z]+.*")),
+            3)
+      << r.output;
+}
+
+TEST(EventsExample, SaysWhichEventTorRefuses) {
+  TORCON_REQUIRE_TESTNET(net);
+  const ExampleRun r = run_example("events", {"--control", control_of(net), "BW", "NOSUCHEVENT"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("cannot subscribe to NOSUCHEVENT"), std::string::npos) << r.output;
+}
+
+TEST(EventsExample, UsageErrors) {
+  TORCON_REQUIRE_TESTNET(net);
+  EXPECT_EQ(run_example("events", {"--control", control_of(net)}).exit_code, 2);
+  EXPECT_EQ(run_example("events", {"--count", "0", "BW"}).exit_code, 2);
+  EXPECT_EQ(run_example("events", {"--control", "nohost", "BW"}).exit_code, 2);
+}
+
+TEST(LaunchTorExample, BootstrapsOnThePrivateNetworkWithAProgressBar) {
+  TORCON_REQUIRE_TESTNET(net);
+  const ExampleRun r = run_example(
+      "launch_tor", {"--torrc-line", "%include " + net.client_torrc_include(), "--timeout", "90"},
+      120s);
+  EXPECT_EQ(r.exit_code, 0);
+  // Not a terminal: one line per step, the last one full.
+  EXPECT_GE(count_matches(r.output, std::regex("\\[[#-]{30}\\] +[0-9]+% .*")), 2) << r.output;
+  EXPECT_EQ(count_matches(r.output, std::regex("\\[#{30}\\] 100% Done")), 1) << r.output;
+  EXPECT_EQ(count_matches(r.output, std::regex("tor [0-9][^ ]* bootstrapped: pid [0-9]+, control "
+                                               "port .*, data directory .*")),
+            1)
+      << r.output;
+}
+
+TEST(LaunchTorExample, ABadTorrcLineIsReportedWithTorsLog) {
+  TORCON_REQUIRE_TESTNET(net);  // not used: skips with the rest where tor is missing
+  static_cast<void>(net);
+  const ExampleRun r =
+      run_example("launch_tor", {"--torrc-line", "NoSuchOption 1", "--timeout", "30"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("NoSuchOption"), std::string::npos) << r.output;
+}
+
+TEST(WaitForRelayExample, FindsARelayInTheConsensus) {
+  TORCON_REQUIRE_TESTNET(net);
+  const auto& exit = net.exit();
+  const ExampleRun r =
+      run_example("wait_for_relay", {"--control", control_of(net), "$" + exit.fingerprint});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("$" + exit.fingerprint + " " + exit.name + " at " + exit.address + ":" +
+                          std::to_string(exit.or_port) + " is in the consensus"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(WaitForRelayExample, GivesUpOnAnUnknownRelayAfterTheTimeout) {
+  TORCON_REQUIRE_TESTNET(net);
+  const std::string unknown(40, 'A');
+  const auto t0 = std::chrono::steady_clock::now();
+  const ExampleRun r =
+      run_example("wait_for_relay", {"--control", control_of(net), "--timeout", "2", unknown});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_NE(r.output.find("is not in the consensus after 2 s"), std::string::npos) << r.output;
+}
+
+TEST(WaitForRelayExample, RefusesWhatIsNotAFingerprint) {
+  TORCON_REQUIRE_TESTNET(net);
+  for (const char* bad : {"nothex", "$ABC", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r"}) {
+    const ExampleRun r = run_example("wait_for_relay", {"--control", control_of(net), bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("not a fingerprint"), std::string::npos) << r.output;
+  }
+}
+
+}  // namespace
