@@ -19,12 +19,21 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "support/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using torcon::testnet::Network;
+
+const std::string kBody = "served on loopback\n";
+
+// Exists before the network (whose exit accepts 127.0.0.0/8).
+torcon::test::LoopbackHttp& http() {
+  static torcon::test::LoopbackHttp server(kBody);
+  return server;
+}
 
 [[maybe_unused]] ::testing::Environment* const kTestnet =
     ::testing::AddGlobalTestEnvironment(new torcon::testnet::testing::TestnetEnvironment());
@@ -154,6 +163,45 @@ TEST(WaitForRelayExample, RefusesWhatIsNotAFingerprint) {
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_NE(r.output.find("not a fingerprint"), std::string::npos) << r.output;
   }
+}
+
+TEST(CircuitBuilderExample, FetchesOverThePathItWasGiven) {
+  TORCON_REQUIRE_TESTNET(net);
+  ASSERT_NE(http().port(), 0);
+  const auto* relay = net.find("relay0");
+  ASSERT_NE(relay, nullptr);
+  const auto& exit = net.exit();
+  const int served_before = http().served();
+  const ExampleRun r =
+      run_example("circuit_builder",
+                  {"--control", control_of(net), "--socks", std::to_string(net.client().socks_port),
+                   "--path", "$" + relay->fingerprint + ",$" + exit.fingerprint, "--fetch",
+                   "127.0.0.1:" + std::to_string(http().port()) + "/page", "--timeout", "60"},
+                  120s);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(count_matches(r.output, std::regex("circuit [0-9]+ built: \\$" + relay->fingerprint +
+                                               "~relay0 -> \\$" + exit.fingerprint + "~exit0")),
+            1)
+      << r.output;
+  EXPECT_EQ(count_matches(r.output, std::regex("stream [0-9]+ to 127\\.0\\.0\\.1:[0-9]+ attached "
+                                               "to circuit [0-9]+")),
+            1)
+      << r.output;
+  EXPECT_NE(r.output.find(kBody), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("left through $" + exit.fingerprint), std::string::npos) << r.output;
+  EXPECT_EQ(http().served(), served_before + 1);
+}
+
+TEST(CircuitBuilderExample, SaysWhyTheCircuitCouldNotBeBuilt) {
+  TORCON_REQUIRE_TESTNET(net);
+  const ExampleRun r =
+      run_example("circuit_builder",
+                  {"--control", control_of(net), "--socks", std::to_string(net.client().socks_port),
+                   "--path", "$" + std::string(40, 'B') + ",$" + net.exit().fingerprint, "--fetch",
+                   "127.0.0.1:" + std::to_string(http().port())});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("building the circuit failed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("fetching"), std::string::npos) << r.output;
 }
 
 }  // namespace
