@@ -4,6 +4,7 @@
 // (the programs' Reactor::create() follows TORCON_REACTOR).
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,9 +17,11 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
+#include "onion/onion_fetch.hpp"
 #include "support/loopback_http.hpp"
 #include "testnet/testnet_environment.hpp"
 
@@ -202,6 +205,51 @@ TEST(CircuitBuilderExample, SaysWhyTheCircuitCouldNotBeBuilt) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("building the circuit failed"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("fetching"), std::string::npos) << r.output;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(OnionServiceExample, PublishesServesAndStopsOnSigterm) {
+  TORCON_REQUIRE_TESTNET(net);
+  const char* dir = std::getenv("TORCON_EXAMPLES_DIR");
+  ASSERT_NE(dir, nullptr) << "TORCON_EXAMPLES_DIR is not set (ctest sets it)";
+  const std::string out = ::testing::TempDir() + "onion_service_out." + std::to_string(::getpid());
+  torcon::SpawnOptions so;
+  so.argv = {std::string(dir) + "/onion_service",
+             "--control",
+             control_of(net),
+             "--text",
+             "page of the onion_service example",
+             "--timeout",
+             "200"};
+  so.output_path = out;
+  auto child = torcon::ChildProcess::spawn(std::move(so));
+  ASSERT_TRUE(child) << child.error().message;
+  // Its address, once it says the descriptor is up.
+  const std::regex ready_line("http://([a-z2-7]{56}\\.onion)/ is ready");
+  std::smatch m;
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 210s;
+  while (std::chrono::steady_clock::now() < deadline && !(*child)->poll_exit()) {
+    text = read_file(out);
+    if (std::regex_search(text, m, ready_line)) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(std::regex_search(text, m, ready_line)) << text;
+  const std::string address = m[1];
+  EXPECT_EQ(torcon::test::socks_fetch_host(net.client().socks_port, address, 80, 120s),
+            "page of the onion_service example\n");
+  (*child)->send_signal(SIGTERM);
+  const std::optional<int> ws = (*child)->wait_for(10s);
+  ASSERT_TRUE(ws.has_value()) << "it did not stop on SIGTERM";
+  text = read_file(out);
+  std::printf("--- onion_service\n%s", text.c_str());
+  EXPECT_TRUE(WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0) << torcon::describe_wait_status(*ws);
+  EXPECT_NE(text.find("stopping after 1 request\n"), std::string::npos) << text;
+  std::remove(out.c_str());
 }
 
 }  // namespace
