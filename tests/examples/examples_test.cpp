@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "child_process.hpp"
 #include "onion/onion_fetch.hpp"
 #include "support/loopback_http.hpp"
+#include "support/socks_http_get.hpp"
 #include "testnet/testnet_environment.hpp"
 
 namespace {
@@ -250,6 +252,91 @@ TEST(OnionServiceExample, PublishesServesAndStopsOnSigterm) {
   EXPECT_TRUE(WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0) << torcon::describe_wait_status(*ws);
   EXPECT_NE(text.find("stopping after 1 request\n"), std::string::npos) << text;
   std::remove(out.c_str());
+}
+
+TEST(PerProcessAttacherExample, CurlTakesOneCircuitAndThisProcessTheOther) {
+  TORCON_REQUIRE_TESTNET(net);
+  const char* dir = std::getenv("TORCON_EXAMPLES_DIR");
+  ASSERT_NE(dir, nullptr) << "TORCON_EXAMPLES_DIR is not set (ctest sets it)";
+  if (!std::filesystem::exists("/usr/bin/curl")) GTEST_SKIP() << "/usr/bin/curl is not installed";
+  ASSERT_NE(http().port(), 0);
+  const auto* relay0 = net.find("relay0");
+  const auto* relay1 = net.find("relay1");
+  ASSERT_TRUE(relay0 && relay1);
+  const std::string exit_hop = "$" + net.exit().fingerprint;
+  const std::string out = ::testing::TempDir() + "per_process_out." + std::to_string(::getpid());
+  torcon::SpawnOptions so;
+  so.argv = {std::string(dir) + "/per_process_attacher",
+             "--control",
+             control_of(net),
+             "--program",
+             "curl",
+             "--path",
+             "$" + relay0->fingerprint + "," + exit_hop,
+             "--others-path",
+             "$" + relay1->fingerprint + "," + exit_hop,
+             "--count",
+             "2"};
+  so.output_path = out;
+  auto attacher = torcon::ChildProcess::spawn(std::move(so));
+  ASSERT_TRUE(attacher) << attacher.error().message;
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (std::chrono::steady_clock::now() < deadline && !(*attacher)->poll_exit()) {
+    text = read_file(out);
+    if (text.find("attaching streams\n") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_NE(text.find("attaching streams\n"), std::string::npos) << text;
+
+  const std::string url = "http://127.0.0.1:" + std::to_string(http().port()) + "/";
+  const std::string curl_out = out + ".curl";
+  torcon::SpawnOptions co;
+  co.argv = {"/usr/bin/curl",
+             "-s",
+             "--max-time",
+             "60",
+             "-x",
+             "socks5h://127.0.0.1:" + std::to_string(net.client().socks_port),
+             url};
+  co.output_path = curl_out;
+  auto curl = torcon::ChildProcess::spawn(std::move(co));
+  ASSERT_TRUE(curl) << curl.error().message;
+  const pid_t curl_pid = (*curl)->pid();
+  const std::optional<int> curl_ws = (*curl)->wait_for(90s);
+  ASSERT_TRUE(curl_ws.has_value()) << "curl hung";
+  EXPECT_EQ(read_file(curl_out), kBody);
+  std::remove(curl_out.c_str());
+  const torcon::test::FetchResult own =
+      torcon::test::socks_http_get(net.client().socks_port, http().port(), 60s);
+  EXPECT_EQ(own.error, "");
+  EXPECT_EQ(own.body, kBody);
+
+  const std::optional<int> ws = (*attacher)->wait_for(30s);
+  ASSERT_TRUE(ws.has_value()) << "it did not stop after --count streams";
+  text = read_file(out);
+  std::printf("--- per_process_attacher\n%s", text.c_str());
+  std::remove(out.c_str());
+  EXPECT_TRUE(WIFEXITED(*ws) && WEXITSTATUS(*ws) == 0) << torcon::describe_wait_status(*ws);
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("circuit ([0-9]+) for curl: relay0,exit0\n")))
+      << text;
+  const std::string curl_circuit = m[1];
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("circuit ([0-9]+) for others: relay1,exit0\n")))
+      << text;
+  const std::string others_circuit = m[1];
+  EXPECT_NE(curl_circuit, others_circuit);
+  const std::string target = "127.0.0.1:" + std::to_string(http().port());
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  EXPECT_NE(text.find(" to " + target + " from pid " + std::to_string(curl_pid) +
+                      " (/usr/bin/curl) -> circuit " + curl_circuit + " (curl)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" to " + target + " from pid " + std::to_string(::getpid()) + " (" + self +
+                      ") -> circuit " + others_circuit + " (others)\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace
