@@ -46,10 +46,10 @@ TORCON_API Expected<SourceAddress> parse_source_address(std::string_view text);
 /// The process found for a source address.
 struct TORCON_API LocalProcess {
   std::uint64_t pid = 0;  ///< process id (in the caller's pid namespace)
-  /// The executable (/proc/<pid>/exe); empty when it cannot be read (another
+  /// The executable (/proc/PID/exe); empty when it cannot be read (another
   /// user's process, a kernel thread).
   std::string executable;
-  /// The command line (/proc/<pid>/cmdline split at its NULs); empty for a
+  /// The command line (/proc/PID/cmdline split at its NULs); empty for a
   /// zombie or when it cannot be read.
   std::vector<std::string> command_line;
   /// The socket's inode (0 for "(Tor_internal)").
