@@ -179,7 +179,8 @@ int main(int argc, char** argv) {
     bool mine = false;
     std::string who;
     if (owner) {
-      const std::string_view first = owner->command_line.empty() ? "" : owner->command_line[0];
+      std::string_view first;  // the command line's first word, if any
+      if (!owner->command_line.empty()) first = owner->command_line[0];
       mine = file_name(owner->executable) == program || file_name(first) == program;
       who = "pid " + std::to_string(owner->pid) + " (" +
             (owner->executable.empty() ? std::string(first) : owner->executable) + ")";
