@@ -353,9 +353,16 @@ int run(const Options& opt) {
       }
       return;
     }
-    // --once: the state complete, fetches through the private network seen,
-    // then up to 2 s more for tor to name the relays' countries.
-    if (ready && (!net || (traffic.fetches_completed() >= 1 && traffic.streaming()))) {
+    // --once: the state complete; on the private network also a fetch done,
+    // the long download open and traffic in a BW event; then up to 2 s more
+    // for tor to name the relays' countries.
+    auto traffic_seen = [&] {
+      for (const BandwidthSample& b : feed.bandwidth())
+        if (b.read > 0) return true;
+      return false;
+    };
+    if (ready &&
+        (!net || (traffic.fetches_completed() >= 1 && traffic.streaming() && traffic_seen()))) {
       Snapshot snap = snapshot();
       if (!net || shows_user_stream(snap)) {
         if (!once_ready) once_ready = now;

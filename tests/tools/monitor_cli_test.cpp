@@ -3,9 +3,15 @@
 // prints a snapshot of it; an unreachable tor exits 1.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -124,6 +130,57 @@ TEST_F(MonitorStandaloneTor, PlainSnapshotsEveryInterval) {
     ++snapshots;
   EXPECT_GE(snapshots, 3u) << r.output;
   EXPECT_EQ(r.output.find("torcon-monitor: "), std::string::npos) << r.output;
+}
+
+// On a terminal (a pseudo-terminal here): it draws in the alternate screen,
+// a key switches the view, and SIGINT/SIGTERM end it with the terminal as it
+// was (main screen, cursor shown, echo and line mode back) and status 0.
+TEST_F(MonitorStandaloneTor, TerminalKeysAndRestoreOnSignals) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    int master = -1;
+    winsize ws{};
+    ws.ws_row = 30;
+    ws.ws_col = 100;
+    const std::string control = "127.0.0.1:" + std::to_string(tor_->control_port());
+    const pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::execl(TORCON_MONITOR, TORCON_MONITOR, "--control", control.c_str(), "--cookie",
+              tor_->cookie_path().c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::string out;
+    // Reads until `needle` shows up (or 20 s pass).
+    auto read_until = [&](std::string_view needle) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{master, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        char buf[4096];
+        const ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+      }
+      return out.find(needle) != std::string::npos;
+    };
+    EXPECT_TRUE(read_until("[1 overview]")) << out;
+    termios during{};
+    ASSERT_EQ(::tcgetattr(master, &during), 0);
+    EXPECT_FALSE(during.c_lflag & ECHO);
+    ASSERT_EQ(::write(master, "2", 1), 1);
+    EXPECT_TRUE(read_until("[2 circuits]")) << out;
+    ::kill(pid, sig);
+    EXPECT_TRUE(read_until("\x1b[?1049l")) << out;
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << sig << " " << status;
+    termios after{};
+    ASSERT_EQ(::tcgetattr(master, &after), 0);
+    EXPECT_TRUE(after.c_lflag & ECHO);
+    EXPECT_TRUE(after.c_lflag & ICANON);
+    EXPECT_EQ(out.find("\x1b[2J"), std::string::npos);  // frames overwrite; never a full clear
+    ::close(master);
+  }
 }
 
 }  // namespace

@@ -222,6 +222,9 @@ TEST(MonitorRender, ViewsShowTheirSection) {
   EXPECT_FALSE(has(log, "alpha (de)"));
   const auto overview = render_view(snap, View::overview, 120, 30);
   EXPECT_TRUE(has(overview, "circuits 1 (1 built)   streams 0   guards 0   address map 0"));
+  EXPECT_TRUE(has(overview, "download (peak"));
+  EXPECT_TRUE(has(overview, "NOTICE the last message"));  // the log's tail under the graph
+  EXPECT_FALSE(has(render_view(snap, View::overview, 120, 12), "NOTICE the last message"));
 }
 
 TEST(MonitorRender, Units) {

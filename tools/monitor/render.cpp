@@ -38,7 +38,8 @@ std::string hop_text(const HopView& h) {
 
 std::string stream_line(const StreamView& s) {
   std::string out = "    stream " + pad(clean(s.id), 4) + " " + pad(clean(s.state), 11) + " " +
-                    pad(clean(s.target), 22) + " from " + clean(s.source);
+                    pad(clean(s.target), 22);
+  if (!s.source.empty()) out += " from " + clean(s.source);
   if (!s.process.empty()) out += "  " + clean(s.process);
   return out;
 }
@@ -222,7 +223,15 @@ std::vector<std::string> render_view(const Snapshot& snap, View view, int width,
       out.push_back(counts_line(snap));
       out.push_back(traffic_line(snap));
       out.push_back("");
-      append_graph(out, snap, width, std::max(1, height - static_cast<int>(out.size()) - 1));
+      // The graph takes up to 12 rows; the newest log lines fill the rest,
+      // as in nyx.
+      const int left = height - static_cast<int>(out.size()) - 1;
+      append_graph(out, snap, width, std::max(1, std::min(12, left)));
+      const int log_rows = height - static_cast<int>(out.size()) - 2;
+      if (log_rows > 0) {
+        out.push_back("");
+        append_log(out, snap, static_cast<std::size_t>(log_rows));
+      }
       break;
     }
     case View::circuits: append_circuits(out, snap); break;

@@ -31,9 +31,12 @@ StreamView stream_view(const TorState& state, const Stream& s, const Lookups& lo
   v.id = std::string(s.id());
   v.target = std::string(state.hostname(s)) + ":" + std::to_string(s.target_port());
   v.state = std::string(s.state_text());
-  v.source = s.is_internal()
-                 ? std::string(s.source_address())
-                 : std::string(s.source_address()) + ":" + std::to_string(s.source_port());
+  // stream-status lines carry no SOURCE_ADDR: such a stream's source stays
+  // unknown until an event for it names one.
+  if (s.is_internal() || s.source_address().empty())
+    v.source = std::string(s.source_address());
+  else
+    v.source = std::string(s.source_address()) + ":" + std::to_string(s.source_port());
   if (lookups.process) v.process = lookups.process(s);
   return v;
 }

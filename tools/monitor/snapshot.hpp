@@ -34,7 +34,7 @@ struct StreamView {
   std::string id;
   std::string target;  // the host the application asked for, ":port"
   std::string state;
-  std::string source;   // "127.0.0.1:45678" or "(Tor_internal)"
+  std::string source;   // "127.0.0.1:45678", "(Tor_internal)", or "" (tor did not say)
   std::string process;  // "1234 curl", or "" when unknown
 };
 
