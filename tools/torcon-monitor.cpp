@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -316,7 +317,9 @@ int run(const Options& opt) {
     (void)loop.watch_readable(STDIN_FILENO, [&] {
       char keys[64];
       const ssize_t n = ::read(STDIN_FILENO, keys, sizeof keys);
-      if (n == 0) return loop.stop();  // the terminal went away
+      // With VMIN 0 an empty read is not an end; an error other than "try
+      // again" is (the terminal hung up: EIO).
+      if (n < 0 && errno != EAGAIN && errno != EINTR) return loop.stop();
       for (ssize_t i = 0; i < n; ++i) {
         switch (keys[i]) {
           case '1': view = View::overview; break;

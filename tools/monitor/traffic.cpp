@@ -120,13 +120,13 @@ void TrafficDriver::stop() {
   stop_ = true;
   for (std::thread* t : {&fetcher_, &downloader_, &server_})
     if (t->joinable()) t->join();
-  std::vector<std::thread> answering;
+  std::vector<Answering> answering;
   {
     std::lock_guard lock(mu_);
     answering.swap(answering_);
   }
-  for (std::thread& t : answering)
-    if (t.joinable()) t.join();
+  for (Answering& a : answering)
+    if (a.thread.joinable()) a.thread.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   listen_fd_ = -1;
 }
@@ -147,7 +147,17 @@ void TrafficDriver::serve() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
     std::lock_guard lock(mu_);
-    answering_.emplace_back([this, fd] { answer(fd); });
+    std::erase_if(answering_, [](Answering& a) {
+      if (!a.done->load()) return false;
+      a.thread.join();
+      return true;
+    });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    answering_.push_back({std::thread([this, fd, done] {
+                            answer(fd);
+                            done->store(true);
+                          }),
+                          done});
   }
 }
 

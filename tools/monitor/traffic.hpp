@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -49,7 +50,13 @@ class TrafficDriver {
   std::atomic<int> completed_{0};
   mutable std::mutex mu_;
   std::string last_error_;
-  std::vector<std::thread> answering_;  // guarded by mu_
+  // One thread per connection being answered; `done` is set as it ends, and
+  // the server joins finished ones as it accepts new ones.
+  struct Answering {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Answering> answering_;  // guarded by mu_
   std::thread server_, fetcher_, downloader_;
 };
 
