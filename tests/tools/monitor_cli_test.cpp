@@ -121,7 +121,7 @@ TEST_F(MonitorStandaloneTor, OnceOverUnixSocket) {
 TEST_F(MonitorStandaloneTor, PlainSnapshotsEveryInterval) {
   const MonitorRun r = run_monitor(
       {"--interval", "0.5", "--control", "127.0.0.1:" + std::to_string(tor_->control_port())},
-      seconds(3));
+      seconds(5));
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.exit_code, 0) << r.output;  // SIGTERM is a normal end
   std::size_t snapshots = 0;
