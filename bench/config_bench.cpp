@@ -16,10 +16,7 @@
 // Target (issue 10): connect + full load <= 5 ms (txtorcon: 120 ms).
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -27,94 +24,19 @@
 #include <vector>
 
 #include "config_core.hpp"
+#include "support/bench_tor.hpp"
 #include "torcon/controller.hpp"
-#include "torcon/launch.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/tor_config.hpp"
 
 namespace {
 
 using namespace torcon;
-
-// One tor for the whole program, on its own reactor.
-struct SharedTor {
-  std::unique_ptr<Reactor> reactor;
-  std::unique_ptr<TorProcess> tor;
-  std::string error;
-
-  SharedTor() {
-    auto r = Reactor::create();
-    if (!r) {
-      error = r.error().message;
-      return;
-    }
-    reactor = std::move(*r);
-    LaunchOptions o;
-    o.torrc = {"DisableNetwork 1"};
-    o.wait_for_bootstrap = false;
-    bool done = false;
-    launch_tor(*reactor, o, [&](Expected<std::unique_ptr<TorProcess>> t) {
-      done = true;
-      if (t)
-        tor = std::move(*t);
-      else
-        error = t.error().message;
-    });
-    while (!done) reactor->run_once(std::chrono::milliseconds(50));
-  }
-  ~SharedTor() {
-    if (!tor) return;
-    bool stopped = false;
-    tor->stop([&] { stopped = true; });
-    while (!stopped) reactor->run_once(std::chrono::milliseconds(50));
-  }
-};
-
-SharedTor& shared_tor() {
-  static SharedTor t;
-  return t;
-}
-
-std::unique_ptr<Reactor> make_reactor(benchmark::State& st, ReactorOptions::Choice c) {
-  ReactorOptions ro;
-  ro.backend = c;
-  auto r = Reactor::create(ro);
-  if (!r) {
-    st.SkipWithError(r.error().message.c_str());
-    return nullptr;
-  }
-  if (c == ReactorOptions::Choice::uring && (*r)->backend() != BackendKind::uring) {
-    st.SkipWithError(("io_uring unavailable: " + (*r)->fallback_reason()).c_str());
-    return nullptr;
-  }
-  return std::move(*r);
-}
-
-// tor's own CPU time (user + system) so far, in milliseconds: what the
-// wall time holds besides ours, when tor shares the CPUs with others.
-double tor_cpu_ms() {
-  std::FILE* f =
-      std::fopen(("/proc/" + std::to_string(shared_tor().tor->pid()) + "/stat").c_str(), "r");
-  if (!f) return 0;
-  char buf[1024];
-  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  // Fields after the ")" that ends the command name: state is field 3,
-  // utime and stime are fields 14 and 15.
-  const char* p = std::strrchr(buf, ')');
-  if (!p) return 0;
-  unsigned long utime = 0, stime = 0;
-  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
-      2)
-    return 0;
-  return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-template <class Pred>
-void run_until(Reactor& r, Pred pred) {
-  while (!pred()) r.run_once(std::chrono::milliseconds(100));
-}
+using bench::make_reactor;
+using bench::run_until;
+using bench::shared_tor;
+using bench::SharedTor;
+using bench::tor_cpu_ms;
 
 bool connect(Reactor& r, Controller& c) {
   bool done = false, ok = false;

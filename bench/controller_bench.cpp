@@ -12,81 +12,25 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "event_dispatcher.hpp"
 #include "gen/events.hpp"
+#include "support/bench_tor.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
-#include "torcon/launch.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/reply_reader.hpp"
 
 namespace {
 
 using namespace torcon;
-
-// One tor for the whole program, on its own reactor.
-struct SharedTor {
-  std::unique_ptr<Reactor> reactor;
-  std::unique_ptr<TorProcess> tor;
-  std::string error;
-
-  SharedTor() {
-    auto r = Reactor::create();
-    if (!r) {
-      error = r.error().message;
-      return;
-    }
-    reactor = std::move(*r);
-    LaunchOptions o;
-    o.torrc = {"DisableNetwork 1"};
-    o.wait_for_bootstrap = false;
-    bool done = false;
-    launch_tor(*reactor, o, [&](Expected<std::unique_ptr<TorProcess>> t) {
-      done = true;
-      if (t)
-        tor = std::move(*t);
-      else
-        error = t.error().message;
-    });
-    while (!done) reactor->run_once(std::chrono::milliseconds(50));
-  }
-  ~SharedTor() {
-    if (!tor) return;
-    bool stopped = false;
-    tor->stop([&] { stopped = true; });
-    while (!stopped) reactor->run_once(std::chrono::milliseconds(50));
-  }
-};
-
-SharedTor& shared_tor() {
-  static SharedTor t;
-  return t;
-}
-
-std::unique_ptr<Reactor> make_reactor(benchmark::State& st, ReactorOptions::Choice c) {
-  ReactorOptions ro;
-  ro.backend = c;
-  auto r = Reactor::create(ro);
-  if (!r) {
-    st.SkipWithError(r.error().message.c_str());
-    return nullptr;
-  }
-  if (c == ReactorOptions::Choice::uring && (*r)->backend() != BackendKind::uring) {
-    st.SkipWithError(("io_uring unavailable: " + (*r)->fallback_reason()).c_str());
-    return nullptr;
-  }
-  return std::move(*r);
-}
-
-template <class Pred>
-void run_until(Reactor& r, Pred pred) {
-  while (!pred()) r.run_once(std::chrono::milliseconds(100));
-}
+using bench::make_reactor;
+using bench::run_until;
+using bench::shared_tor;
+using bench::SharedTor;
 
 void BM_ConnectAuthGetinfo(benchmark::State& st, ReactorOptions::Choice backend, AuthMethod m) {
   SharedTor& t = shared_tor();

@@ -10,6 +10,14 @@
 //
 //   BM_NsAllToState         framing (recording line ends) + TorState::apply_reply
 //                           into an empty state: the bootstrap's router table
+//                           (a fresh reader, the reply handed over in one piece)
+//   BM_NsAllToStateByReads  ... a fresh reader taking the reply as a socket
+//                           hands it over: prepare()/commit() of what fits,
+//                           framing after each read (the first ns/all on a new
+//                           connection: the buffer's growth included)
+//   BM_NsAllToStateWarmReader  ... by reads, into a reader that framed ns/all
+//                           before (a connection's reader keeps its capacity:
+//                           NEWCONSENSUS, a re-attach on the same connection)
 //   BM_NsAllApplyOnly       ... the reply framed once, outside the timing
 //   BM_NsAllUnchanged       the same consensus applied again (NEWCONSENSUS in
 //                           the steady state: every router stays)
@@ -23,6 +31,7 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +39,8 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -164,6 +175,53 @@ void BM_NsAllToState(benchmark::State& state) {
   state.SetBytesProcessed(std::int64_t(state.iterations() * ns_all().size()));
 }
 BENCHMARK(BM_NsAllToState)->Unit(benchmark::kMillisecond);
+
+// Hands `bytes` to `reader` as reads of whatever prepare() offers (as the
+// Controller's socket does), framing after each; true when a reply came out,
+// which is then in `out`.
+bool frame_by_reads(ReplyReader& reader, std::string_view bytes, Reply& out) {
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const std::span<char> space = reader.prepare();
+    const std::size_t n = std::min(space.size(), bytes.size() - pos);
+    std::memcpy(space.data(), bytes.data() + pos, n);
+    reader.commit(n);
+    pos += n;
+    if (reader.next(out) == ReplyReader::Next::reply) return pos == bytes.size();
+  }
+  return false;
+}
+
+void ns_all_to_state_by_reads(benchmark::State& state, ReplyReader* warm) {
+  std::size_t routers = 0;
+  for (auto _ : state) {
+    std::optional<ReplyReader> fresh;
+    ReplyReader& reader = warm ? *warm : fresh.emplace(recording());
+    auto st = std::make_unique<TorState>();
+    Reply r;
+    if (!frame_by_reads(reader, ns_all(), r)) return state.SkipWithError("ns/all did not frame");
+    torcon::Status s = st->apply_reply(r);
+    routers = st->router_count();
+    benchmark::DoNotOptimize(s);
+    state.PauseTiming();  // not the teardown
+    st.reset();
+    fresh.reset();
+    state.ResumeTiming();
+  }
+  state.counters["routers"] = double(routers);
+  state.SetBytesProcessed(std::int64_t(state.iterations() * ns_all().size()));
+}
+
+void BM_NsAllToStateByReads(benchmark::State& state) { ns_all_to_state_by_reads(state, nullptr); }
+BENCHMARK(BM_NsAllToStateByReads)->Unit(benchmark::kMillisecond);
+
+void BM_NsAllToStateWarmReader(benchmark::State& state) {
+  ReplyReader reader(recording());
+  Reply r;
+  if (!frame_by_reads(reader, ns_all(), r)) return state.SkipWithError("ns/all did not frame");
+  ns_all_to_state_by_reads(state, &reader);
+}
+BENCHMARK(BM_NsAllToStateWarmReader)->Unit(benchmark::kMillisecond);
 
 void BM_NsAllApplyOnly(benchmark::State& state) {
   ReplyReader reader(recording());

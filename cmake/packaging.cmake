@@ -41,12 +41,12 @@ if(BUILD_SHARED_LIBS)
 else()
   # A static libtorcon is linked together with its dependencies' -dev files.
   set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-      "libabsl-dev, liburing-dev, libssl-dev, libsodium-dev, pkg-config")
+      "libabsl-dev, liburing-dev, libssl-dev, libsodium-dev, libmaxminddb-dev, pkg-config")
 endif()
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME torcon-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS tor)
+set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS "tor, tor-geoipdb")
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
     "torcon: command-line tools for Tor's control port\n torcon-ctl, torcon-monitor, torcon-testnet, torcon-parse, torcon-gen, torcon-onion.")
 

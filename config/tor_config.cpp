@@ -55,6 +55,8 @@ std::vector<std::string_view> views(const std::vector<std::string>& keys) {
 
 TorConfig::TorConfig(Controller& controller) : impl_(std::make_shared<Impl>(controller)) {}
 
+Controller& TorConfig::controller() const noexcept { return impl_->controller; }
+
 TorConfig::~TorConfig() {
   if (impl_->subscribed) impl_->controller.unsubscribe(impl_->subscription);
 }

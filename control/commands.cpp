@@ -192,7 +192,13 @@ void Controller::resolve(std::string_view address, bool reverse, StatusCallback 
 }
 
 void Controller::takeownership(StatusCallback cb) {
-  send(Command("TAKEOWNERSHIP"), status_adapter(std::move(cb)));
+  // Remembered so that a reconnection takes ownership of the new tor too.
+  send(Command("TAKEOWNERSHIP"),
+       [impl = impl_.get(), cb = std::move(cb)](const Expected<Reply>& r) {
+         if (!r) return cb(r.error());
+         impl->protocol.ownership_taken();
+         cb(Status{});
+       });
 }
 
 void Controller::dropguards(StatusCallback cb) {
@@ -228,15 +234,24 @@ void Controller::quit(StatusCallback cb) { send(Command("QUIT"), status_adapter(
 // ---- coroutine forms -----------------------------------------------------
 
 Controller::Awaiter<Expected<OwnedReply>> Controller::co_command(std::string line) {
-  return {[this, line = std::move(line)](std::function<void(Expected<OwnedReply>)> resume) {
-            command(line, [resume = std::move(resume)](const Expected<Reply>& r) {
+  return co_command(std::move(line), CommandOptions{});
+}
+
+Controller::Awaiter<Expected<OwnedReply>> Controller::co_command(std::string line,
+                                                                 CommandOptions options) {
+  return {
+      [this, line = std::move(line), options](std::function<void(Expected<OwnedReply>)> resume) {
+        command(
+            line,
+            [resume = std::move(resume)](const Expected<Reply>& r) {
               if (r)
                 resume(r->copy());
               else
                 resume(r.error());
-            });
-          },
-          {}};
+            },
+            options);
+      },
+      {}};
 }
 
 Controller::Awaiter<Expected<KeyValues>> Controller::co_getinfo(std::vector<std::string> keys) {

@@ -76,9 +76,13 @@ void ControlProtocol::fail_all(const Error& why) {
   safecookie::wipe(cookie_);
   CallbackQueue pending;
   pending.swap(pending_);
+  // Held commands wait for the next connection when a reconnection is
+  // coming and the caller asked them to.
   std::vector<Held> held;
-  held.swap(held_);
-  held_commands_ = 0;
+  if (!hold_while_down_) {
+    held.swap(held_);
+    held_commands_ = 0;
+  }
   std::weak_ptr<bool> alive = alive_;
   if (connect_done_) {
     StatusCallback done = std::move(connect_done_);
@@ -103,6 +107,41 @@ void ControlProtocol::fail_all(const Error& why) {
     }
   }
   if (!alive.expired() && was_live && disconnect_handler_) disconnect_handler_(why);
+  if (!alive.expired() && was_live) host_.connection_ended(why);
+}
+
+void ControlProtocol::hold_while_down(bool on, const Error& why) {
+  hold_while_down_ = on;
+  if (on || state_ == State::ready || handshaking()) return;
+  // Down with no reconnection coming: what waited fails now.
+  std::vector<Held> held;
+  held.swap(held_);
+  held_commands_ = 0;
+  std::weak_ptr<bool> alive = alive_;
+  for (auto& h : held) {
+    if (h.cb) {
+      if (alive.expired()) return;
+      h.cb(why);
+    }
+    for (auto& w : h.waiting) {
+      if (alive.expired()) return;
+      if (w.second) w.second(why);
+    }
+  }
+}
+
+void ControlProtocol::expire(std::uint64_t ticket, const Error& why, bool held_only) {
+  if (ticket == 0) return;
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->setevents || it->ticket != ticket) continue;
+    ReplyCallback cb = std::move(it->cb);
+    held_.erase(it);
+    --held_commands_;
+    if (cb) cb(why);
+    return;
+  }
+  if (held_only) return;
+  if (ReplyCallback cb = pending_.take(ticket)) cb(why);
 }
 
 // ---- sending --------------------------------------------------------------
@@ -128,36 +167,38 @@ void ControlProtocol::fail_soon(ReplyCallback cb, Error err) {
   });
 }
 
-void ControlProtocol::write_now(std::string_view wire, ReplyCallback cb) {
+void ControlProtocol::write_now(std::string_view wire, ReplyCallback cb, std::uint64_t ticket) {
   if (Status s = host_.write(wire); !s) return fail_soon(std::move(cb), s.error());
-  pending_.push_back(std::move(cb));
+  pending_.push_back(std::move(cb), ticket);
 }
 
-void ControlProtocol::enqueue(std::string_view wire, ReplyCallback cb) {
-  if (state_ == State::closed)
+void ControlProtocol::enqueue(std::string_view wire, ReplyCallback cb, std::uint64_t ticket) {
+  if (state_ == State::closed && !hold_while_down_)
     return fail_soon(std::move(cb), Error(Errc::disconnected, "not connected to tor"));
   if (state_ != State::ready) {
-    held_.push_back(Held{std::string(wire), std::move(cb), false, {}});
+    held_.push_back(Held{std::string(wire), std::move(cb), false, {}, ticket});
     ++held_commands_;
     return;
   }
-  write_now(wire, std::move(cb));
+  write_now(wire, std::move(cb), ticket);
 }
 
 void ControlProtocol::command(std::string_view line, ReplyCallback cb) {
+  const std::uint64_t ticket = next_ticket_++;
   if (Status s = check_raw_command(line); !s) return fail_soon(std::move(cb), s.error());
   wire_.assign(line).append("\r\n");
-  enqueue_wire(std::move(cb));
+  enqueue_wire(std::move(cb), ticket);
 }
 
 void ControlProtocol::send(const Command& cmd, ReplyCallback cb) {
+  const std::uint64_t ticket = next_ticket_++;
   wire_.clear();
   if (!cmd.append_to(wire_)) return fail_soon(std::move(cb), cmd.error());
-  enqueue_wire(std::move(cb));
+  enqueue_wire(std::move(cb), ticket);
 }
 
-void ControlProtocol::enqueue_wire(ReplyCallback cb) {
-  enqueue(wire_, std::move(cb));
+void ControlProtocol::enqueue_wire(ReplyCallback cb, std::uint64_t ticket) {
+  enqueue(wire_, std::move(cb), ticket);
   // Keep the buffer for ordinary commands, not the largest LOADCONF ever sent.
   if (wire_.capacity() > 64 * 1024) std::string().swap(wire_);
 }
@@ -395,6 +436,20 @@ void ControlProtocol::auth_failed(Error err) {
 void ControlProtocol::became_ready() {
   state_ = State::ready;
   live_ = true;
+  const bool again = was_ready_;
+  was_ready_ = true;
+  // A restarted tor forgot that it belongs to us: before anything else, so
+  // that it exits with this connection as it would have with the last.
+  if (again && ownership_taken_)
+    write_now("TAKEOWNERSHIP\r\n", [this](const Expected<Reply>& r) {
+      if (!r && restore_error_)
+        restore_error_(Error(r.error().code,
+                             "TAKEOWNERSHIP again after reconnecting: " + r.error().message, 0,
+                             r.error().status));
+    });
+  // Then the subscriptions of the last connection, before what was issued
+  // during the gap: a command that waited sees the events it would have.
+  if (again) update_setevents();
   // What was issued meanwhile, in issue order: a SETEVENTS asked for before
   // a GETINFO is answered before it, so the GETINFO's answer is followed by
   // events of every later change. (A callback run meanwhile may close the
@@ -411,7 +466,7 @@ void ControlProtocol::became_ready() {
           fail_soon([cb = std::move(w.second)](const Expected<Reply>& r) { cb(r.error()); },
                     Error(Errc::disconnected, "not connected to tor"));
     } else {
-      enqueue(h.wire, std::move(h.cb));
+      enqueue(h.wire, std::move(h.cb), h.ticket);
     }
   }
   // A new connection of a controller subscribed before it: nothing was held

@@ -62,6 +62,9 @@ class ControlProtocol {
       return safecookie::read_cookie(path);
     }
     virtual Expected<safecookie::Nonce> client_nonce() { return safecookie::client_nonce(); }
+    // An authenticated connection ended (after its callbacks and the
+    // disconnect handler ran): where a reconnect policy starts.
+    virtual void connection_ended(const Error& why) { (void)why; }
   };
 
   using SubscriptionId = Controller::SubscriptionId;
@@ -107,8 +110,29 @@ class ControlProtocol {
   }
 
   // ---- commands ----
+  // Each command gets a ticket, the next one each time (never 0): the glue
+  // reads next_ticket() before issuing and starts the command's deadline
+  // timer with it.
   void command(std::string_view line, ReplyCallback cb);
   void send(const Command& cmd, ReplyCallback cb);
+  std::uint64_t next_ticket() const noexcept { return next_ticket_; }
+  // The command's deadline passed: its callback gets `why` now. Sent, it
+  // keeps its place in the FIFO, so tor's late reply is matched to it and
+  // dropped; held, it is never sent. No-op if it completed already.
+  // held_only: only if it was not sent yet (a wait for the connection
+  // that ended when the connection came back).
+  void expire(std::uint64_t ticket, const Error& why, bool held_only = false);
+  // Whether commands wait through a disconnection (a reconnection is
+  // coming and the caller asked to wait): issued while down, or held when
+  // the connection ends, they stay held for the next connection instead of
+  // failing. Turning it off fails those held with `why`.
+  void hold_while_down(bool on,
+                       const Error& why = Error(Errc::disconnected, "not connected to tor"));
+  // TAKEOWNERSHIP succeeded: it is sent again on every later connection.
+  void ownership_taken() noexcept { ownership_taken_ = true; }
+  // Gets the failure of a command the protocol re-issued by itself after
+  // a reconnection (TAKEOWNERSHIP, SETEVENTS).
+  void on_restore_error(std::function<void(const Error&)> h) { restore_error_ = std::move(h); }
   // Runs cb(err) from run_deferred(): for errors found before sending.
   void fail_soon(ReplyCallback cb, Error err);
   // Sent and unanswered, plus issued and held until authentication.
@@ -143,9 +167,9 @@ class ControlProtocol {
   };
 
   void defer(std::function<void()> fn);
-  void enqueue(std::string_view wire, ReplyCallback cb);  // held until ready
-  void write_now(std::string_view wire, ReplyCallback cb);
-  void enqueue_wire(ReplyCallback cb);  // enqueue(wire_)
+  void enqueue(std::string_view wire, ReplyCallback cb, std::uint64_t ticket);  // held until ready
+  void write_now(std::string_view wire, ReplyCallback cb, std::uint64_t ticket = 0);
+  void enqueue_wire(ReplyCallback cb, std::uint64_t ticket);  // enqueue(wire_)
   void dispatch(const Reply& r);
   void fail_all(const Error& why);
 
@@ -183,6 +207,7 @@ class ControlProtocol {
     ReplyCallback cb;
     bool setevents = false;
     Waiting waiting;  // setevents only
+    std::uint64_t ticket = 0;
   };
   std::vector<Held> held_;
   std::size_t held_commands_ = 0;  // entries of held_ that are commands
@@ -196,6 +221,11 @@ class ControlProtocol {
   SubscriptionId next_sub_ = 1;
   DisconnectHandler disconnect_handler_;
   bool live_ = false;  // authenticated; the disconnect handler is owed a call
+  std::uint64_t next_ticket_ = 1;
+  bool hold_while_down_ = false;
+  bool ownership_taken_ = false;
+  bool was_ready_ = false;  // some earlier connection authenticated
+  std::function<void(const Error&)> restore_error_;
   // Expires with the protocol: callbacks may destroy their owner.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

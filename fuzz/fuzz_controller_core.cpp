@@ -19,6 +19,9 @@
 //   8    run the deferred callbacks (the loop turning)
 //   9    connection: when down, begin() then connected() or a failed
 //                  connect; when up, the handshake timer fires
+//   10   a command's deadline passes: which byte picks one issued so far
+//        (expire(), held ones only if the byte's top bit is set)
+//   11   waiting through disconnections on or off (hold_while_down)
 // The session starts connected (PROTOCOLINFO written). The cookie and the
 // client nonce are fixed, so a seed can hold a correct SAFECOOKIE exchange
 // and the fuzzer can mutate what follows it.
@@ -27,7 +30,9 @@
 //  * every callback (connect, command, subscription done) runs exactly once,
 //    and never inside the API call that registered it; the disconnect
 //    handler runs at most once per connection, and only after authentication;
-//  * commands that got a reply from tor got them in the order issued;
+//  * commands that got a reply from tor got them in the order issued (a
+//    command whose deadline passed keeps its place: its callback, already
+//    run, is not run again by its late reply);
 //  * bytes are written only while the transport is up, and never after a
 //    failed authentication; each write is whole CRLF lines with no NUL and
 //    no bare CR or LF;
@@ -139,7 +144,7 @@ class Session final : public ControlProtocol::Host {
 
   void run(Input& in) {
     while (!in.empty()) {
-      switch (in.byte() % 10) {
+      switch (in.byte() % 12) {
         case 0:
         case 1:
         case 2:
@@ -155,6 +160,15 @@ class Session final : public ControlProtocol::Host {
           else if (core_.handshaking())
             core_.fail_connection(Error(Errc::timeout, "handshake timed out"));
           break;
+        case 10: {
+          const std::uint8_t which = in.byte();
+          if (tickets_.empty()) break;
+          // A timer's callback: not inside an API call.
+          core_.expire(tickets_[which % tickets_.size()], Error(Errc::timeout, "deadline"),
+                       (which & 0x80) != 0);
+          break;
+        }
+        case 11: core_.hold_while_down(in.byte() & 1); break;
       }
       check_limits();
     }
@@ -163,6 +177,7 @@ class Session final : public ControlProtocol::Host {
   // The Controller going away: everything still owed runs now, once.
   void finish() {
     transport_up_ = false;
+    core_.hold_while_down(false, Error(Errc::disconnected, "controller destroyed"));
     core_.fail_connection(Error(Errc::disconnected, "controller destroyed"));
     for (int i = 0; core_.has_deferred(); ++i) {
       FUZZ_CHECK(i < 1000);
@@ -241,6 +256,8 @@ class Session final : public ControlProtocol::Host {
   torcon::ReplyCallback reply_callback() {
     const std::size_t slot = new_callback();
     const std::uint64_t seq = ++issued_;
+    // The ticket the command this callback is for will get.
+    tickets_.push_back(core_.next_ticket());
     return [this, slot, seq](const Expected<Reply>& r) {
       called(slot);
       if (r || r.error().code == Errc::tor_error) {
@@ -422,6 +439,7 @@ class Session final : public ControlProtocol::Host {
   int disconnects_ = 0;
   int writes_ = 0, authchallenges_ = 0, authenticates_ = 0;
   std::uint64_t issued_ = 0, replied_ = 0;
+  std::vector<std::uint64_t> tickets_;  // of every command issued, in order
 };
 
 }  // namespace

@@ -12,7 +12,8 @@ shift || true
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
   harnesses=(fuzz_reply_reader fuzz_quoted_args fuzz_router_status fuzz_router_entry
-             fuzz_router_fields fuzz_controller_core fuzz_exit_policy fuzz_onion_input)
+             fuzz_router_fields fuzz_controller_core fuzz_exit_policy fuzz_onion_input
+             fuzz_geoip_file)
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)

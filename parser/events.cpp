@@ -1,10 +1,12 @@
 #include "torcon/events.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <utility>
 
 #include "event_keywords.hpp"
+#include "keyword_hash.hpp"
 #include "torcon/keyword_args.hpp"
 #include "torcon/quoted.hpp"
 #include "torcon/tokens.hpp"
@@ -147,6 +149,33 @@ bool walk(std::string_view event, std::string_view args, Error& err, OnPos&& on_
   return true;
 }
 
+// CIRC's and STREAM's keyword arguments (the busiest events): a switch on a
+// collision-free hash of the key (keyword_hash.hpp) and one comparison with a
+// constant, rather than a chain of comparisons (a memcmp call wherever the
+// lengths match). A key added to a set that collides fails the build.
+inline constexpr auto kCircKeyHash = detail::find_keyword_hash<32>(std::array{
+    std::string_view("BUILD_FLAGS"), std::string_view("PURPOSE"), std::string_view("HS_STATE"),
+    std::string_view("REND_QUERY"), std::string_view("TIME_CREATED"), std::string_view("REASON"),
+    std::string_view("REMOTE_REASON"), std::string_view("SOCKS_USERNAME"),
+    std::string_view("SOCKS_PASSWORD"), std::string_view("HS_POW"), std::string_view("CONFLUX_ID"),
+    std::string_view("CONFLUX_RTT")});
+static_assert(kCircKeyHash.by_size != 0, "CIRC keys: no two may share length, first and last byte");
+inline constexpr auto kStreamKeyHash = detail::find_keyword_hash<32>(std::array{
+    std::string_view("REASON"), std::string_view("REMOTE_REASON"), std::string_view("SOURCE"),
+    std::string_view("SOURCE_ADDR"), std::string_view("PURPOSE"),
+    std::string_view("SOCKS_USERNAME"), std::string_view("SOCKS_PASSWORD"),
+    std::string_view("CLIENT_PROTOCOL"), std::string_view("NYM_EPOCH"),
+    std::string_view("SESSION_GROUP"), std::string_view("ISO_FIELDS")});
+static_assert(kStreamKeyHash.by_size != 0,
+              "STREAM keys: no two may share length, first and last byte");
+
+// One case of such a switch: `key` (non-empty, as ArgReader gives keys) is
+// `name` -> `action`.
+#define TORCON_KEY_CASE(hash, key, name, action) \
+  case hash(name):                               \
+    if ((key) == (name)) action;                 \
+    break;
+
 std::string_view trim_left(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   return s;
@@ -173,30 +202,21 @@ Status parse_body(const Event& ev, std::string_view args, CircEvent& e) {
       },
       [&](const Arg& a) {
         const std::string_view k = a.key;
-        if (k == "BUILD_FLAGS")
-          e.build_flags = a.value;
-        else if (k == "PURPOSE")
-          e.purpose = a.value;
-        else if (k == "HS_STATE")
-          e.hs_state = a.value;
-        else if (k == "REND_QUERY")
-          e.rend_query = a.value;
-        else if (k == "TIME_CREATED")
-          e.time_created = a.value;
-        else if (k == "REASON")
-          e.reason = a.value;
-        else if (k == "REMOTE_REASON")
-          e.remote_reason = a.value;
-        else if (k == "SOCKS_USERNAME")
-          e.socks_username = to_value(a);
-        else if (k == "SOCKS_PASSWORD")
-          e.socks_password = to_value(a);
-        else if (k == "HS_POW")
-          e.hs_pow = a.value;
-        else if (k == "CONFLUX_ID")
-          e.conflux_id = a.value;
-        else if (k == "CONFLUX_RTT")
-          e.conflux_rtt = a.value;
+        switch (kCircKeyHash(k)) {
+          TORCON_KEY_CASE(kCircKeyHash, k, "BUILD_FLAGS", e.build_flags = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "PURPOSE", e.purpose = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "HS_STATE", e.hs_state = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "REND_QUERY", e.rend_query = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "TIME_CREATED", e.time_created = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "REASON", e.reason = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "REMOTE_REASON", e.remote_reason = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "SOCKS_USERNAME", e.socks_username = to_value(a))
+          TORCON_KEY_CASE(kCircKeyHash, k, "SOCKS_PASSWORD", e.socks_password = to_value(a))
+          TORCON_KEY_CASE(kCircKeyHash, k, "HS_POW", e.hs_pow = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "CONFLUX_ID", e.conflux_id = a.value)
+          TORCON_KEY_CASE(kCircKeyHash, k, "CONFLUX_RTT", e.conflux_rtt = a.value)
+          default: break;
+        }
       });
   if (!ok) return err;
   if (e.id.empty()) return fail(ev.name, "missing CircuitID");
@@ -262,28 +282,20 @@ Status parse_body(const Event& ev, std::string_view args, StreamEvent& e) {
       },
       [&](const Arg& a) {
         const std::string_view k = a.key;
-        if (k == "REASON")
-          e.reason = a.value;
-        else if (k == "REMOTE_REASON")
-          e.remote_reason = a.value;
-        else if (k == "SOURCE")
-          e.source = a.value;
-        else if (k == "SOURCE_ADDR")
-          e.source_addr = a.value;
-        else if (k == "PURPOSE")
-          e.purpose = a.value;
-        else if (k == "SOCKS_USERNAME")
-          e.socks_username = to_value(a);
-        else if (k == "SOCKS_PASSWORD")
-          e.socks_password = to_value(a);
-        else if (k == "CLIENT_PROTOCOL")
-          e.client_protocol = a.value;
-        else if (k == "NYM_EPOCH")
-          e.nym_epoch = a.value;
-        else if (k == "SESSION_GROUP")
-          e.session_group = a.value;
-        else if (k == "ISO_FIELDS")
-          e.iso_fields = a.value;
+        switch (kStreamKeyHash(k)) {
+          TORCON_KEY_CASE(kStreamKeyHash, k, "REASON", e.reason = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "REMOTE_REASON", e.remote_reason = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "SOURCE", e.source = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "SOURCE_ADDR", e.source_addr = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "PURPOSE", e.purpose = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "SOCKS_USERNAME", e.socks_username = to_value(a))
+          TORCON_KEY_CASE(kStreamKeyHash, k, "SOCKS_PASSWORD", e.socks_password = to_value(a))
+          TORCON_KEY_CASE(kStreamKeyHash, k, "CLIENT_PROTOCOL", e.client_protocol = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "NYM_EPOCH", e.nym_epoch = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "SESSION_GROUP", e.session_group = a.value)
+          TORCON_KEY_CASE(kStreamKeyHash, k, "ISO_FIELDS", e.iso_fields = a.value)
+          default: break;
+        }
       });
   if (!ok) return err;
   if (e.id.empty()) return fail(ev.name, "missing StreamID");
@@ -297,6 +309,8 @@ Status parse_body(const Event& ev, std::string_view args, StreamEvent& e) {
   e.status_enum = lookup(e.status, kStreamStatus, StreamStatus::other);
   return {};
 }
+
+#undef TORCON_KEY_CASE
 
 Status parse_body(const Event& ev, std::string_view args, OrConnEvent& e) {
   e.raw_args = args;

@@ -15,8 +15,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
+#include <utility>
 
 #include "data_block_scan.hpp"
 
@@ -200,7 +203,45 @@ ReplyReader::ReplyReader(ParserOptions opts)
     : opts_(opts), record_(opts.record_data_lines && opts.max_reply <= 0xFFFFFFFFu) {
   reset();
 }
-ReplyReader::~ReplyReader() = default;
+
+namespace {
+
+// A large buffer outlives its reader as its thread's spare, for the next
+// reader there that needs room: a new connection's first ns/all (~2 MB) then
+// lands in pages already faulted in, instead of a fresh allocation that the
+// kernel maps page by page (and that glibc gave back to it when the old
+// reader freed its buffer). One per thread, the largest, within bounds: a
+// reader of small replies never takes more than it needs from the heap.
+constexpr std::size_t kSpareMin = 256u << 10;
+constexpr std::size_t kSpareMax = 64u << 20;
+
+struct SpareBuffer {
+  char* bytes = nullptr;
+  std::size_t cap = 0;
+  ~SpareBuffer();
+};
+thread_local SpareBuffer t_spare;
+// Set once the thread's spare is destroyed: a reader destroyed later (a
+// thread_local or static one) frees its buffer itself.
+thread_local bool t_spare_gone = false;
+
+SpareBuffer::~SpareBuffer() {
+  std::free(bytes);
+  bytes = nullptr;
+  cap = 0;
+  t_spare_gone = true;
+}
+
+}  // namespace
+
+ReplyReader::~ReplyReader() {
+  if (t_spare_gone || cap_ < kSpareMin || cap_ > kSpareMax || cap_ <= t_spare.cap) return;
+  std::free(t_spare.bytes);
+  t_spare.cap = cap_;
+  t_spare.bytes = buf_.release();
+}
+
+void ReplyReader::FreeBuffer::operator()(char* p) const noexcept { std::free(p); }
 
 void ReplyReader::reset() {
   begin_ = parse_ = end_ = 0;
@@ -219,22 +260,33 @@ std::span<char> ReplyReader::prepare(std::size_t min_free) {
   if (begin_ == end_) {  // nothing pending: rewind for free
     begin_ = parse_ = end_ = 0;
   }
-  if (cap_ - end_ < min_free) {
+  if (cap_ - end_ < min_free && begin_ > 0) {
+    // Compact: only the incomplete reply moves, and its positions are
+    // offsets from begin_, so nothing else needs fixing.
     const std::size_t pending = end_ - begin_;
-    if (begin_ > 0 && cap_ - pending >= min_free) {
-      // Compact: only the incomplete reply moves, and its positions are
-      // offsets from begin_, so nothing else needs fixing.
-      std::memmove(buf_.get(), buf_.get() + begin_, pending);
-    } else {
-      std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 64 * 1024, pending + min_free);
-      auto grown = std::make_unique_for_overwrite<char[]>(cap);
-      if (pending) std::memcpy(grown.get(), buf_.get() + begin_, pending);
-      buf_ = std::move(grown);
-      cap_ = cap;
-    }
+    std::memmove(buf_.get(), buf_.get() + begin_, pending);
     parse_ -= begin_;
     end_ = pending;
     begin_ = 0;
+  }
+  if (cap_ - end_ < min_free) {
+    // Grow in place where the allocator can: realloc keeps the bytes, and
+    // glibc moves a large (mmapped) buffer by remapping its pages instead of
+    // copying them into a fresh allocation.
+    const std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 64 * 1024, end_ + min_free);
+    if (cap >= kSpareMin && !t_spare_gone && t_spare.cap >= cap) {
+      // Growing into the spare's range and the thread's spare is large
+      // enough (see ~ReplyReader): take it over.
+      if (end_) std::memcpy(t_spare.bytes, buf_.get(), end_);
+      buf_.reset(std::exchange(t_spare.bytes, nullptr));
+      cap_ = std::exchange(t_spare.cap, 0);
+    } else {
+      char* grown = static_cast<char*>(std::realloc(buf_.get(), cap));
+      if (!grown) throw std::bad_alloc();
+      (void)buf_.release();  // realloc freed or kept it
+      buf_.reset(grown);
+      cap_ = cap;
+    }
   }
   return {buf_.get() + end_, cap_ - end_};
 }

@@ -168,6 +168,25 @@ void AttachCore::install(std::function<void(const Status&)> done) {
     if (installed_ && s->needs_decision()) offer(*s, 0);
 }
 
+void AttachCore::restore() {
+  if (!installed_) return;
+  std::weak_ptr<AttachCore> self = weak_from_this();
+  line_.assign("SETCONF ").append(kOption).append("=1");
+  sink_->command(line_, [self](const Expected<Reply>& r) {
+    auto core = self.lock();
+    if (core && !r)
+      core->report({AttachReport::Kind::option_failed,
+                    {},
+                    {},
+                    r.error().status,
+                    "setting it again after reconnecting: " + r.error().message,
+                    AttachDecision::leave()},
+                   0);
+  });
+  for (const Stream* s : state_.streams())
+    if (installed_ && s->needs_decision()) offer(*s, 0);
+}
+
 void AttachCore::uninstall(std::function<void(const Status&)> done) {
   if (!installed_) {
     if (done) done(Status{});

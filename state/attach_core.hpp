@@ -60,6 +60,10 @@ class AttachCore : public std::enable_shared_from_this<AttachCore> {
   void on_report(AttachReportFunction report) { on_report_ = std::move(report); }
   void install(std::function<void(const Status&)> done);
   void uninstall(std::function<void(const Status&)> done);
+  // After the controller reconnected: a restarted tor has
+  // __LeaveStreamsUnattached off, and streams would bypass us. Sets it
+  // again (when installed) and offers the streams waiting for a decision.
+  void restore();
   bool installed() const noexcept { return installed_; }
 
   // PendingAttach / AttachRequest.

@@ -118,9 +118,17 @@ StreamAttacher::StreamAttacher(TorState& state, Controller& controller, Attacher
   auto sink = std::make_unique<detail::ControllerSink>(controller);
   core_ = std::make_shared<detail::AttachCore>(state, *sink, options);
   core_->own_sink(std::move(sink));
+  controller_ = &controller;
+  // A restarted tor has forgotten __LeaveStreamsUnattached: set it again.
+  reconnect_hook_ =
+      controller.add_reconnect_hook([core = std::weak_ptr<detail::AttachCore>(core_)] {
+        if (auto c = core.lock()) c->restore();
+      });
 }
 
-StreamAttacher::~StreamAttacher() = default;  // the core uninstalls itself
+StreamAttacher::~StreamAttacher() {  // the core uninstalls itself
+  controller_->remove_reconnect_hook(reconnect_hook_);
+}
 
 StreamAttacher::Id StreamAttacher::add(AttachFunction decide, AttachReportFunction report) {
   return core_->add(std::move(decide), std::move(report));

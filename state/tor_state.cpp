@@ -167,6 +167,13 @@ void TorState::load_descriptors(std::function<void(const Status&)> done) {
       });
 }
 
+Controller::Awaiter<Status> TorState::co_load_descriptors() {
+  return {[this](std::function<void(Status)> resume) {
+            load_descriptors([resume = std::move(resume)](const Status& s) { resume(s); });
+          },
+          {}};
+}
+
 bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }
 
 const Router* TorState::router(const RouterIdentity& id) const noexcept {

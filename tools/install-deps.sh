@@ -8,7 +8,7 @@ packages=(
   ragel liburing-dev libabsl-dev libmaxminddb-dev libssl-dev
   libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
-  tor python3 python3-stem curl bc
+  tor tor-geoipdb libmaxmind-db-writer-perl python3 python3-stem curl bc
   doxygen debootstrap zstd binutils
 )
 

@@ -3,7 +3,7 @@
 //
 //   torcon-ctl [--control HOST:PORT | --control PATH] [--password P | --cookie FILE]
 //              [--reactor epoll|uring] [--events E1,E2 [--count N]] [--record FILE]
-//              [COMMAND ...]
+//              [--timeout S] [--reconnect] [COMMAND ...]
 //
 // Output: each reply exactly as tor sent it (Reply::raw) with every CRLF
 // turned into LF: "250-..." lines, "250+..." lines followed by their data
@@ -31,6 +31,12 @@
 // --record FILE writes every byte tor sends on the connection, from the
 // PROTOCOLINFO reply on, exactly as read (a capture for torcon-parse and
 // state_bench). A file that cannot be opened or written is exit status 2.
+//
+// --timeout S bounds the connection handshake and each command (exit status
+// 2 when it fires). --reconnect keeps going when tor goes away: it says so on
+// stderr, reconnects with backoff (1 s growing to 10 min), subscribes again
+// and keeps printing events; a command in flight when the connection ends
+// still fails the run.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -41,6 +47,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -80,6 +88,10 @@ constexpr const char* kUsage =
     "                        (torcon-ctl --events CIRC 'SIGNAL NEWNYM')\n"
     "  --count N             with --events: exit after N events (default: until Ctrl-C)\n"
     "  --record FILE         write every byte tor sends on the connection to FILE\n"
+    "  --timeout S           deadline in seconds (e.g. 2.5) for the connection\n"
+    "                        handshake and for each command; exit status 2 if it passes\n"
+    "  --reconnect           when tor goes away, reconnect (backoff 1 s up to 10 min),\n"
+    "                        subscribe again and keep printing events; progress on stderr\n"
     "  --version             print torcon-ctl's version\n"
     "  -h, --help            this text\n"
     "\n"
@@ -143,6 +155,8 @@ struct Options {
   std::vector<std::string> commands;
   std::optional<std::string> record;  // --record FILE
   int record_fd = -1;
+  std::chrono::milliseconds timeout{0};  // --timeout S; 0: none
+  bool reconnect = false;
 };
 
 // --record: a write error is reported once and ends the run with status 2.
@@ -155,6 +169,34 @@ struct UsageError {
 std::optional<UsageError> parse_control(std::string_view v, torcon::Endpoint& out) {
   if (std::optional<std::string> e = torcon::tools::parse_control_option(v, out))
     return UsageError{std::move(*e)};
+  return std::nullopt;
+}
+
+// "2", "0.5", "2.25": seconds, to the millisecond; more than 0, at most a day.
+std::optional<UsageError> parse_seconds(std::string_view v, std::chrono::milliseconds& out) {
+  const auto bad = [&] {
+    return UsageError{"--timeout: expected seconds (e.g. 2 or 0.5), got \"" + std::string(v) +
+                      "\""};
+  };
+  const std::size_t dot = v.find('.');
+  const std::string_view whole = v.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? "" : v.substr(dot + 1);
+  const auto digits = [](std::string_view d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (v.empty() || whole.size() > 5 || frac.size() > 3 || !digits(whole) || !digits(frac) ||
+      (whole.empty() && frac.empty()) || (dot != std::string_view::npos && frac.empty()))
+    return bad();
+  std::int64_t ms = 0;
+  for (char c : whole) ms = ms * 10 + (c - '0');
+  ms *= 1000;
+  std::int64_t scale = 100;
+  for (char c : frac) {
+    ms += (c - '0') * scale;
+    scale /= 10;
+  }
+  if (ms <= 0 || ms > 86400000) return bad();
+  out = std::chrono::milliseconds(ms);
   return std::nullopt;
 }
 
@@ -176,6 +218,10 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
       help = true;
       return std::nullopt;
     }
+    if (a == "--reconnect") {
+      o.reconnect = true;
+      continue;
+    }
     // --name VALUE or --name=VALUE.
     std::string_view name = a;
     std::optional<std::string_view> value;
@@ -185,7 +231,7 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
     }
     const bool takes_value = name == "--control" || name == "--password" || name == "--cookie" ||
                              name == "--reactor" || name == "--events" || name == "--count" ||
-                             name == "--record";
+                             name == "--record" || name == "--timeout";
     if (!takes_value) return UsageError{"unknown option \"" + std::string(a) + "\""};
     if (!value) {
       if (i + 1 >= argc) return UsageError{std::string(name) + " needs a value"};
@@ -217,6 +263,8 @@ std::optional<UsageError> parse_args(int argc, char** argv, Options& o, bool& he
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
       }
+    } else if (name == "--timeout") {
+      if (auto e = parse_seconds(*value, o.timeout)) return e;
     } else if (name == "--record") {
       if (value->empty()) return UsageError{"--record: empty file name"};
       o.record = std::string(*value);
@@ -496,8 +544,10 @@ class Session {
     }
     ctl_.on_disconnect([this](const torcon::Error& e) {
       if (quitting_) return finish(status_);
-      fail(describe(e));
+      if (!opts_.reconnect) fail(describe(e));
     });
+    if (opts_.reconnect)
+      ctl_.on_reconnect([this](const torcon::ReconnectEvent& e) { on_reconnect(e); });
     ctl_.connect(opts_.endpoint, [this](const torcon::Status& s) { on_connected(s); });
     // With --events, the commands wait until tor has accepted the
     // SETEVENTS (the controller would send commands held during the
@@ -520,6 +570,11 @@ class Session {
       c.password = *o.password;
     }
     if (o.cookie_file) c.cookie_file = *o.cookie_file;
+    if (o.timeout.count() > 0) {
+      c.connect.timeout = o.timeout;
+      c.command_timeout = o.timeout;
+    }
+    c.reconnect.enabled = o.reconnect;
     if (o.record_fd >= 0) {
       c.on_received = [fd = o.record_fd](std::string_view bytes) {
         while (!bytes.empty() && !g_record_failed) {
@@ -636,6 +691,30 @@ class Session {
     finish(status_);
   }
 
+  // --reconnect: progress on stderr, one line a step.
+  void on_reconnect(const torcon::ReconnectEvent& e) {
+    if (finished_) return;
+    using Kind = torcon::ReconnectEvent::Kind;
+    switch (e.kind) {
+      case Kind::disconnected: error_line("connection to tor lost: " + e.error.message); break;
+      case Kind::reconnecting: {
+        char when[32];
+        std::snprintf(when, sizeof when, "%.1f", static_cast<double>(e.delay.count()) / 1000);
+        error_line("reconnecting to " + opts_.endpoint.to_string() + " in " + when +
+                   " s (attempt " + std::to_string(e.attempt) + ")");
+        break;
+      }
+      case Kind::reconnected:
+        error_line("reconnected to " + opts_.endpoint.to_string() +
+                   (ctl_.protocol_info().tor_version.empty()
+                        ? std::string()
+                        : " (tor " + ctl_.protocol_info().tor_version + ")"));
+        break;
+      case Kind::gave_up: fail("gave up reconnecting: " + e.error.message); break;
+      case Kind::restore_failed: error_line("after reconnecting: " + e.error.message); break;
+    }
+  }
+
   std::string describe(const torcon::Error& e) const {
     switch (e.code) {
       case torcon::Errc::auth:
@@ -643,8 +722,10 @@ class Session {
           return "authentication failed (tor replied " + std::to_string(e.status) +
                  "): " + e.message;
         return "authentication failed: " + e.message;
-      case torcon::Errc::io:
       case torcon::Errc::timeout:
+        if (authenticated_) return "timed out: " + e.message;
+        return "cannot connect to " + opts_.endpoint.to_string() + ": " + e.message;
+      case torcon::Errc::io:
       case torcon::Errc::disconnected:
         if (!authenticated_)
           return "cannot connect to " + opts_.endpoint.to_string() + ": " + e.message;

@@ -40,7 +40,7 @@ using namespace std::chrono_literals;
 constexpr const char* kUsage =
     "usage: torcon-onion [--control HOST:PORT|PATH | --launch] [--password P|--cookie FILE]\n"
     "                    --port VIRT[:TARGET] ... [--key-file F] [--client NAME]...\n"
-    "                    [--wait-ready] [--timeout S] [--torrc LINE]...\n"
+    "                    [--wait-ready | --wait-all-hsdirs] [--timeout S] [--torrc LINE]...\n"
     "\n"
     "Publishes local services as a v3 onion service until Ctrl-C or SIGTERM.\n"
     "  --control HOST:PORT   tor's control port (default 127.0.0.1:9051); a PATH with '/'\n"
@@ -53,6 +53,8 @@ constexpr const char* kUsage =
     "                        beside it in F.client-NAME\n"
     "  --client NAME         require client authorization; prints NAME's private key\n"
     "  --wait-ready          wait until the descriptor reached an HSDir, then print \"ready\"\n"
+    "  --wait-all-hsdirs     like --wait-ready, but wait for every HSDir tor uploaded to (a\n"
+    "                        client then finds the descriptor on whichever it asks)\n"
     "  --timeout S           bound connecting/launching and --wait-ready (default 300)\n"
     "  --version             print torcon-onion's version\n"
     "exit status: 0 clean stop, 1 tor refused, 2 usage, connection or file error\n";
@@ -65,6 +67,7 @@ struct Options {
   std::string key_file;
   std::vector<std::string> clients;
   bool wait_ready = false;
+  bool all_hsdirs = false;  // --wait-all-hsdirs
   std::chrono::seconds timeout{300};
   std::vector<std::string> torrc;
 };
@@ -122,6 +125,8 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& o, bool& h
       o.launch = true;
     } else if (a == "--wait-ready") {
       o.wait_ready = true;
+    } else if (a == "--wait-all-hsdirs") {
+      o.wait_ready = o.all_hsdirs = true;
     } else if (a == "--control" || a == "--password" || a == "--cookie" || a == "--port" ||
                a == "--key-file" || a == "--client" || a == "--timeout" || a == "--torrc") {
       const auto v = value();
@@ -339,6 +344,7 @@ int main(int argc, char** argv) {
   if (o.wait_ready) {
     torcon::OnionReadyOptions ro;
     ro.timeout = o.timeout;
+    ro.all_hsdirs = o.all_hsdirs;
     ro.progress = [](const torcon::OnionUploadProgress& p) {
       std::fprintf(stderr, "torcon-onion: descriptor uploads: %d attempted, %d done, %d failed\n",
                    p.attempted, p.uploaded, p.failed);

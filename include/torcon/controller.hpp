@@ -21,6 +21,7 @@
 // They must not destroy the Controller (post that to the reactor instead).
 #pragma once
 
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -48,6 +49,30 @@ enum class AuthMethod : std::uint8_t { automatic, null, hashed_password, cookie,
 /// The method's name as tor spells it ("SAFECOOKIE", ...; "automatic").
 TORCON_API const char* to_string(AuthMethod m);
 
+/// Reconnecting after an authenticated connection ends (ControllerOptions::reconnect).
+/// The n-th attempt waits initial_delay × multiplier^(n-1), at most max_delay,
+/// each scaled by a random factor in [1 - jitter, 1 + jitter] so that many
+/// controllers of one restarted tor do not come back in step.
+struct TORCON_API ReconnectPolicy {
+  bool enabled = false;                           ///< opt-in
+  std::chrono::milliseconds initial_delay{1000};  ///< before the first attempt
+  double multiplier = 1.5;                        ///< growth per failed attempt (>= 1)
+  std::chrono::milliseconds max_delay{600000};    ///< the cap (10 minutes)
+  double jitter = 0.2;                            ///< 0 to 1
+  unsigned max_attempts = 0;                      ///< 0: no limit
+};
+
+/// An idle-time GETINFO that notices a tor which stopped answering without
+/// closing the connection (SIGSTOP, a wedged process, dropped packets).
+/// When no byte came from tor for `interval`, GETINFO `key` is sent; if it
+/// is not answered within `timeout`, the connection is declared dead
+/// (Errc::timeout) and handed to the reconnect policy.
+struct TORCON_API LivenessProbe {
+  std::chrono::milliseconds interval{0};     ///< 0: no probe
+  std::chrono::milliseconds timeout{10000};  ///< for the probe's answer
+  std::string key = "version";               ///< the GETINFO key asked
+};
+
 /// How a Controller connects and authenticates.
 struct TORCON_API ControllerOptions {
   /// automatic: the best method tor offers — NULL, then HASHEDPASSWORD when a
@@ -66,7 +91,44 @@ struct TORCON_API ControllerOptions {
   /// Every byte tor sends, as it is read and before it is parsed (a capture:
   /// torcon-ctl --record). Must not call back into the Controller.
   std::function<void(std::string_view)> on_received;
+  /// Each command's deadline (0: none): past it, the callback gets
+  /// Errc::timeout. The command keeps its place, so tor's late reply is
+  /// matched to it and dropped, never given to a later command.
+  /// CommandOptions::timeout overrides it per call.
+  std::chrono::milliseconds command_timeout{0};
+  /// Commands issued while no connection is up: 0 fails them at once with
+  /// Errc::disconnected; more makes them wait up to this long for the
+  /// reconnection (with reconnect.enabled; Errc::disconnected when it
+  /// passes). Commands held when a connection ends then wait too; those
+  /// already sent fail, once, with Errc::disconnected.
+  std::chrono::milliseconds disconnected_wait{0};
+  ReconnectPolicy reconnect;  ///< off by default
+  LivenessProbe liveness;     ///< off by default
 };
+
+/// Per-call settings (Controller::command(), send(), co_command()).
+struct TORCON_API CommandOptions {
+  /// The deadline; negative: ControllerOptions::command_timeout, 0: none.
+  std::chrono::milliseconds timeout{-1};
+};
+
+/// What the reconnect policy is doing (Controller::on_reconnect()).
+struct TORCON_API ReconnectEvent {
+  /// Which step.
+  enum class Kind : std::uint8_t {
+    disconnected,    ///< the connection ended (error: why)
+    reconnecting,    ///< attempt `attempt` starts after `delay` (error: the last failure)
+    reconnected,     ///< authenticated again; subscriptions and hooks are being restored
+    gave_up,         ///< max_attempts reached or stop_reconnecting() (error: the last failure)
+    restore_failed,  ///< something re-issued after reconnecting failed (error: what)
+  };
+  Kind kind = Kind::disconnected;      ///< the step
+  Error error;                         ///< see Kind
+  unsigned attempt = 0;                ///< 1 for the first attempt after a disconnection
+  std::chrono::milliseconds delay{0};  ///< for reconnecting: the wait before the attempt
+};
+/// Gets each step of the reconnect policy.
+using ReconnectListener = std::function<void(const ReconnectEvent&)>;
 
 /// What PROTOCOLINFO said.
 struct TORCON_API ProtocolInfo {
@@ -159,11 +221,32 @@ class TORCON_API Controller final {
   /// Commands sent and not yet answered, plus those waiting for authentication.
   std::size_t pending() const noexcept;
 
+  /// Sets the listener of the reconnect policy (ControllerOptions::reconnect).
+  void on_reconnect(ReconnectListener l);
+  /// Stops reconnecting: a waiting attempt is cancelled, commands waiting for
+  /// the connection fail with Errc::disconnected, and a listener gets
+  /// gave_up. The current connection, if any, stays.
+  void stop_reconnecting();
+  /// Between a lost connection and the reconnection (or giving up).
+  bool reconnecting() const noexcept;
+  /// Names a restore hook.
+  using HookId = std::uint64_t;
+  /// `restore` runs after each reconnection, once authenticated and with
+  /// SETEVENTS re-sent: other layers (stream attacher, TorState, onion
+  /// services) set tor up again from it. It may issue commands.
+  HookId add_reconnect_hook(std::function<void()> restore);
+  /// Removes a hook (an unknown id is ignored).
+  void remove_reconnect_hook(HookId id);
+
   /// A raw command line, without CRLF. CR, LF or NUL in it is refused
   /// (Errc::injection) and nothing is sent.
   void command(std::string_view line, ReplyCallback cb);
+  /// command() with per-call settings (a deadline).
+  void command(std::string_view line, ReplyCallback cb, const CommandOptions& options);
   /// A built command (multi-line ones included).
   void send(const Command& cmd, ReplyCallback cb);
+  /// send() with per-call settings (a deadline).
+  void send(const Command& cmd, ReplyCallback cb, const CommandOptions& options);
 
   /// Typed helpers (control-spec section 3).
   /// GETINFO keys...: the values in tor's order (data blocks unstuffed).
@@ -248,6 +331,8 @@ class TORCON_API Controller final {
   struct Awaiter;
   /// command() for coroutines: the reply, owned.
   Awaiter<Expected<OwnedReply>> co_command(std::string line);
+  /// co_command() with per-call settings (a deadline).
+  Awaiter<Expected<OwnedReply>> co_command(std::string line, CommandOptions options);
   /// getinfo() for coroutines.
   Awaiter<Expected<KeyValues>> co_getinfo(std::vector<std::string> keys);
   /// connect() for coroutines.

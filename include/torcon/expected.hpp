@@ -38,6 +38,9 @@ enum class Errc : std::uint8_t {
   io,
   auth,
   timeout,
+  /// Looking things up on this machine (process_from_address()).
+  not_found,      ///< no such thing (socket, process)
+  not_permitted,  ///< it exists, but the caller may not read it
 };
 
 /// What went wrong, in words, plus where (byte offset into the input) when the

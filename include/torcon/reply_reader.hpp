@@ -5,7 +5,11 @@
 // may be split at any byte: the Ragel state is kept between calls, and the
 // bytes of a reply not yet complete stay in the buffer, which compacts only at
 // reply boundaries, so a line that spans two reads is never copied line by
-// line. In the steady state nothing is allocated per line or per reply.
+// line. In the steady state nothing is allocated per line or per reply. The
+// buffer keeps its capacity across replies, and a large one (256 KiB to
+// 64 MiB) outlives the reader as its thread's one spare, taken over by the
+// next reader there that needs room: a reconnect's ns/all lands in memory
+// already mapped instead of being faulted in page by page.
 //
 // Framing follows control-spec 2.3 strictly: CRLF line ends, three-digit
 // status codes shared by every line of a reply, data blocks ended by ".".
@@ -98,7 +102,11 @@ class TORCON_API ReplyReader {
 
   // ---- private fields: the reader's whole state ------------------------------
   ParserOptions opts_;
-  std::unique_ptr<char[]> buf_;
+  /// malloc'd, so that it grows by realloc (see prepare() in reply_reader.rl).
+  struct FreeBuffer {
+    void operator()(char* p) const noexcept;  ///< std::free
+  };
+  std::unique_ptr<char[], FreeBuffer> buf_;
   std::size_t cap_ = 0;
   std::size_t begin_ = 0;  ///< first byte of the current (incomplete) reply
   std::size_t parse_ = 0;  ///< where the machine resumes

@@ -268,7 +268,10 @@ using AttachReportFunction = std::function<void(const AttachReport&)>;
 
 /// Decides, through a chain of attachers, which circuit each of tor's
 /// streams takes (see the top of stream_attacher.hpp): installs
-/// `__LeaveStreamsUnattached 1` and answers every CONTROLLER_WAIT.
+/// `__LeaveStreamsUnattached 1` and answers every CONTROLLER_WAIT. When the
+/// controller reconnects (ControllerOptions::reconnect), an installed
+/// attacher sets the option again on the new tor (a restarted tor has it
+/// off) and offers the streams waiting for a decision.
 class TORCON_API StreamAttacher {
  public:
   /// `state` must be attached (TorState::attach) to `controller`, or be fed
@@ -305,6 +308,8 @@ class TORCON_API StreamAttacher {
 
  private:
   std::shared_ptr<detail::AttachCore> core_;
+  Controller* controller_;
+  std::uint64_t reconnect_hook_ = 0;  // sets the option again after a reconnection
 };
 
 /// Whether tor has __LeaveStreamsUnattached set (true) — e.g. left over by a

@@ -118,6 +118,15 @@ struct TORCON_API Options {
   std::string tor = "tor";                  ///< binaries: a path, or a name looked up in PATH
   std::string tor_gencert = "tor-gencert";  ///< the same, for tor-gencert
   std::vector<std::string> extra_torrc;     ///< lines appended to every torrc
+  /// tor's IPv4 geoip file for every tor of the network (GeoIPFile), so that
+  /// `GETINFO ip-to-country/...` and tor's country statistics answer (e.g.
+  /// for the nodes' loopback addresses). Empty (the default): /dev/null,
+  /// which spares each tor 0.2-0.8 s of CPU and 35 MB for Debian's files.
+  /// A file given must exist (start() fails otherwise); it is made absolute
+  /// and may not hold control characters, '#', '"' or '\\'.
+  std::string geoip_file;
+  /// The same for tor's IPv6 geoip6 file (GeoIPv6File).
+  std::string geoip6_file;
   /// A second start() on the same dir, base port and topology keeps the
   /// node keys (saves ~2 s) and wipes all other state.
   bool reuse_keys = true;

@@ -96,4 +96,15 @@ constexpr bool is_server_spec(std::string_view s) noexcept {
   return (s[41] == '~' || s[41] == '=') && is_nickname(s.substr(42));
 }
 
+/// Text tor reads back byte for byte from a QuotedString (a command's or a
+/// torrc line's value), with no escape to interpret: non-empty, no control byte (CR, LF, NUL, ...
+/// DEL), no '"' or '\\' (tor reads escapes after them). Bytes >= 0x80 pass (UTF-8 paths).
+constexpr bool is_unescaped_text(std::string_view s) noexcept {
+  for (char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f || c == '"' || c == '\\') return false;
+  }
+  return !s.empty();
+}
+
 }  // namespace torcon

@@ -103,6 +103,8 @@ class TORCON_API TorConfig {
   bool loaded() const noexcept;
   /// Whether CONF_CHANGED events reach the cache.
   bool following_changes() const noexcept;
+  /// The Controller it talks through (for helpers built on a TorConfig).
+  Controller& controller() const noexcept;
 
   // ---- the option table ------------------------------------------------------
   /// Whether config/names was read (a lazy load behind a filter may lack it).

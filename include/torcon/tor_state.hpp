@@ -56,6 +56,7 @@
 
 #include "torcon/address_map.hpp"
 #include "torcon/circuit.hpp"
+#include "torcon/controller.hpp"
 #include "torcon/events.hpp"
 #include "torcon/expected.hpp"
 #include "torcon/export.hpp"
@@ -147,6 +148,10 @@ class TORCON_API TorState {
   /// fetched by themselves: call it again. The same keys in apply_reply()
   /// (`desc/id/<HEX>` too) do the same for a capture.
   void load_descriptors(std::function<void(const Status&)> done);
+  /// Coroutine form of load_descriptors() (see Controller::Awaiter):
+  /// `Status s = co_await state.co_load_descriptors();` resumes on the loop
+  /// thread with the same outcome `done` would get.
+  Controller::Awaiter<Status> co_load_descriptors();
   /// True once attach()'s snapshot has been applied.
   bool bootstrapped() const noexcept;
 

@@ -93,6 +93,8 @@ struct RecordingHost final : ControlProtocol::Host {
   }
   void drop_connection() override { dropped = true; }
   void wake() override { ++wakes; }
+  void connection_ended(const Error& why) override { ended.push_back(why.message); }
+  std::vector<std::string> ended;  // connection_ended() calls, in order
   Expected<std::string> read_cookie(const std::string& path) override {
     cookie_paths.push_back(path);
     if (path == "/missing") return Error(Errc::auth, "cannot open cookie file /missing");
@@ -967,6 +969,171 @@ TEST_F(ControlProtocolTest, CallbacksMayCloseTheConnectionMidRead) {
   p_->command("GETINFO b", record("b"));
   p_->feed("250 OK\r\n250 OK\r\n");
   EXPECT_EQ(log_, (std::vector<std::string>{"a", "b: error connection closed by the controller"}));
+}
+
+// ---- deadlines, waiting through a disconnection, restoring ---------------------
+
+TEST_F(ControlProtocolTest, ATimedOutCommandKeepsItsPlaceAndItsLateReplyIsDropped) {
+  start_ready();
+  const std::uint64_t a = p_->next_ticket();
+  p_->command("GETINFO a", record("a"));
+  p_->command("GETINFO b", record("b"));
+  EXPECT_EQ(take(), "GETINFO a\r\nGETINFO b\r\n");
+  p_->expire(a, Error(Errc::timeout, "late"));
+  EXPECT_EQ(log_, std::vector<std::string>{"a: error late"});
+  EXPECT_EQ(p_->pending(), 2u) << "a's slot waits for tor's late reply";
+  p_->feed("250-a=1\r\n250 OK\r\n");  // a's late reply: matched to a's slot, dropped
+  EXPECT_EQ(log_.size(), 1u);
+  p_->feed("250-b=2\r\n250 OK\r\n");
+  EXPECT_EQ(log_, (std::vector<std::string>{"a: error late", "b: ok 250-b=2\r\n250 OK\r\n"}));
+  EXPECT_EQ(p_->pending(), 0u);
+  EXPECT_FALSE(host_.dropped);
+}
+
+TEST_F(ControlProtocolTest, DeadlinesInTheMiddleOfThePipeline) {
+  // Which of three pipelined commands expire (one char each: x = expired),
+  // then all three replies arrive: each live command gets its own.
+  for (std::string pattern : {"x..", ".x.", "..x", "xx.", "x.x", "xxx"}) {
+    SCOPED_TRACE(pattern);
+    host_ = RecordingHost{};
+    connects_.clear();
+    log_.clear();
+    start_ready();
+    std::vector<std::uint64_t> tickets;
+    for (int i = 0; i < 3; ++i) {
+      tickets.push_back(p_->next_ticket());
+      p_->command("GETINFO k" + std::to_string(i), record(std::to_string(i)));
+    }
+    std::vector<std::string> want;
+    for (int i = 0; i < 3; ++i)
+      if (pattern[i] == 'x') {
+        p_->expire(tickets[i], Error(Errc::timeout, "t"));
+        want.push_back(std::to_string(i) + ": error t");
+      }
+    for (int i = 0; i < 3; ++i) {
+      const std::string reply = "250 k" + std::to_string(i) + "\r\n";
+      p_->feed(reply);
+      if (pattern[i] != 'x') want.push_back(std::to_string(i) + ": ok " + reply);
+    }
+    EXPECT_EQ(log_, want);
+  }
+}
+
+TEST_F(ControlProtocolTest, ExpiringIsANoOpOnceTheCommandCompleted) {
+  start_ready();
+  const std::uint64_t a = p_->next_ticket();
+  p_->command("GETINFO a", record("a"));
+  p_->feed("250 OK\r\n");
+  p_->expire(a, Error(Errc::timeout, "late"));
+  p_->expire(0, Error(Errc::timeout, "no ticket"));
+  EXPECT_EQ(log_, std::vector<std::string>{"a: ok 250 OK\r\n"});
+}
+
+TEST_F(ControlProtocolTest, AHeldCommandThatExpiresIsNeverSent) {
+  start();
+  const std::uint64_t a = p_->next_ticket();
+  p_->command("GETINFO a", record("a"));
+  p_->command("GETINFO b", record("b"));
+  const std::size_t before = p_->pending();  // PROTOCOLINFO too
+  p_->expire(a, Error(Errc::disconnected, "waited too long"));
+  EXPECT_EQ(p_->pending(), before - 1);
+  p_->feed(protocolinfo("NULL"));
+  EXPECT_EQ(take(), "AUTHENTICATE\r\n");
+  p_->feed("250 OK\r\n");
+  EXPECT_EQ(take(), "GETINFO b\r\n");
+  EXPECT_EQ(log_, std::vector<std::string>{"a: error waited too long"});
+}
+
+TEST_F(ControlProtocolTest, HeldOnlyExpiryLeavesASentCommandAlone) {
+  start();
+  const std::uint64_t a = p_->next_ticket();
+  p_->command("GETINFO a", record("a"));
+  p_->feed(protocolinfo("NULL"));
+  p_->feed("250 OK\r\n");
+  EXPECT_EQ(take(), "AUTHENTICATE\r\nGETINFO a\r\n");
+  p_->expire(a, Error(Errc::disconnected, "no connection"), true);
+  EXPECT_TRUE(log_.empty());
+  p_->feed("250 OK\r\n");
+  EXPECT_EQ(log_, std::vector<std::string>{"a: ok 250 OK\r\n"});
+}
+
+// Reconnects after start_ready(): a fresh stream, NULL authentication.
+void reconnect(ControlProtocol& p, RecordingHost& host) {
+  ASSERT_TRUE(p.begin([](const Status&) {}));
+  p.connected();
+  p.feed(protocolinfo("NULL"));
+  p.feed("250 OK\r\n");
+  (void)host;
+}
+
+TEST_F(ControlProtocolTest, CommandsWaitThroughADisconnectionWhenAskedTo) {
+  start_ready();
+  p_->hold_while_down(true);
+  p_->command("GETINFO sent", record("sent"));
+  take();
+  p_->closed(Error(Errc::disconnected, ""));
+  EXPECT_EQ(log_, std::vector<std::string>{"sent: error tor closed the connection"})
+      << "sent commands fail, once";
+  EXPECT_EQ(host_.ended, std::vector<std::string>{"tor closed the connection"});
+  p_->command("GETINFO waits", record("waits"));
+  p_->run_deferred();
+  EXPECT_EQ(log_.size(), 1u) << "held, not failed";
+  EXPECT_EQ(p_->pending(), 1u);
+  // A failed attempt keeps it held too.
+  ASSERT_TRUE(p_->begin([](const Status&) {}));
+  p_->connect_failed(Error(Errc::io, "connection refused"));
+  EXPECT_EQ(log_.size(), 1u);
+  EXPECT_EQ(host_.ended.size(), 1u) << "only an authenticated connection ends";
+  reconnect(*p_, host_);
+  EXPECT_EQ(take(), "PROTOCOLINFO 1\r\nAUTHENTICATE\r\nGETINFO waits\r\n");
+  p_->feed("250 OK\r\n");
+  EXPECT_EQ(log_.back(), "waits: ok 250 OK\r\n");
+}
+
+TEST_F(ControlProtocolTest, WithoutWaitingCommandsFailAtOnceWhileDisconnected) {
+  start_ready();
+  p_->closed(Error(Errc::disconnected, ""));
+  p_->command("GETINFO a", record("a"));
+  EXPECT_TRUE(log_.empty()) << "never inside the caller's call";
+  p_->run_deferred();
+  EXPECT_EQ(log_, std::vector<std::string>{"a: error not connected to tor"});
+}
+
+TEST_F(ControlProtocolTest, StoppingTheWaitFailsWhatWaited) {
+  start_ready();
+  p_->hold_while_down(true);
+  p_->closed(Error(Errc::disconnected, ""));
+  p_->command("GETINFO a", record("a"));
+  p_->subscribe("CIRC", record_event("circ"), record_status("circ sub"));
+  p_->hold_while_down(false, Error(Errc::disconnected, "gave up"));
+  EXPECT_EQ(log_, (std::vector<std::string>{"a: error gave up", "circ sub: error gave up"}));
+  EXPECT_EQ(p_->pending(), 0u);
+}
+
+TEST_F(ControlProtocolTest, OwnershipAndSubscriptionsAreRestoredOnTheNextConnection) {
+  start_ready();
+  p_->subscribe("CIRC", record_event("circ"), {});
+  EXPECT_EQ(take(), "SETEVENTS CIRC\r\n");
+  p_->feed("250 OK\r\n");
+  p_->ownership_taken();
+  std::vector<std::string> restore_errors;
+  p_->on_restore_error([&](const Error& e) { restore_errors.push_back(e.message); });
+  p_->closed(Error(Errc::disconnected, ""));
+  reconnect(*p_, host_);
+  EXPECT_EQ(take(), "PROTOCOLINFO 1\r\nAUTHENTICATE\r\nTAKEOWNERSHIP\r\nSETEVENTS CIRC\r\n");
+  p_->feed("552 Unrecognized command\r\n250 OK\r\n");
+  ASSERT_EQ(restore_errors.size(), 1u);
+  EXPECT_THAT(restore_errors[0], HasSubstr("TAKEOWNERSHIP"));
+  p_->feed("650 CIRC 1 LAUNCHED\r\n");
+  EXPECT_EQ(log_, std::vector<std::string>{"circ: 650 CIRC 1 LAUNCHED\r\n"});
+}
+
+TEST_F(ControlProtocolTest, OwnershipIsNotTakenOnTheFirstConnection) {
+  start();
+  p_->ownership_taken();  // e.g. issued before authentication and answered
+  p_->feed(protocolinfo("NULL"));
+  p_->feed("250 OK\r\n");
+  EXPECT_EQ(take(), "AUTHENTICATE\r\n");
 }
 
 }  // namespace

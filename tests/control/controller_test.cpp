@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/fake_tor.hpp"
 #include "support/reactor_backend.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/events.hpp"
@@ -266,62 +267,7 @@ TEST_P(ControllerTest, CoroutineForm) {
 
 // ---- a fake control server, for what a real tor won't do -------------------
 
-// Accepts one connection on 127.0.0.1, then runs `script` on the socket.
-class FakeTor {
- public:
-  explicit FakeTor(std::function<void(int fd)> script) {
-    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_, 1);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this, script = std::move(script)] {
-      const int fd = ::accept(listen_, nullptr, nullptr);
-      if (fd < 0) return;
-      script(fd);
-      ::close(fd);
-    });
-  }
-  ~FakeTor() {
-    ::shutdown(listen_, SHUT_RDWR);
-    thread_.join();
-    ::close(listen_);
-  }
-  Endpoint endpoint() const { return Endpoint::tcp("127.0.0.1", port_); }
-
-  // Reads one CRLF line from fd (blocking).
-  static std::string read_line(int fd) {
-    std::string l;
-    char c;
-    while (::read(fd, &c, 1) == 1) {
-      l.push_back(c);
-      if (c == '\n') break;
-    }
-    return l;
-  }
-  // MSG_NOSIGNAL: a controller that hung up early fails the test here,
-  // instead of SIGPIPE killing the whole binary.
-  static void say(int fd, std::string_view s) {
-    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    EXPECT_EQ(n, static_cast<ssize_t>(s.size()))
-        << "fake server: send failed (" << std::strerror(errno) << ")";
-  }
-  static void drip(int fd, std::string_view s) {
-    for (char c : s) {
-      say(fd, std::string_view(&c, 1));
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }
-
- private:
-  int listen_ = -1;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
+using testing::FakeTor;
 
 // A 32-byte file in a fresh directory, removed with it: a cookie for a
 // fake server to name.

@@ -24,6 +24,7 @@
 
 #include "child_process.hpp"
 #include "support/loopback_http.hpp"
+#include "testnet/controller_loop.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/circuit.hpp"
 #include "torcon/controller.hpp"
@@ -64,59 +65,25 @@ struct Connection {
   std::unique_ptr<TorState> state;
 };
 
-class Loop {
+// The shared loop; open() gives a controller on the client with a TorState.
+class Loop : public torcon::testing::ControllerLoop {
  public:
-  std::string skip;
-  std::unique_ptr<torcon::Reactor> reactor;
-  Loop() {
-    auto r = torcon::Reactor::create();
-    if (r) {
-      reactor = std::move(*r);
-      return;
-    }
-    const char* want = std::getenv("TORCON_REACTOR");
-    if (want && std::string(want) == "uring" && !torcon::Reactor::uring_available())
-      skip = "io_uring unavailable";
-    else
-      skip = "!" + r.error().message;
-  }
-  template <class Pred>
-  bool pump_until(std::chrono::milliseconds limit, Pred pred) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() >= deadline) return false;
-      reactor->run_once(20ms);
-    }
-    return true;
-  }
-  // A Controller on the client with an attached TorState.
   std::string open(const Network& net, Connection& c) {
     torcon::ControllerOptions o;
-    o.cookie_file = net.client().cookie_file;
     o.parser.record_data_lines = true;
-    c.ctl = std::make_unique<torcon::Controller>(*reactor, o);
-    c.state = std::make_unique<TorState>(*reactor);
-    std::optional<torcon::Status> attached;
-    c.ctl->connect(net.client().control(), [](const torcon::Status&) {});
-    c.state->attach(*c.ctl, [&](const torcon::Status& s) { attached = s; });
-    if (!pump_until(20s, [&] { return attached.has_value(); })) return "TorState did not bootstrap";
-    return *attached ? std::string() : attached->error().message;
-  }
-  std::string getinfo(torcon::Controller& ctl, std::string_view key) {
-    std::optional<torcon::Expected<torcon::KeyValues>> kv;
-    ctl.getinfo({key}, [&](const torcon::Expected<torcon::KeyValues>& r) { kv = r; });
-    pump_until(10s, [&] { return kv.has_value(); });
-    if (!kv || !*kv) return "<GETINFO failed>";
-    const std::string* v = (*kv)->find(key);
-    return v ? *v : std::string();
+    std::string error;
+    c.ctl = connect(net.client(), error, o);
+    if (!error.empty()) return error;
+    c.state = std::make_unique<TorState>(reactor());
+    const torcon::Status s = attach(*c.state, *c.ctl);
+    return s ? std::string() : s.error().message;
   }
 };
 
 TEST(ExitScan, EveryExitOnceAndTheRejectingOneFailsWithItsReason) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
-  if (loop.skip == "io_uring unavailable") GTEST_SKIP() << loop.skip;
-  ASSERT_EQ(loop.skip, "");
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   ASSERT_NE(http().port(), 0);
   Connection scanner, observer;
   ASSERT_EQ(loop.open(net, scanner), "");
@@ -138,7 +105,7 @@ TEST(ExitScan, EveryExitOnceAndTheRejectingOneFailsWithItsReason) {
   o.timeout = 60s;
   std::optional<exit_scan::ScanReport> report;
   const auto t0 = Clock::now();
-  exit_scan::scan(*loop.reactor, *scanner.ctl, *scanner.state, o,
+  exit_scan::scan(loop.reactor(), *scanner.ctl, *scanner.state, o,
                   [&](const exit_scan::ScanReport& r) { report = r; });
   ASSERT_TRUE(loop.pump_until(90s, [&] { return report.has_value(); })) << "the scan hung";
   const auto took = Clock::now() - t0;
@@ -187,7 +154,8 @@ TEST(ExitScan, EveryExitOnceAndTheRejectingOneFailsWithItsReason) {
   // Afterwards: its circuits closed, streams left to tor again.
   std::string status;
   EXPECT_TRUE(loop.pump_until(10s, [&] {
-    status = loop.getinfo(*observer.ctl, "circuit-status");
+    const auto r = loop.getinfo(*observer.ctl, "circuit-status");
+    status = r ? *r : "<GETINFO failed>";
     for (const auto& e : report->exits)
       if (("\n" + status).find("\n" + e.circuit_id + " ") != std::string::npos) return false;
     return true;

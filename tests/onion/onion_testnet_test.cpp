@@ -4,13 +4,17 @@
 // SocksPort with the server's content, and unreachable after DEL_ONION;
 // client authorization keeps a client out until ONION_CLIENT_AUTH_ADD; the
 // same key survives a tor restart and a leftover detached service without
-// 550; HSFETCH returns the published descriptor. One network per binary;
+// 550; HSFETCH returns the published descriptor; a directory service
+// (HiddenServiceDir through TorConfig) is published and reachable the same
+// way, and gone once removed. One network per binary;
 // ctest runs it once per reactor backend.
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -18,13 +22,16 @@
 
 #include "onion/onion_fetch.hpp"
 #include "support/loopback_http.hpp"
+#include "testnet/controller_loop.hpp"
 #include "testnet/testnet_environment.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/events.hpp"
 #include "torcon/launch.hpp"
+#include "torcon/onion_directory.hpp"
 #include "torcon/onion_keys.hpp"
 #include "torcon/onion_service.hpp"
 #include "torcon/reactor.hpp"
+#include "torcon/tor_config.hpp"
 
 namespace {
 
@@ -42,42 +49,9 @@ using torcon::testnet::Node;
 [[maybe_unused]] ::testing::Environment* const kTestnet =
     ::testing::AddGlobalTestEnvironment(new torcon::testnet::testing::TestnetEnvironment);
 
-// One reactor and synchronous wrappers over the asynchronous API.
-class Loop {
+// The shared loop, plus synchronous forms of the onion-service calls.
+class Loop : public torcon::testing::ControllerLoop {
  public:
-  Loop() {
-    auto r = torcon::Reactor::create();
-    if (r) reactor_ = std::move(*r);
-  }
-  torcon::Reactor& reactor() { return *reactor_; }
-
-  template <class Pred>
-  bool pump_until(std::chrono::milliseconds limit, Pred pred) {
-    const auto deadline = Clock::now() + limit;
-    while (!pred()) {
-      if (Clock::now() >= deadline) return false;
-      reactor_->run_once(20ms);
-    }
-    return true;
-  }
-
-  std::unique_ptr<Controller> connect(const torcon::Endpoint& where, const std::string& cookie,
-                                      std::string& error) {
-    torcon::ControllerOptions o;
-    o.cookie_file = cookie;
-    auto ctl = std::make_unique<Controller>(*reactor_, o);
-    std::optional<Status> st;
-    ctl->connect(where, [&](const Status& s) { st = s; });
-    if (!pump_until(10s, [&] { return st.has_value(); }))
-      error = "connect timed out";
-    else if (!*st)
-      error = st->error().message;
-    return ctl;
-  }
-  std::unique_ptr<Controller> connect(const Node& node, std::string& error) {
-    return connect(node.control(), node.cookie_file, error);
-  }
-
   Expected<OnionServiceInfo> add(Controller& ctl, const OnionServiceSpec& spec,
                                  bool ensure = false) {
     std::optional<Expected<OnionServiceInfo>> r;
@@ -100,18 +74,22 @@ class Loop {
   }
 
   // Publishes `spec` with a readiness watch created first; returns the
-  // service once its descriptor is on at least one HSDir.
+  // service once its descriptor is on every HSDir tor uploaded it to. (At
+  // the first HSDir, a fetch right after asks a random responsible HSDir and
+  // may get 404, or an older descriptor of the same key whose introduction
+  // points are gone.)
   Expected<OnionServiceInfo> publish(Controller& ctl, const OnionServiceSpec& spec,
                                      int* progress_calls = nullptr) {
     std::optional<Status> ready;
     torcon::OnionReadyOptions ro;
     ro.timeout = 240s;
+    ro.all_hsdirs = true;
     ro.progress = [progress_calls](const torcon::OnionUploadProgress& p) {
       if (progress_calls) ++*progress_calls;
       std::fprintf(stderr, "[onion] uploads attempted %d, uploaded %d, failed %d\n", p.attempted,
                    p.uploaded, p.failed);
     };
-    torcon::OnionReadyWatch watch(ctl, *reactor_, ro, [&](const Status& s) { ready = s; });
+    torcon::OnionReadyWatch watch(ctl, reactor(), ro, [&](const Status& s) { ready = s; });
     Expected<OnionServiceInfo> info = add(ctl, spec);
     if (!info) return info;
     watch.set_address(info->address);
@@ -136,8 +114,47 @@ class Loop {
     return f.get();
   }
 
- private:
-  std::unique_ptr<torcon::Reactor> reactor_;
+  // For a fetch that must succeed: up to `total`, in attempts of at most 40 s
+  // with SIGNAL NEWNYM between them. Our network's HS time period is 24
+  // voting rounds (4 minutes): near its end a client and a service may still
+  // disagree on the period, and the client then finds no descriptor or an
+  // older one of the same key and keeps that failure cached; NEWNYM clears
+  // the client's onion-service state, as a user's retry would. Each failed
+  // attempt is printed with the end of the client's log.
+  std::string fetch_until_ok(const Node& client, const std::string& host, std::uint16_t port,
+                             std::chrono::milliseconds total) {
+    const auto deadline = Clock::now() + total;
+    std::string got;
+    for (int attempt = 1;; ++attempt) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      got = fetch(client, host, port, std::min<std::chrono::milliseconds>(left, 40s));
+      if (!got.starts_with("error: ") || Clock::now() + 5s >= deadline) return got;
+      std::fprintf(stderr, "[onion] fetch attempt %d of %s: %s; the client's log ends:\n%s",
+                   attempt, host.c_str(), got.c_str(),
+                   tail(client.data_dir + "/notice.log", 12).c_str());
+      std::string err;
+      auto ctl = connect(client, err);
+      if (ctl) {
+        bool answered = false;
+        ctl->command("SIGNAL NEWNYM", [&](const Expected<torcon::Reply>&) { answered = true; });
+        pump_until(5s, [&] { return answered; });
+      }
+      pump_until(2s, [] { return false; });
+    }
+  }
+
+  static std::string tail(const std::string& path, std::size_t lines) {
+    std::ifstream in(path);
+    std::deque<std::string> last;
+    for (std::string line; std::getline(in, line);) {
+      last.push_back(line);
+      if (last.size() > lines) last.pop_front();
+    }
+    std::string out;
+    for (const auto& l : last) out += "  " + l + "\n";
+    return out;
+  }
 };
 
 OnionServiceSpec web_spec(std::uint16_t http_port) {
@@ -149,6 +166,7 @@ OnionServiceSpec web_spec(std::uint16_t http_port) {
 TEST(OnionTestnet, TorAgreesWithOfflineAddresses) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -197,6 +215,7 @@ TEST(OnionTestnet, TorAgreesWithOfflineAddresses) {
 TEST(OnionTestnet, BadInputIsRefusedBeforeSending) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -222,6 +241,7 @@ TEST(OnionTestnet, BadInputIsRefusedBeforeSending) {
 TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto service = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -232,7 +252,7 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   auto info = loop.publish(*service, web_spec(http.port()), &progress_calls);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_GT(progress_calls, 0);
-  EXPECT_EQ(loop.fetch(net.client(), info->address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), info->address, 80, 150s), body);
 
   // HSFETCH from the same tor gets the descriptor that was published.
   std::optional<Expected<torcon::OnionDescriptor>> desc;
@@ -279,9 +299,89 @@ TEST(OnionTestnet, PublishedReachableAndGoneAfterDelOnion) {
   EXPECT_EQ(again.error().code, Errc::tor_error);
 }
 
+TEST(OnionTestnet, DirectoryServiceReachableAndGoneAfterRemoval) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  std::string err;
+  auto service = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  const std::string body = "onion-dir-body-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  ASSERT_NE(http.port(), 0);
+  torcon::TorConfig cfg(*service);
+  ASSERT_TRUE(loop.status([&](auto cb) { cfg.load({}, cb); }));
+
+  torcon::OnionDirectorySpec spec;
+  spec.directory = net.client().data_dir + "/onion-dir-" + std::to_string(::getpid());
+  spec.ports = {{80, "127.0.0.1:" + std::to_string(http.port())}};
+  std::optional<Status> ready;
+  torcon::OnionReadyOptions ro;
+  ro.timeout = 240s;
+  torcon::OnionReadyWatch watch(*service, loop.reactor(), ro, [&](const Status& s) { ready = s; });
+  std::optional<Expected<std::string>> address;
+  torcon::add_onion_directory(cfg, spec, {},
+                              [&](const Expected<std::string>& a) { address.emplace(a); });
+  ASSERT_TRUE(loop.pump_until(30s, [&] { return address.has_value(); }));
+  ASSERT_TRUE(*address) << address->error().message;
+  watch.set_address(**address);
+  ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
+  ASSERT_TRUE(*ready) << ready->error().message;
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
+
+  ASSERT_TRUE(
+      loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
+  // The client has the descriptor cached; tor no longer answers for it.
+  const std::string after = loop.fetch(net.client(), **address, 80, 60s);
+  EXPECT_TRUE(after.starts_with("error:")) << after;
+  std::fprintf(stderr, "[onion] fetch after removing the directory service: %s\n", after.c_str());
+}
+
+// The client files add_onion_directory() writes are the ones tor reads: a
+// client without the key is kept out, one with it gets in.
+TEST(OnionTestnet, DirectoryServiceClientAuthorization) {
+  TORCON_REQUIRE_TESTNET(net);
+  Loop loop;
+  std::string err;
+  auto ctl = loop.connect(net.client(), err);
+  ASSERT_EQ(err, "");
+  const std::string body = "dir-authorized-" + std::to_string(::getpid());
+  torcon::test::LoopbackHttp http(body);
+  torcon::TorConfig cfg(*ctl);
+  ASSERT_TRUE(loop.status([&](auto cb) { cfg.load({}, cb); }));
+  const torcon::ClientAuthKeys alice = torcon::new_client_auth_keys();
+  torcon::OnionDirectorySpec spec;
+  spec.directory = net.client().data_dir + "/onion-dir-auth-" + std::to_string(::getpid());
+  spec.ports = {{80, "127.0.0.1:" + std::to_string(http.port())}};
+  spec.clients = {{"alice", alice.public_base32},
+                  {"other", torcon::new_client_auth_keys().public_base32}};
+  std::optional<Status> ready;
+  torcon::OnionReadyOptions ro;
+  ro.timeout = 240s;
+  torcon::OnionReadyWatch watch(*ctl, loop.reactor(), ro, [&](const Status& s) { ready = s; });
+  std::optional<Expected<std::string>> address;
+  torcon::add_onion_directory(cfg, spec, {},
+                              [&](const Expected<std::string>& a) { address.emplace(a); });
+  ASSERT_TRUE(loop.pump_until(30s, [&] { return address.has_value(); }));
+  ASSERT_TRUE(*address) << address->error().message;
+  watch.set_address(**address);
+  ASSERT_TRUE(loop.pump_until(250s, [&] { return ready.has_value(); }));
+  ASSERT_TRUE(*ready) << ready->error().message;
+
+  const std::string denied = loop.fetch(net.client(), **address, 80, 60s);
+  EXPECT_TRUE(denied.starts_with("error:")) << denied;
+  ASSERT_TRUE(loop.status([&](auto cb) {
+    torcon::onion_client_auth_add(*ctl, **address, alice.private_base32, "alice", false, cb);
+  }));
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), **address, 80, 150s), body);
+  EXPECT_TRUE(loop.status([&](auto cb) { torcon::onion_client_auth_remove(*ctl, **address, cb); }));
+  EXPECT_TRUE(
+      loop.status([&](auto cb) { torcon::remove_onion_directory(cfg, spec.directory, cb); }));
+}
+
 TEST(OnionTestnet, ClientAuthorization) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   std::string err;
   auto ctl = loop.connect(net.client(), err);
   ASSERT_EQ(err, "");
@@ -311,7 +411,7 @@ TEST(OnionTestnet, ClientAuthorization) {
             alice.private_base32);
   EXPECT_EQ((**view)[0].client_name, "alice");
 
-  EXPECT_EQ(loop.fetch(net.client(), info->address, 80, 120s), body);
+  EXPECT_EQ(loop.fetch_until_ok(net.client(), info->address, 80, 150s), body);
 
   // Adding it again replaces it (tor's 251): a success.
   EXPECT_TRUE(loop.status([&](auto cb) {
@@ -329,6 +429,7 @@ TEST(OnionTestnet, ClientAuthorization) {
 TEST(OnionTestnet, SameKeyAfterDetachAndRestartWithout550) {
   TORCON_REQUIRE_TESTNET(net);
   Loop loop;
+  TORCON_SKIP_IF_NO_REACTOR(loop);
   const std::string key = torcon::new_onion_key();
   const std::string address = *torcon::onion_address_of_key(key);
   OnionServiceSpec spec = web_spec(8080);
@@ -379,7 +480,7 @@ TEST(OnionTestnet, SameKeyAfterDetachAndRestartWithout550) {
     ASSERT_TRUE(r) << "run " << run << ": " << r.error().message;
     EXPECT_EQ(r->address, address);
     if (run == 1) {
-      EXPECT_EQ(loop.fetch(net.client(), address, 80, 120s), body);
+      EXPECT_EQ(loop.fetch_until_ok(net.client(), address, 80, 150s), body);
     }
     bool stopped = false;
     (**tor)->stop([&] { stopped = true; });

@@ -85,7 +85,7 @@ for prefix in "${prefixes[@]}"; do
   say "prefix $prefix ($linkage, $libdir)"
 
   # Headers: nothing of a dependency's.
-  if grep -rEl '#include *[<"](absl/|liburing|openssl/|sodium)' "$prefix/include/torcon"; then
+  if grep -rEl '#include *[<"](absl/|liburing|openssl/|sodium|maxminddb)' "$prefix/include/torcon"; then
     fail "installed headers include a dependency's headers"
   fi
 

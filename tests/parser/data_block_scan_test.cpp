@@ -18,6 +18,10 @@
 #include "parser/guarded_buffer.hpp"
 
 namespace torcon {
+namespace detail {
+// gtest names a level's cases by the level, not its byte.
+static void PrintTo(DataScanLevel level, std::ostream* os) { *os << to_string(level); }
+}  // namespace detail
 namespace {
 
 using detail::DataLineRules;

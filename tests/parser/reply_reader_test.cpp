@@ -751,6 +751,39 @@ TEST(ReplyReaderIncremental, LargeDataBlockInSmallReads) {
   EXPECT_EQ(acc.replies[2].offset, in.size() - 12);
 }
 
+TEST(ReplyReaderIncremental, ANewReaderTakesOverALargeBufferMidReply) {
+  // A reader that framed ~1 MiB leaves its buffer as the thread's spare; the
+  // next reader here takes it over when it must grow that far, carrying the
+  // incomplete reply's bytes with it.
+  std::string block;
+  for (int i = 0; i < 20000; ++i)
+    block += "r relay" + std::to_string(i) + " AAAAAAAAAAAAAAAAAAAAAAAAAAA BBBB 2024-01-15\r\n";
+  const std::string in = "650 BW 1 1\r\n250+ns/all=\r\n" + block + ".\r\n250 OK\r\n";
+  {
+    ReplyReader first;
+    first.feed(in);
+    Drained acc;
+    drain_into(first, acc);
+    ASSERT_EQ(acc.replies.size(), 2u);
+  }
+  ReplyReader r;
+  std::string_view rest = in;
+  Drained acc;
+  feed_prepared(r, rest.substr(0, 5000), 4096, 1000);  // small: its own 64 KiB
+  drain_into(r, acc);
+  rest.remove_prefix(5000);
+  const std::span<char> big = r.prepare(512 * 1024);  // 5,000 - 12 bytes pending
+  EXPECT_GE(big.size() + 4988, block.size()) << "the spare was not taken over";
+  feed_prepared(r, rest, 4096, 1 << 20);
+  drain_into(r, acc);
+  ASSERT_NE(acc.last, Next::error) << r.error().message;
+  ASSERT_EQ(acc.replies.size(), 2u);
+  EXPECT_EQ(acc.replies[0].raw, "650 BW 1 1\r\n");
+  ASSERT_EQ(acc.replies[1].lines.size(), 2u);
+  EXPECT_EQ(acc.replies[1].lines[0].data, block);
+  EXPECT_EQ(acc.replies[1].offset, 12u);
+}
+
 TEST(ReplyReaderIncremental, ReplyViewsStayValidUntilNextCall) {
   // Two replies already buffered: the first reply's views must still read
   // right after it was returned, before next() is called again.

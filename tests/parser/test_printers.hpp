@@ -28,6 +28,8 @@ inline const char* errc_name(Errc c) {
     case Errc::io: return "io";
     case Errc::auth: return "auth";
     case Errc::timeout: return "timeout";
+    case Errc::not_found: return "not_found";
+    case Errc::not_permitted: return "not_permitted";
   }
   return "Errc(?)";
 }

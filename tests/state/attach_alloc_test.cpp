@@ -36,6 +36,8 @@ struct Case {
   AttachDecision decision;
   const char* command;  // the start of what must be written
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class AttachAllocations : public ::testing::TestWithParam<Case> {};
 

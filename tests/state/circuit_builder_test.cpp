@@ -200,6 +200,8 @@ struct BuildCase {
   const char* reason;
   const char* remote_reason;
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const BuildCase& c, std::ostream* os) { *os << c.name; }
 
 class BuildOrdering : public ::testing::TestWithParam<BuildCase> {};
 
@@ -338,6 +340,8 @@ struct BadInput {
   std::string circuit;  // "0": build
   std::vector<std::string> hops;
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const BadInput& c, std::ostream* os) { *os << c.name; }
 class RefusedInput : public ::testing::TestWithParam<BadInput> {};
 
 TEST_P(RefusedInput, FailsWithoutSendingAnything) {
@@ -444,6 +448,8 @@ struct CloseCase {
   int status;
   const char* reason;
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const CloseCase& c, std::ostream* os) { *os << c.name; }
 class Closing : public ::testing::TestWithParam<CloseCase> {};
 
 TEST_P(Closing, CompletesOnTheClosedEvent) {

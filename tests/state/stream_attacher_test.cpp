@@ -115,6 +115,8 @@ struct DecisionCase {
   const char* written;   // after the CONTROLLER_WAIT
   const char* reported;  // "" or the report's kind
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const DecisionCase& c, std::ostream* os) { *os << c.name; }
 
 class Decisions : public ::testing::TestWithParam<DecisionCase> {};
 
@@ -286,6 +288,8 @@ struct RefusalCase {
   const char* then;      // what follows the refusal
   const char* reported;  // the report's line
 };
+// gtest names the case by its name, not its bytes.
+void PrintTo(const RefusalCase& c, std::ostream* os) { *os << c.name; }
 
 class Refusals : public ::testing::TestWithParam<RefusalCase> {};
 

@@ -18,11 +18,14 @@ namespace torcon::test {
 
 class LoopbackHttp {
  public:
-  explicit LoopbackHttp(std::string body) : body_(std::move(body)) {
+  // `address`: the loopback address to listen on, host byte order
+  // (127.0.0.N: a server per relay address on the private network).
+  explicit LoopbackHttp(std::string body, std::uint32_t address = INADDR_LOOPBACK)
+      : body_(std::move(body)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_addr.s_addr = htonl(address);
     socklen_t len = sizeof a;
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
         ::listen(fd_, 16) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)

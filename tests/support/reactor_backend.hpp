@@ -48,6 +48,15 @@ inline std::string backend_unavailable(ReactorOptions::Choice choice) {
       !torcon_unavailable_.empty())                                                           \
   GTEST_SKIP() << torcon_unavailable_
 
+namespace torcon {
+// gtest names a backend's cases by the backend, not its byte.
+inline void PrintTo(ReactorOptions::Choice choice, std::ostream* os) {
+  *os << (choice == ReactorOptions::Choice::uring   ? "uring"
+          : choice == ReactorOptions::Choice::epoll ? "epoll"
+                                                    : "automatic");
+}
+}  // namespace torcon
+
 namespace torcon::testing {
 
 inline const auto kBothBackends =

@@ -50,9 +50,11 @@ struct FetchResult {
   long long ms = 0;
 };
 
-// GET http://127.0.0.1:http_port/ through the SOCKS port, all within `timeout`.
+// GET http://127.0.0.1:http_port/ through the SOCKS port, all within `timeout`
+// (`target`: another loopback address, host byte order).
 inline FetchResult socks_http_get(std::uint16_t socks_port, std::uint16_t http_port,
-                                  std::chrono::milliseconds timeout) {
+                                  std::chrono::milliseconds timeout,
+                                  std::uint32_t target = INADDR_LOOPBACK) {
   using namespace detail;
   FetchResult res;
   auto t0 = Clock::now();
@@ -77,7 +79,8 @@ inline FetchResult socks_http_get(std::uint16_t socks_port, std::uint16_t http_p
   char hello[2];
   if (!recv_exact(fd, hello, 2, deadline) || hello[0] != 5 || hello[1] != 0)
     return done("SOCKS greeting refused");
-  std::string req("\x05\x01\x00\x01\x7f\x00\x00\x01", 8);
+  std::string req("\x05\x01\x00\x01", 4);
+  for (int shift = 24; shift >= 0; shift -= 8) req += char((target >> shift) & 0xff);
   req += char(http_port >> 8);
   req += char(http_port & 0xff);
   if (!send_all(req)) return done("send CONNECT");

@@ -24,6 +24,7 @@ struct TorOptions {
   bool unix_socket = true;         // also a ControlSocket in the DataDirectory
   std::vector<std::string> extra;  // extra torrc lines
   std::chrono::milliseconds timeout{20000};
+  int control_port = 0;  // 0: a free one tor picks; else this one (a restart on the same port)
 };
 
 class TorProcess {

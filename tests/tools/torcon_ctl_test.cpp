@@ -723,6 +723,53 @@ TEST_P(CtlTorDiesTest, InteractiveRestoresTheTerminal) {
   EXPECT_EQ(t.c_lflag & (ICANON | ECHO), ICANON | ECHO);
 }
 
+TEST_P(CtlTorDiesTest, ReconnectKeepsPrintingEventsAcrossATorRestart) {
+  auto tor = std::make_unique<TorProcess>();
+  ASSERT_TRUE(tor->ok()) << tor->error();
+  const int port = tor->control_port();
+  Child c({"--reactor", GetParam(), "--control", "127.0.0.1:" + std::to_string(port), "--reconnect",
+           "--events", "BW"},
+          Child::Mode::pipes);
+  ASSERT_TRUE(c.read_until("650 BW ")) << c.out << c.err;
+  tor->kill_now(SIGKILL);
+  tor.reset();
+  TorOptions same_port;
+  same_port.control_port = port;
+  TorProcess restarted(same_port);
+  ASSERT_TRUE(restarted.ok()) << restarted.error();
+  const std::size_t before = c.out.size();
+  ASSERT_TRUE(c.read_until("650 BW ", 30s, before)) << c.err;
+  EXPECT_NE(c.err.find("torcon-ctl: connection to tor lost: "), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("torcon-ctl: reconnecting to 127.0.0.1:" + std::to_string(port) + " in "),
+            std::string::npos)
+      << c.err;
+  EXPECT_NE(c.err.find("torcon-ctl: reconnected to 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << c.err;
+  ::kill(c.pid(), SIGTERM);
+  EXPECT_EQ(c.wait(), 0) << c.err;
+}
+
+TEST_P(CtlTorDiesTest, TimeoutEndsAHandshakeNobodyAnswersWithStatus2) {
+  FakeTor silent;  // accepts (the kernel does) and never says a word
+  const auto t0 = std::chrono::steady_clock::now();
+  const Result r = run_ctl({"--reactor", GetParam(), "--timeout", "0.3", "--control",
+                            "127.0.0.1:" + std::to_string(silent.port), "GETINFO version"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(r.err.rfind("torcon-ctl: cannot connect to 127.0.0.1:", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("within 300 ms"), std::string::npos) << r.err;
+}
+
+TEST(CtlOptionsTest, BadTimeoutValuesAreUsageErrors) {
+  for (const char* v : {"0", "-1", "abc", "1.", ".", "1.2345", "", "999999"}) {
+    SCOPED_TRACE(v);
+    const Result r = run_ctl({"--timeout", v, "GETINFO version"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  }
+}
+
 // ---- against a password-protected tor --------------------------------------
 
 struct PasswordTor {

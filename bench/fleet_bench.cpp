@@ -1,0 +1,348 @@
+// One thread, many tors: N = 1, 8, 32, 64 standalone tors (DisableNetwork 1)
+// driven from one reactor (examples/fleet's Fleet).
+//
+//   BM_Launch/N        launch_tor for all N at once until every one is
+//                      authenticated and owned (manual time: the launch only,
+//                      not the stop); counters: each tor's RSS, PSS and
+//                      anonymous memory, averaged over the fleet
+//   BM_ConnectAuth/N   N new Controllers connect + PROTOCOLINFO + SAFECOOKIE
+//                      to N running tors at once, until all are ready;
+//                      counters: the library's heap bytes per connected
+//                      Controller, and our RSS growth per Controller
+//   BM_Getinfo/N       4096 GETINFO version spread over N controllers, all
+//                      pipelined at once: aggregate replies/s (replies_per_read:
+//                      how many replies each read brought)
+//   BM_EventFanIn/N    every tor maps addresses (MAPADDRESS, 16 per command),
+//                      each mapping an ADDRMAP event, fanned in to one
+//                      handler that counts by source: events/s
+//   loop_per_cpu_s     (both) replies or events per second of the loop
+//                      thread's own CPU time: what one thread could drive if
+//                      the tors kept up (on 2 shared cores they set the wall rate)
+//
+// Targets (issue 12): per-tor memory flat as N grows; aggregate GETINFO
+// throughput with 32 tors >= 80 % of the one-tor figure; 64 standalone tors
+// ~12 MB each, started in under a second. The running tors for the last three
+// are launched once (64 of them) and shared. The heap counter is this
+// program's operator new/delete (below).
+
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleet.hpp"
+#include "torcon/controller.hpp"
+#include "torcon/reactor.hpp"
+
+// Live heap bytes of the whole program (malloc_usable_size, so delete knows
+// what new took). Relaxed atomics: only the loop thread matters here.
+namespace {
+std::atomic<long long> g_live_bytes{0};
+}  // namespace
+
+// GCC sees free() of what operator new returned; here that is the point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  g_live_bytes.fetch_add(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
+  return p;
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept {
+  if (!p) return;
+  g_live_bytes.fetch_sub(static_cast<long long>(malloc_usable_size(p)), std::memory_order_relaxed);
+  std::free(p);
+}
+void operator delete[](void* p) noexcept { operator delete(p); }
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+void operator delete[](void* p, std::size_t) noexcept { operator delete(p); }
+#pragma GCC diagnostic pop
+
+namespace {
+
+using namespace torcon;
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxTors = 64;
+
+std::unique_ptr<Reactor> make_reactor() {
+  auto r = Reactor::create();  // TORCON_REACTOR=epoll|uring picks the backend
+  if (!r) {
+    std::fprintf(stderr, "fleet_bench: %s\n", r.error().message.c_str());
+    std::exit(2);
+  }
+  return std::move(*r);
+}
+
+template <class Pred>
+bool run_until(Reactor& r, Pred pred, std::chrono::seconds limit = std::chrono::seconds(120)) {
+  const auto deadline = Clock::now() + limit;
+  while (!pred()) {
+    if (Clock::now() > deadline) return false;
+    r.run_once(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+// "VmRSS:  11936 kB" and the like, in bytes; -1 if absent.
+long long proc_kb(const std::string& file, const std::string& field) {
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0) return std::atoll(line.c_str() + field.size()) * 1024;
+  return -1;
+}
+
+// utime + stime of /proc/<pid>/stat, in seconds (clock-tick resolution).
+double cpu_seconds(const std::string& stat_file) {
+  std::ifstream in(stat_file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which may hold spaces: from the last ')'.
+  const std::size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());
+  return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+// This thread's CPU time: what the loop itself spends, whatever the tors do.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+long long own_rss() { return proc_kb("/proc/self/status", "VmRSS:"); }
+
+void stop_fleet(Reactor& r, fleet::Fleet& f) {
+  bool stopped = false;
+  f.stop([&] { stopped = true; });
+  run_until(r, [&] { return stopped; });
+}
+
+void BM_Launch(benchmark::State& st) {
+  const auto n = static_cast<std::size_t>(st.range(0));
+  auto reactor = make_reactor();
+  double rss = 0, pss = 0, anon = 0, cpu = 0, heap = 0;
+  for (auto _ : st) {
+    fleet::FleetOptions o;
+    o.tors = n;
+    fleet::Fleet f(*reactor, o);
+    std::optional<Status> launched;
+    const long long heap0 = g_live_bytes.load();
+    const auto t0 = Clock::now();
+    f.launch([&](const Status& s) { launched = s; });
+    run_until(*reactor, [&] { return launched.has_value(); });
+    st.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (!launched || !*launched) {
+      stop_fleet(*reactor, f);
+      return st.SkipWithError(launched ? launched->error().message.c_str() : "launch hung");
+    }
+    heap = double(g_live_bytes.load() - heap0);
+    // Memory of the idle, authenticated tors (each process's own view), and
+    // the CPU each spent starting (user + system, clock ticks).
+    rss = pss = anon = cpu = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string proc = "/proc/" + std::to_string(f.member(i).tor->pid());
+      rss += double(proc_kb(proc + "/status", "VmRSS:"));
+      anon += double(proc_kb(proc + "/status", "RssAnon:"));
+      pss += double(proc_kb(proc + "/smaps_rollup", "Pss:"));
+      cpu += cpu_seconds(proc + "/stat");
+    }
+    stop_fleet(*reactor, f);
+  }
+  st.counters["tor_rss_MB"] = rss / double(n) / 1e6;
+  st.counters["tor_pss_MB"] = pss / double(n) / 1e6;
+  st.counters["tor_anon_MB"] = anon / double(n) / 1e6;
+  st.counters["tor_cpu_ms"] = cpu / double(n) * 1e3;
+  // Ours: the TorProcess, its Controller and the launch's bookkeeping.
+  st.counters["heap_B_per_tor"] = heap / double(n);
+}
+
+// 64 running tors for the benchmarks below, launched once.
+struct SharedFleet {
+  std::unique_ptr<Reactor> reactor = make_reactor();
+  std::unique_ptr<fleet::Fleet> fleet;
+  std::string error;
+  SharedFleet() {
+    fleet::FleetOptions o;
+    o.tors = kMaxTors;
+    fleet = std::make_unique<fleet::Fleet>(*reactor, o);
+    std::optional<Status> launched;
+    fleet->launch([&](const Status& s) { launched = s; });
+    run_until(*reactor, [&] { return launched.has_value(); });
+    if (!launched)
+      error = "launch hung";
+    else if (!*launched)
+      error = launched->error().message;
+  }
+  ~SharedFleet() { stop_fleet(*reactor, *fleet); }
+};
+
+SharedFleet& shared_fleet() {
+  static SharedFleet f;
+  return f;
+}
+
+// N fresh controllers to the first N tors, connected at once; false if any failed.
+bool connect_all(Reactor& r, fleet::Fleet& f, std::vector<std::unique_ptr<Controller>>& out,
+                 std::size_t n, ControllerOptions options = {}) {
+  out.clear();
+  std::size_t ready = 0, failed = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(std::make_unique<Controller>(r, options));
+    out.back()->connect(f.member(i).tor->control_endpoint(),
+                        [&](const Status& s) { s ? ++ready : ++failed; });
+  }
+  run_until(r, [&] { return ready + failed == n; });
+  return ready == n;
+}
+
+void BM_ConnectAuth(benchmark::State& st) {
+  const auto n = static_cast<std::size_t>(st.range(0));
+  SharedFleet& sf = shared_fleet();
+  if (!sf.error.empty()) return st.SkipWithError(sf.error.c_str());
+  double heap_per = 0, rss_per = 0;
+  std::vector<std::unique_ptr<Controller>> ctls;
+  for (auto _ : st) {
+    const long long heap0 = g_live_bytes.load(), rss0 = own_rss();
+    if (!connect_all(*sf.reactor, *sf.fleet, ctls, n)) return st.SkipWithError("connect failed");
+    st.PauseTiming();
+    // One exchange each, so every buffer a working controller holds exists.
+    std::size_t answered = 0;
+    for (auto& c : ctls) c->getinfo({"version"}, [&](const Expected<KeyValues>&) { ++answered; });
+    run_until(*sf.reactor, [&] { return answered == n; });
+    heap_per = double(g_live_bytes.load() - heap0) / double(n);
+    // Freed pages are reused by the next iteration: the largest growth counts.
+    rss_per = std::max(rss_per, double(own_rss() - rss0) / double(n));
+    ctls.clear();
+    run_until(*sf.reactor, [] { return true; });
+    st.ResumeTiming();
+  }
+  st.counters["heap_B_per_ctl"] = heap_per;
+  st.counters["rss_B_per_ctl"] = rss_per;
+}
+
+void BM_Getinfo(benchmark::State& st) {
+  const auto n = static_cast<std::size_t>(st.range(0));
+  constexpr std::size_t kTotal = 4096;
+  SharedFleet& sf = shared_fleet();
+  if (!sf.error.empty()) return st.SkipWithError(sf.error.c_str());
+  std::vector<std::unique_ptr<Controller>> ctls;
+  // Every read the controllers make: with more tors, fewer replies per read.
+  std::size_t reads = 0;
+  ControllerOptions counting;
+  counting.on_received = [&reads](std::string_view) { ++reads; };
+  if (!connect_all(*sf.reactor, *sf.fleet, ctls, n, counting))
+    return st.SkipWithError("connect failed");
+  reads = 0;
+  const double cpu0 = thread_cpu_seconds();
+  for (auto _ : st) {
+    std::size_t answered = 0, failed = 0;
+    for (std::size_t k = 0; k < kTotal; ++k)
+      ctls[k % n]->command("GETINFO version",
+                           [&](const Expected<Reply>& r) { r ? ++answered : ++failed; });
+    run_until(*sf.reactor, [&] { return answered + failed == kTotal; });
+    if (failed) return st.SkipWithError("GETINFO failed");
+  }
+  st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * kTotal));
+  // Replies per second of the loop thread's own CPU: its capacity.
+  st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / (thread_cpu_seconds() - cpu0);
+  st.counters["replies_per_read"] = double(st.iterations() * kTotal) / double(reads);
+}
+
+void BM_EventFanIn(benchmark::State& st) {
+  const auto n = static_cast<std::size_t>(st.range(0));
+  SharedFleet& sf = shared_fleet();
+  if (!sf.error.empty()) return st.SkipWithError(sf.error.c_str());
+  // Events per iteration: 4096 in all, split over the N tors in commands of 16.
+  const std::size_t per_tor = std::max<std::size_t>(16, 4096 / n / 16 * 16);
+  std::vector<std::unique_ptr<Controller>> ctls;
+  if (!connect_all(*sf.reactor, *sf.fleet, ctls, n)) return st.SkipWithError("connect failed");
+  std::vector<std::size_t> by_source(n, 0);
+  std::size_t events = 0;
+  std::optional<Status> subscribed;
+  std::size_t subs = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    ctls[i]->subscribe(
+        "ADDRMAP",
+        [&, i](const Reply&) {
+          ++by_source[i];
+          ++events;
+        },
+        [&](const Status& s) {
+          if (!s) subscribed = s;
+          ++subs;
+        });
+  run_until(*sf.reactor, [&] { return subs == n; });
+  if (subscribed) return st.SkipWithError(subscribed->error().message.c_str());
+  // Same names each iteration: tor replaces the mapping and reports it again,
+  // so its address map does not grow.
+  std::string cmd = "MAPADDRESS";
+  for (int k = 0; k < 16; ++k)
+    cmd += " fleet" + std::to_string(k) + ".example=192.0.2." + std::to_string(k + 1);
+  std::size_t total = 0;
+  const double cpu0 = thread_cpu_seconds();
+  for (auto _ : st) {
+    const std::size_t want = events + per_tor * n;
+    for (std::size_t c = 0; c < per_tor / 16; ++c)
+      for (std::size_t i = 0; i < n; ++i) ctls[i]->command(cmd, [](const Expected<Reply>&) {});
+    if (!run_until(
+            *sf.reactor, [&] { return events >= want; }, std::chrono::seconds(30)))
+      return st.SkipWithError("ADDRMAP events missing");
+    total += per_tor * n;
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (by_source[i] == 0) return st.SkipWithError("a tor's events never arrived");
+  st.SetItemsProcessed(static_cast<std::int64_t>(total));
+  st.counters["loop_per_cpu_s"] = double(total) / (thread_cpu_seconds() - cpu0);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Launch)->Arg(1)->Arg(8)->Arg(32)->Arg(64)->UseManualTime()->Iterations(2)->Unit(
+    benchmark::kMillisecond);
+BENCHMARK(BM_ConnectAuth)
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(32)
+    ->Arg(64)
+    ->UseRealTime()
+    ->Iterations(20)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Getinfo)
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(32)
+    ->Arg(64)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EventFanIn)
+    ->Arg(1)
+    ->Arg(8)
+    ->Arg(32)
+    ->Arg(64)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
