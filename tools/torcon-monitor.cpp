@@ -25,7 +25,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,12 +33,14 @@
 #include "control_option.hpp"
 #include "monitor/live_feed.hpp"
 #include "monitor/private_network.hpp"
+#include "monitor/relay_countries.hpp"
 #include "monitor/render.hpp"
 #include "monitor/snapshot.hpp"
+#include "monitor/stream_processes.hpp"
 #include "monitor/terminal.hpp"
-#include "monitor/tor_countries.hpp"
 #include "monitor/traffic.hpp"
 #include "torcon/controller.hpp"
+#include "torcon/geoip.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/tor_state.hpp"
 #include "version_option.hpp"
@@ -64,8 +65,9 @@ constexpr const char* kUsage =
     "                        fetch through it every few seconds and show its client\n"
     "  --password P          authenticate with HASHEDPASSWORD\n"
     "  --cookie FILE         read the auth cookie from FILE (SAFECOOKIE/COOKIE)\n"
-    "  --geoip FILE.mmdb     country database (must exist); country codes come from\n"
-    "                        tor's own GeoIP files (GETINFO ip-to-country)\n"
+    "  --geoip FILE.mmdb     a MaxMind database for the relays' country codes;\n"
+    "                        default (and where it has no answer): tor's geoip files\n"
+    "                        (Debian's tor-geoipdb), then tor (GETINFO ip-to-country)\n"
     "  --base-port N         the private network's first port (default: the first\n"
     "                        free range from 16000)\n"
     "  --once                print one plain snapshot and exit\n"
@@ -132,9 +134,13 @@ std::string parse_args(int argc, char** argv, Options& o, bool& help) {
       o.cookie_file = std::string(*value);
       cookie_given = true;
     } else if (name == "--geoip") {
-      std::error_code ec;
-      if (value->empty() || !std::filesystem::is_regular_file(std::string(*value), ec))
-        return "--geoip: \"" + std::string(*value) + "\" is not a file";
+      // Opened here once to refuse a missing or damaged database before
+      // anything starts; the monitor opens it again with its Controller.
+      GeoIpOptions g;
+      g.mmdb_files = {std::string(*value)};
+      g.use_tor_geoip_files = false;
+      if (Expected<GeoIpLocator> l = GeoIpLocator::open(std::move(g)); !l)
+        return "--geoip: " + l.error().message;
       o.geoip = std::string(*value);
     } else if (name == "--base-port") {
       std::uint16_t port = 0;
@@ -227,10 +233,6 @@ int run(const Options& opt) {
         std::to_string(client.socks_port));
     endpoint = client.control();
     co.cookie_file = client.cookie_file;
-    if (std::string e = traffic.start(client.socks_port, std::chrono::seconds(3)); !e.empty()) {
-      say(e);
-      return 1;
-    }
   }
 
   // From here on, signals arrive on a signalfd in the loop, so every way out
@@ -250,8 +252,17 @@ int run(const Options& opt) {
   Reactor& loop = **reactor;
 
   LiveFeed feed;
-  TorCountries countries;
+  StreamProcesses processes;
+  std::optional<RelayCountries> countries;  // outlives the Controller's callbacks
   Controller ctl(loop, co);
+  {
+    Expected<RelayCountries> c = RelayCountries::open(opt.geoip, ctl);
+    if (!c) {
+      say("country codes: " + c.error().message);
+      return 1;
+    }
+    countries.emplace(std::move(*c));
+  }
   TorState state(loop);
   state.on_address_map(
       [&](const AddressMapping& m, AddressMapChange c) { feed.note_mapping(m, c); });
@@ -275,6 +286,13 @@ int run(const Options& opt) {
     state.attach(ctl, [&](const Status& a) {
       if (!a) return fail("reading tor's state: " + a.error().message);
       state_ready = true;
+      // The traffic starts once TorState follows events, so that its streams
+      // are seen from NEW on, with the source address that names their process.
+      if (net)
+        if (std::string e =
+                traffic.start(net->network().client().socks_port, std::chrono::seconds(3));
+            !e.empty())
+          fail(e);
     });
     ctl.getinfo(std::span<const std::string_view>(LiveFeed::kGetinfoKeys),
                 [&](const Expected<KeyValues>& kv) {
@@ -285,10 +303,11 @@ int run(const Options& opt) {
   });
 
   Lookups lookups;
-  lookups.country = [&](const Router& r) { return countries.country(r); };
+  lookups.country = [&](const Router& r) { return countries->country(r); };
+  lookups.process = [&](const Stream& s) { return processes.process(s, state.tor_pid()); };
   auto snapshot = [&] {
     Snapshot snap = capture(state, feed, system_clock::now(), lookups);
-    if (ctl.ready()) countries.ask_missing(ctl);
+    if (ctl.ready()) countries->ask_missing(state);
     return snap;
   };
 

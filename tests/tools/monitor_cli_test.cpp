@@ -30,6 +30,12 @@ struct BadUsage {
 };
 
 TEST(MonitorCli, BadOptionsExit2WithTheReason) {
+  char path[] = "/tmp/torcon-monitor-not-mmdb-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "not a MaxMind database\n", 23), 23);
+  ::close(fd);
+  const std::string not_a_database = path;
   const std::vector<BadUsage> cases = {
       {{"--bogus"}, "unknown argument \"--bogus\""},
       {{"--control"}, "--control needs a value"},
@@ -43,7 +49,9 @@ TEST(MonitorCli, BadOptionsExit2WithTheReason) {
       {{"--control", "127.0.0.1:9051", "--password", "p", "--cookie", "/tmp/c"},
        "--password and --cookie exclude each other"},
       {{"--control", "127.0.0.1:9051", "--cookie="}, "--cookie: empty file name"},
-      {{"--geoip", "/nonexistent/db.mmdb"}, "--geoip: \"/nonexistent/db.mmdb\" is not a file"},
+      {{"--geoip", "/nonexistent/db.mmdb"}, "--geoip: mmdb /nonexistent/db.mmdb: "},
+      // Not a MaxMind database at all.
+      {{"--geoip", not_a_database}, "--geoip: mmdb " + not_a_database + ": "},
       {{"--base-port", "80"}, "--base-port: expected a port from 1024 to 65535"},
       {{"--control=127.0.0.1:9051", "--base-port", "20000"},
        "--base-port is for the private network"},
@@ -54,6 +62,7 @@ TEST(MonitorCli, BadOptionsExit2WithTheReason) {
     EXPECT_EQ(r.exit_code, 2) << c.args[0] << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args[0] << "\n" << r.output;
   }
+  ::unlink(path);
 }
 
 TEST(MonitorCli, HelpAndVersion) {

@@ -34,17 +34,20 @@ TEST(MonitorTestnet, OnceShowsTheFetchesAndCleansUp) {
       << out;
   // A built circuit ending at the network's exit, carrying a SUCCEEDED stream
   // to the web server on 127.0.0.1 (tor 0.4.9 names such a target
-  // "127.0.0.1.<exit fingerprint>.exit"); countries "??": the network has no
-  // GeoIP file.
+  // "127.0.0.1.<exit fingerprint>.exit" in stream-status), from the monitor's
+  // own fetcher, whose process is named; countries "??": 127.0.0.1 is in no
+  // GeoIP database.
   EXPECT_TRUE(std::regex_search(
       out, std::regex(R"(\n[0-9]+ +BUILT +[0-9ms]+ +[A-Z_]+ +\w+ \(\?\?\) > \w+ \(\?\?\) > )"
                       R"(exit0 \(\?\?\)\n(    stream .*\n)*    stream [0-9]+ +SUCCEEDED +)"
-                      R"(127\.0\.0\.1(\.[0-9A-F]{40}\.exit)?:[0-9]+)")))
+                      R"(127\.0\.0\.1(\.[0-9A-F]{40}\.exit)?:[0-9]+ +)"
+                      R"(from 127\.0\.0\.1:[0-9]+  [0-9]+ torcon-monitor\n)")))
       << out;
   // The long download keeps traffic flowing: the graph has a peak.
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\ndownload \(peak [1-9][0-9.]* (B|KiB)/s\))")))
       << out;
   EXPECT_NE(out.find("\n== entry guards\n"), std::string::npos);
+  EXPECT_EQ(out.find("giving Tor only an IP address"), std::string::npos);  // names to SOCKS
 }
 
 }  // namespace

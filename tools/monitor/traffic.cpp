@@ -54,7 +54,7 @@ sockaddr_in loopback(std::uint16_t port) {
   return a;
 }
 
-// A SOCKS5 CONNECT (RFC 1928, no authentication) to 127.0.0.1:port through
+// A SOCKS5 CONNECT (RFC 1928, no authentication) to "127.0.0.1":port through
 // the SocksPort; the connected socket, or -1 with `error` set.
 int socks_connect(std::uint16_t socks_port, std::uint16_t port, Clock::time_point deadline,
                   const std::atomic<bool>& stop, std::string& error) {
@@ -77,10 +77,15 @@ int socks_connect(std::uint16_t socks_port, std::uint16_t port, Clock::time_poin
     ::close(fd);
     return -1;
   }
-  char req[10] = {5, 1, 0, 1, 127, 0, 0, 1, 0, 0};
-  req[8] = static_cast<char>(port >> 8);
-  req[9] = static_cast<char>(port & 0xff);
-  if (!send_all(fd, req, sizeof req) || !recv_exact(fd, reply, 10, deadline, stop)) {
+  // The destination as a name (address type 3), as applications that leave
+  // DNS to tor do: tor warns about a bare IPv4 address type ("giving Tor only
+  // an IP address"), which would fill the log the monitor shows.
+  const std::string host = "127.0.0.1";
+  std::string req = {5, 1, 0, 3, static_cast<char>(host.size())};
+  req += host;
+  req.push_back(static_cast<char>(port >> 8));
+  req.push_back(static_cast<char>(port & 0xff));
+  if (!send_all(fd, req.data(), req.size()) || !recv_exact(fd, reply, 10, deadline, stop)) {
     error = "SOCKS5 CONNECT: no answer";
     ::close(fd);
     return -1;
