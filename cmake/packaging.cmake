@@ -48,6 +48,6 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME torcon-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS "tor, tor-geoipdb")
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION
-    "torcon: command-line tools for Tor's control port\n torcon-ctl, torcon-testnet, torcon-parse, torcon-gen, torcon-onion.")
+    "torcon: command-line tools for Tor's control port\n torcon-ctl, torcon-monitor, torcon-testnet, torcon-parse, torcon-gen, torcon-onion.")
 
 include(CPack)

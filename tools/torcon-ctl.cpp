@@ -58,6 +58,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control_option.hpp"
 #include "torcon/command.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
@@ -165,53 +166,9 @@ struct UsageError {
   std::string message;
 };
 
-bool parse_port(std::string_view s, std::uint16_t& port) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v == 0 || v > 65535) return false;
-  port = static_cast<std::uint16_t>(v);
-  return true;
-}
-
 std::optional<UsageError> parse_control(std::string_view v, torcon::Endpoint& out) {
-  if (v.starts_with("unix:"))
-    v.remove_prefix(5);
-  else if (v.find('/') == std::string_view::npos) {
-    std::string host;
-    std::string_view port_text;
-    if (v.starts_with('[')) {
-      const std::size_t close = v.find("]:");
-      if (close == std::string_view::npos)
-        return UsageError{"--control: expected [IPv6]:PORT, got \"" + std::string(v) + "\""};
-      host = std::string(v.substr(1, close - 1));
-      port_text = v.substr(close + 2);
-      in6_addr a6;
-      if (::inet_pton(AF_INET6, host.c_str(), &a6) != 1)
-        return UsageError{"--control: \"" + host + "\" is not a numeric IPv6 address"};
-    } else {
-      const std::size_t colon = v.rfind(':');
-      if (colon == std::string_view::npos)
-        return UsageError{"--control: expected HOST:PORT or a socket path, got \"" +
-                          std::string(v) + "\""};
-      host = std::string(v.substr(0, colon));
-      port_text = v.substr(colon + 1);
-      in_addr a4;
-      if (::inet_pton(AF_INET, host.c_str(), &a4) != 1)
-        return UsageError{"--control: \"" + host +
-                          "\" is not a numeric IPv4 address (write IPv6 as [ADDR]:PORT)"};
-    }
-    std::uint16_t port = 0;
-    if (!parse_port(port_text, port))
-      return UsageError{"--control: bad port \"" + std::string(port_text) + "\""};
-    out = torcon::Endpoint::tcp(std::move(host), port);
-    return std::nullopt;
-  }
-  if (v.empty()) return UsageError{"--control: empty socket path"};
-  out = torcon::Endpoint::unix_socket(std::string(v));
+  if (std::optional<std::string> e = torcon::tools::parse_control_option(v, out))
+    return UsageError{std::move(*e)};
   return std::nullopt;
 }
 
