@@ -213,7 +213,9 @@ namespace {
 // reader freed its buffer). One per thread, the largest, within bounds: a
 // reader of small replies never takes more than it needs from the heap.
 constexpr std::size_t kSpareMin = 256u << 10;
-constexpr std::size_t kSpareMax = 64u << 20;
+// At most 16 MiB: the real network's ns/all with room, not a whole
+// descriptor dump kept alive for good.
+constexpr std::size_t kSpareMax = 16u << 20;
 
 struct SpareBuffer {
   char* bytes = nullptr;

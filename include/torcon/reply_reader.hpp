@@ -7,7 +7,7 @@
 // reply boundaries, so a line that spans two reads is never copied line by
 // line. In the steady state nothing is allocated per line or per reply. The
 // buffer keeps its capacity across replies, and a large one (256 KiB to
-// 64 MiB) outlives the reader as its thread's one spare, taken over by the
+// 16 MiB) outlives the reader as its thread's one spare, taken over by the
 // next reader there that needs room: a reconnect's ns/all lands in memory
 // already mapped instead of being faulted in page by page.
 //
