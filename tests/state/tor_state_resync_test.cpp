@@ -4,7 +4,9 @@
 // only way out is a bridge on a closed loopback port) and
 // restarted on the same control port; the state must end up as the new
 // tor's circuit-status/stream-status, and a listener must have seen the old
-// stream closed.
+// stream closed. And against a scripted server, for what a standalone tor
+// cannot show: circuits, and the restarted tor reusing an ID for another
+// circuit.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -22,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/fake_tor.hpp"
 #include "support/reactor_backend.hpp"
 #include "support/tor_process.hpp"
 #include "torcon/controller.hpp"
@@ -223,6 +226,91 @@ TEST_P(TorStateResyncTest, KilledAndRestartedTorReplacesTheStreamsAndReportsTheO
   EXPECT_EQ(std::count(created.begin(), created.end(), "192.0.2.2:80"), 1);
   EXPECT_TRUE(errors.empty()) << errors.front();
   ::close(new_fd);
+}
+
+// The scripted tor's snapshot answer: `circuits` and `streams` as
+// circuit-status and stream-status lines.
+std::string snapshot_reply(std::string_view circuits, std::string_view streams) {
+  return "250-ns/all=\r\n250+circuit-status=\r\n" + std::string(circuits) +
+         ".\r\n250+stream-status=\r\n" + std::string(streams) +
+         ".\r\n250-address-mappings/all=\r\n250-entry-guards=\r\n250-process/pid=4242\r\n250 "
+         "OK\r\n";
+}
+
+// A circuit ID the restarted tor gives to another circuit: the old circuit
+// is reported closed (with the reason) before the new one is created, never
+// merged into it; the old stream is closed too.
+TEST_P(TorStateResyncTest, ARestartedTorsCircuitWithAnOldIdIsANewCircuit) {
+  const std::string hop = "$" + std::string(40, 'A') + "~relay";
+  testing::FakeTor fake(
+      [&](int fd, int n) {
+        testing::FakeTor::null_auth(fd);
+        for (std::string l; !(l = testing::FakeTor::read_line(fd)).empty();) {
+          if (l.starts_with("GETINFO ns/all"))
+            testing::FakeTor::say(fd,
+                                  n == 0 ? snapshot_reply("1 BUILT " + hop + " PURPOSE=GENERAL\r\n",
+                                                          "5 SUCCEEDED 1 192.0.2.1:80\r\n")
+                                         : snapshot_reply("1 LAUNCHED PURPOSE=GENERAL\r\n", ""));
+          else if (l.starts_with("GETCONF"))
+            testing::FakeTor::say(fd, "250 __LeaveStreamsUnattached\r\n");
+          else if (l.starts_with("GETINFO hang-up"))
+            return;  // the connection ends: the controller reconnects
+          else
+            testing::FakeTor::say(fd, "250 OK\r\n");
+        }
+      },
+      2);
+  ControllerOptions o;
+  o.reconnect.enabled = true;
+  o.reconnect.initial_delay = 10ms;
+  o.reconnect.jitter = 0;
+  Controller c(*reactor_, o);
+  std::optional<Status> connected;
+  c.connect(fake.endpoint(), [&](const Status& s) { connected = s; });
+  ASSERT_TRUE(run_until([&] { return connected.has_value(); }));
+  ASSERT_TRUE(connected->ok()) << connected->error().message;
+  TorState state;
+  std::vector<std::string> seen;  // what the listeners were told, in order
+  state.on_circuit([&](const Circuit& ci, CircuitChanges what) {
+    std::string e = "circuit " + std::string(ci.id()) + " " + std::string(ci.state_text());
+    if (what & circuit_created) e += " created";
+    if (what & circuit_streams) e += " streams";
+    if (what & circuit_removed) e += " removed " + std::string(ci.reason());
+    seen.push_back(e);
+  });
+  state.on_stream([&](const Stream& st, StreamChanges what) {
+    std::string e = "stream " + std::string(st.id()) + " " + std::string(st.state_text());
+    if (what & stream_created) e += " created";
+    if (what & stream_removed) e += " removed " + std::string(st.reason());
+    seen.push_back(e);
+  });
+  std::optional<Status> attached;
+  state.attach(c, [&](const Status& s) { attached = s; });
+  ASSERT_TRUE(run_until([&] { return attached.has_value(); }));
+  ASSERT_TRUE(attached->ok()) << attached->error().message;
+  ASSERT_NE(state.circuit("1"), nullptr);
+  EXPECT_EQ(state.circuit("1")->path().size(), 1u);
+  seen.clear();
+
+  bool hung_up = false;
+  c.command("GETINFO hang-up", [&](const Expected<Reply>&) { hung_up = true; });
+  ASSERT_TRUE(run_until([&] { return hung_up; }));
+  // The resync's snapshot is applied on the new connection; anything asked
+  // once it is ready is answered after it.
+  ASSERT_TRUE(run_until([&] { return c.ready(); }, 10s));
+  std::optional<Expected<Reply>> after;
+  c.command("GETINFO version", [&](const Expected<Reply>& r) { after = r; });
+  ASSERT_TRUE(run_until([&] { return after.has_value(); }, 10s));
+  ASSERT_TRUE(*after) << after->error().message;
+  const std::string reason(kReconnectReason);
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "stream 5 CLOSED removed " + reason, "circuit 1 BUILT streams",
+                      "circuit 1 CLOSED removed " + reason, "circuit 1 LAUNCHED created"}));
+  ASSERT_NE(state.circuit("1"), nullptr);
+  EXPECT_EQ(state.circuit("1")->state(), CircStatus::launched);
+  EXPECT_TRUE(state.circuit("1")->path().empty()) << "the old circuit's path was kept";
+  EXPECT_EQ(state.stream("5"), nullptr);
+  EXPECT_EQ(state.tor_pid(), 4242u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TorStateResyncTest, testing::kBothBackends,
