@@ -225,6 +225,7 @@ void TorState::load_descriptors(std::function<void(const Status&)> done) {
       });
 }
 
+bool TorState::attached() const noexcept { return core_->controller_ != nullptr; }
 bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }
 
 const Router* TorState::router(const RouterIdentity& id) const noexcept {

@@ -164,6 +164,9 @@ class TORCON_API TorState {
   /// fetched by themselves: call it again. The same keys in apply_reply()
   /// (`desc/id/<HEX>` too) do the same for a capture.
   void load_descriptors(std::function<void(const Status&)> done);
+  /// True between attach() and detach(): it then resynchronises after each
+  /// reconnection of the Controller (see the file's comment).
+  bool attached() const noexcept;
   /// True once attach()'s snapshot has been applied.
   bool bootstrapped() const noexcept;
 
