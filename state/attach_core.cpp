@@ -183,6 +183,12 @@ void AttachCore::restore() {
                     AttachDecision::leave()},
                    0);
   });
+  // An attached TorState resynchronises on its own reconnect hook: it closes
+  // the streams it holds (a restarted tor reuses their IDs for others) and
+  // re-creates those tor has, and on_stream() offers the waiting ones. The
+  // hooks run in any order, so offering from the table here could attach a
+  // new tor's stream by a decision about an old one.
+  if (state_.attached()) return;
   for (const Stream* s : state_.streams())
     if (installed_ && s->needs_decision()) offer(*s, 0);
 }

@@ -328,7 +328,8 @@ Router* RouterTable::make_router(const RouterIdentity& id, std::string_view nick
   }
   r->identity_ = id;
   r->nickname_len_ = std::uint8_t(std::min<std::size_t>(nickname.size(), sizeof r->nickname_));
-  std::memcpy(r->nickname_, nickname.data(), r->nickname_len_);
+  // A guard named "$FP~" has no nickname: an empty view may hold null.
+  if (r->nickname_len_ != 0) std::memcpy(r->nickname_, nickname.data(), r->nickname_len_);
   link_nickname(r);
   return r;
 }

@@ -132,6 +132,9 @@ void StateCore::rearm_expiry() {
 // ---- guards ------------------------------------------------------------------------
 
 Status StateCore::apply_guard(std::string_view name, std::string_view status, bool from_snapshot) {
+  // tor writes "$FP~" for a guard whose nickname it does not know (a bridge
+  // before its descriptor arrived): the fingerprint alone names it.
+  if (name.size() == 42 && (name.back() == '~' || name.back() == '=')) name.remove_suffix(1);
   LongName ln;
   if (!parse_long_name(name, ln) || !ln.has_fingerprint)
     return Error(Errc::bad_argument, "guard \"" + std::string(name) + "\" is not $fingerprint");

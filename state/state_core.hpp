@@ -81,8 +81,13 @@ class StateCore {
   std::function<void(const Status&)> attach_done_;
   bool bootstrapped_ = false;
   std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
+  Controller::HookId reconnect_hook_ = 0;
   void send_snapshot();
   void finish_attach(const Status& s);
+  // After a reconnection: every circuit and stream leaves (listeners see it
+  // closed, reason kReconnectReason), then the snapshot brings tor's own.
+  void resync();
+  void close_all(std::string_view reason);
   // After the snapshot: a leftover __LeaveStreamsUnattached=1 (stream_attacher.hpp).
   void check_leave_unattached();
 

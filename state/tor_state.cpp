@@ -25,7 +25,11 @@ void StateCore::finish_attach(const Status& s) {
   ended_circuits_.clear();
   ended_streams_.clear();
   if (s && attach_done_) bootstrapped_ = true;
-  if (!attach_done_) return;
+  if (!attach_done_) {
+    // A resync's snapshot: nobody waits for it, so a failure is reported.
+    if (!s && on_error_) on_error_("after reconnecting: " + s.error().message);
+    return;
+  }
   auto done = std::move(attach_done_);
   attach_done_ = nullptr;
   if (s) check_leave_unattached();
@@ -69,6 +73,55 @@ void StateCore::send_snapshot() {
     // are then a snapshot that some events no longer update.
     c.finish_attach(c.apply_getinfo(*r));
   });
+}
+
+// Streams first: a circuit's removal tells its streams their circuit went,
+// which would be noise for streams about to close themselves.
+void StateCore::close_all(std::string_view reason) {
+  std::vector<std::string> ids;
+  ids.reserve(streams_.size());
+  for (const auto& [id, s] : streams_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) continue;  // a listener's doing cannot remove, but be safe
+    StreamEvent e;
+    e.id = id;
+    e.status = "CLOSED";
+    e.status_enum = StreamStatus::closed;
+    e.circ_id = it->second->circuit_id_;
+    e.target = it->second->target_;
+    e.reason = reason;
+    (void)apply_stream(e, false);
+  }
+  ids.clear();
+  ids.reserve(circuits_.size());
+  for (const auto& [id, c] : circuits_) ids.push_back(id);
+  for (const std::string& id : ids) {
+    if (!circuits_.contains(id)) continue;
+    CircEvent e;
+    e.id = id;
+    e.status = "CLOSED";
+    e.status_enum = CircStatus::closed;
+    e.reason = reason;
+    (void)apply_circ(e, false);
+  }
+}
+
+// The Controller runs this once authenticated again, with the SETEVENTS of
+// the subscriptions re-sent and before any event of the new connection is
+// read. Circuit and stream IDs are tor's counters: a restarted tor reuses
+// them for other circuits, so none of the old entries can be trusted to be
+// the same one. All leave, told as closed, and the snapshot (the same one
+// attach() takes, pipelined behind the SETEVENTS) brings what tor has now;
+// routers and guards are replaced by it as a NEWCONSENSUS would.
+void StateCore::resync() {
+  if (!controller_) return;
+  close_all(kReconnectReason);
+  snapshot_pending_ = true;
+  ended_circuits_.clear();
+  ended_streams_.clear();
+  tor_pid_.reset();
+  send_snapshot();
 }
 
 }  // namespace detail
@@ -122,6 +175,9 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
   // sends in issue order (also what it holds until authenticated), and tor
   // takes commands in order.
   core.send_snapshot();
+  core.reconnect_hook_ = controller.add_reconnect_hook([self] {
+    if (auto p = self.lock()) (*p)->resync();
+  });
 }
 
 void TorState::detach() {
@@ -129,6 +185,8 @@ void TorState::detach() {
   if (!core.controller_) return;
   for (Controller::SubscriptionId id : core.subscriptions_) core.controller_->unsubscribe(id);
   core.subscriptions_.clear();
+  core.controller_->remove_reconnect_hook(core.reconnect_hook_);
+  core.reconnect_hook_ = 0;
   core.controller_ = nullptr;
   core.snapshot_pending_ = false;
   core.ended_circuits_.clear();
@@ -174,6 +232,7 @@ Controller::Awaiter<Status> TorState::co_load_descriptors() {
           {}};
 }
 
+bool TorState::attached() const noexcept { return core_->controller_ != nullptr; }
 bool TorState::bootstrapped() const noexcept { return core_->bootstrapped_; }
 
 const Router* TorState::router(const RouterIdentity& id) const noexcept {

@@ -43,6 +43,19 @@
 // expire_address_map) from inside the call. An exception from one is
 // caught, reported to on_listener_error(), and the others still run.
 //
+// After a reconnection (ControllerOptions::reconnect) the attached state
+// resynchronises: every circuit and stream it holds is shown to the
+// listeners as closed (state CLOSED, `removed` set, reason()
+// kReconnectReason) and leaves, and then the same snapshot as attach()'s
+// brings what tor has now — each as created. tor numbers circuits and
+// streams from 1 again when it restarts, so an old ID cannot be trusted to
+// name the same circuit; a tor that only lost the connection has its live
+// ones reported closed and created again. Routers are replaced by the
+// snapshot's consensus (listeners see them added, removed, changed, as on
+// NEWCONSENSUS), guards and address mappings the new tor has are applied
+// (ones only the old tor had are not removed), tor_pid() is the new tor's. A failed resync snapshot
+// goes to on_listener_error().
+//
 // Threading: none of its own; use it on the Controller's loop thread.
 // Nothing throws (apart from std::bad_alloc).
 #pragma once
@@ -95,6 +108,10 @@ enum StreamChange : std::uint32_t {
   stream_removed = 1u << 5,
 };
 using StreamChanges = std::uint32_t;
+
+/// The reason() of circuits and streams closed because the connection to
+/// tor was lost and made again (a restarted tor no longer has them).
+inline constexpr std::string_view kReconnectReason = "TORCON_RECONNECTED";
 
 using CircuitListener = std::function<void(const Circuit&, CircuitChanges)>;
 using StreamListener = std::function<void(const Stream&, StreamChanges)>;
@@ -152,6 +169,9 @@ class TORCON_API TorState {
   /// `Status s = co_await state.co_load_descriptors();` resumes on the loop
   /// thread with the same outcome `done` would get.
   Controller::Awaiter<Status> co_load_descriptors();
+  /// True between attach() and detach(): it then resynchronises after each
+  /// reconnection of the Controller (see the file's comment).
+  bool attached() const noexcept;
   /// True once attach()'s snapshot has been applied.
   bool bootstrapped() const noexcept;
 

@@ -55,6 +55,18 @@ TEST(Guards, FromTheSnapshotThenEvents) {
   EXPECT_NE(st.router("$" + hex_of(4)), nullptr);
 }
 
+// What tor sends for a bridge whose descriptor it has not got (tried:
+// tor 0.4.9, Bridge 127.0.0.1:1 with a fingerprint).
+TEST(Guards, AFingerprintWithAnEmptyNicknameIsAGuard) {
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.event("GUARD ENTRY $" + hex_of(7) + "~ NEW"));
+  ASSERT_EQ(st.guards().size(), 1u);
+  EXPECT_EQ(st.guards()[0].status, "new");
+  EXPECT_FALSE(f.event("GUARD ENTRY ~ NEW"));
+  EXPECT_FALSE(f.event("GUARD ENTRY $" + hex_of(7).substr(1) + "~ NEW"));
+}
+
 TEST(Guards, BadNamesAreErrors) {
   TorState st;
   Feeder f(st);
