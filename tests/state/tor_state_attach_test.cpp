@@ -140,8 +140,8 @@ struct Bootstrap {
 
 std::string snapshot_reply(const std::string& circuit_status, const std::string& stream_status) {
   const std::string ns =
-      torcon::test::ns_all_reply({entry(1, "a", "10.0.0.1", 9001, {"s Running"}),
-                                  entry(2, "b", "10.0.0.2", 9001, {"s Running"})});
+      torcon::test::ns_all_reply({entry(1, "a", "192.0.2.1", 9001, {"s Running"}),
+                                  entry(2, "b", "192.0.2.2", 9001, {"s Running"})});
   std::string out = ns.substr(0, ns.size() - std::string("250 OK\r\n").size());
   auto value = [&](const char* key, const std::string& v) {
     if (v.empty()) return std::string("250-") + key + "=\r\n";
