@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include "support/tor_process.hpp"
@@ -18,32 +19,51 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(TorStateDescriptors, AClientOnMicrodescriptorsHasNoneAndTheStateSaysSo) {
-  torcon::testing::TorProcess tor;
-  ASSERT_TRUE(tor.ok()) << tor.error();
-  auto reactor = torcon::Reactor::create();
-  ASSERT_TRUE(reactor) << reactor.error().message;
-  torcon::Controller ctl(**reactor);
-  auto run_until = [&](auto pred) {
+// A TorState attached to a standalone tor on microdescriptors.
+class TorStateDescriptors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(tor_.ok()) << tor_.error();
+    auto r = torcon::Reactor::create();
+    ASSERT_TRUE(r) << r.error().message;
+    reactor_ = std::move(*r);
+    ctl_ = std::make_unique<torcon::Controller>(*reactor_);
+    std::optional<torcon::Status> connected, attached;
+    ctl_->connect(torcon::Endpoint::tcp("127.0.0.1", std::uint16_t(tor_.control_port())),
+                  [&](const torcon::Status& s) { connected = s; });
+    ASSERT_TRUE(run_until([&] { return connected.has_value(); }));
+    ASSERT_TRUE(*connected) << connected->error().message;
+    state_.attach(*ctl_, [&](const torcon::Status& s) { attached = s; });
+    ASSERT_TRUE(run_until([&] { return attached.has_value(); }));
+    ASSERT_TRUE(*attached) << attached->error().message;
+  }
+
+  template <class Pred>
+  bool run_until(Pred pred) {
     const auto end = std::chrono::steady_clock::now() + 15s;
-    while (!pred() && std::chrono::steady_clock::now() < end) (*reactor)->run_once(20ms);
+    while (!pred() && std::chrono::steady_clock::now() < end) reactor_->run_once(20ms);
     return pred();
-  };
-  std::optional<torcon::Status> connected, attached, loaded;
-  ctl.connect(torcon::Endpoint::tcp("127.0.0.1", std::uint16_t(tor.control_port())),
-              [&](const torcon::Status& s) { connected = s; });
-  ASSERT_TRUE(run_until([&] { return connected.has_value(); }));
-  ASSERT_TRUE(*connected) << connected->error().message;
-  torcon::TorState st;
-  st.attach(ctl, [&](const torcon::Status& s) { attached = s; });
-  ASSERT_TRUE(run_until([&] { return attached.has_value(); }));
-  ASSERT_TRUE(*attached) << attached->error().message;
-  st.load_descriptors([&](const torcon::Status& s) { loaded = s; });
+  }
+
+  torcon::testing::TorProcess tor_;
+  std::unique_ptr<torcon::Reactor> reactor_;
+  std::unique_ptr<torcon::Controller> ctl_;
+  torcon::TorState state_;
+};
+
+// tor's refusal: a client on microdescriptors has no server descriptors.
+void expect_no_descriptors(const torcon::Status& loaded) {
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, torcon::Errc::tor_error);
+  EXPECT_NE(loaded.error().message.find("microdescriptors"), std::string::npos)
+      << loaded.error().message;
+}
+
+TEST_F(TorStateDescriptors, AClientOnMicrodescriptorsHasNoneAndTheStateSaysSo) {
+  std::optional<torcon::Status> loaded;
+  state_.load_descriptors([&](const torcon::Status& s) { loaded = s; });
   ASSERT_TRUE(run_until([&] { return loaded.has_value(); }));
-  ASSERT_FALSE(*loaded);
-  EXPECT_EQ(loaded->error().code, torcon::Errc::tor_error);
-  EXPECT_NE(loaded->error().message.find("microdescriptors"), std::string::npos)
-      << loaded->error().message;
+  expect_no_descriptors(*loaded);
 }
 
 // The coroutine form resumes with the outcome the callback gets, on the loop.
@@ -51,7 +71,7 @@ torcon::Task load_in_coroutine(torcon::TorState& st, std::optional<torcon::Statu
   loaded = co_await st.co_load_descriptors();
 }
 
-TEST(TorStateDescriptors, TheCoroutineFormResumesWithTheSameOutcome) {
+TEST_F(TorStateDescriptors, TheCoroutineFormResumesWithTheSameOutcome) {
   {
     torcon::TorState never_attached;  // resumes at once, with bad_argument
     std::optional<torcon::Status> loaded;
@@ -59,32 +79,11 @@ TEST(TorStateDescriptors, TheCoroutineFormResumesWithTheSameOutcome) {
     ASSERT_TRUE(loaded.has_value());
     EXPECT_EQ(loaded->error().code, torcon::Errc::bad_argument);
   }
-  torcon::testing::TorProcess tor;
-  ASSERT_TRUE(tor.ok()) << tor.error();
-  auto reactor = torcon::Reactor::create();
-  ASSERT_TRUE(reactor) << reactor.error().message;
-  torcon::Controller ctl(**reactor);
-  auto run_until = [&](auto pred) {
-    const auto end = std::chrono::steady_clock::now() + 15s;
-    while (!pred() && std::chrono::steady_clock::now() < end) (*reactor)->run_once(20ms);
-    return pred();
-  };
-  std::optional<torcon::Status> connected, attached, loaded;
-  ctl.connect(torcon::Endpoint::tcp("127.0.0.1", std::uint16_t(tor.control_port())),
-              [&](const torcon::Status& s) { connected = s; });
-  ASSERT_TRUE(run_until([&] { return connected.has_value(); }));
-  ASSERT_TRUE(*connected) << connected->error().message;
-  torcon::TorState st;
-  st.attach(ctl, [&](const torcon::Status& s) { attached = s; });
-  ASSERT_TRUE(run_until([&] { return attached.has_value(); }));
-  ASSERT_TRUE(*attached) << attached->error().message;
-  load_in_coroutine(st, loaded);
+  std::optional<torcon::Status> loaded;
+  load_in_coroutine(state_, loaded);
   EXPECT_FALSE(loaded.has_value());  // suspended until tor answers
   ASSERT_TRUE(run_until([&] { return loaded.has_value(); }));
-  ASSERT_FALSE(*loaded);
-  EXPECT_EQ(loaded->error().code, torcon::Errc::tor_error);
-  EXPECT_NE(loaded->error().message.find("microdescriptors"), std::string::npos)
-      << loaded->error().message;
+  expect_no_descriptors(*loaded);
 }
 
 }  // namespace
