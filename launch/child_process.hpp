@@ -51,6 +51,14 @@ struct SpawnOptions {
   bool append_output = false;  // keep what output_path holds, else truncate it
   // False forces the SIGCHLD fallback as if pidfd_open were missing (tests).
   bool use_pidfd = true;
+  // True: spawn() returns once the program runs (posix_spawn, which suspends
+  // the caller until the child has exec'd), so an exec failure is spawn()'s
+  // error. False: spawn() returns as soon as the child exists (fork, then
+  // exec in the child); an exec failure is an exit with status 127, and
+  // exec_failure() says why. On a loaded machine the child may wait tens of
+  // milliseconds for a CPU before it can exec: launching many tors at once
+  // from one thread must not wait for each (launch_tor passes false).
+  bool wait_for_exec = true;
 };
 
 class ChildProcess {
@@ -81,6 +89,10 @@ class ChildProcess {
   // only, with append_output). Empty for /dev/null.
   std::string output_tail(std::size_t bytes) const;
 
+  // Once reaped, for a child spawned with wait_for_exec = false whose exec
+  // failed: "cannot start <argv[0]>: <reason>"; nullopt otherwise.
+  const std::optional<std::string>& exec_failure() const { return exec_failure_; }
+
   // Sends sig if the child is not reaped yet (so its pid cannot have been
   // reused); a no-op afterwards.
   void send_signal(int sig);
@@ -107,6 +119,8 @@ class ChildProcess {
 
  private:
   ChildProcess() = default;
+  static Expected<std::unique_ptr<ChildProcess>> spawn_without_waiting(
+      std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd);
   void reaped(int wait_status);
   void check_watched();
   void release_watch();
@@ -118,6 +132,9 @@ class ChildProcess {
   bool has_pidfd_ = false;
   std::string output_path_;
   std::uint64_t output_start_ = 0;  // size of output_path before this child wrote to it
+  std::string program_;             // argv[0], for exec_failure()
+  int exec_error_fd_ = -1;          // wait_for_exec = false: the child's errno if its exec failed
+  std::optional<std::string> exec_failure_;
 
   bool watched_ = false;        // watch() was called (once only)
   Reactor* reactor_ = nullptr;  // while watching
