@@ -347,7 +347,7 @@ void BM_Getinfo(benchmark::State& st) {
     return failed ? 0.0 : std::chrono::duration<double>(t1 - t0).count();
   };
   std::vector<double> fleet_rate, one_rate, ratio;
-  double fleet_cpu = 0, fleet_all_cpu = 0, one_all_cpu = 0;
+  double fleet_cpu = 0, one_loop_cpu = 0, fleet_all_cpu = 0, one_all_cpu = 0;
   std::size_t fleet_reads = 0;
   for (auto _ : st) {
     const double cpu0 = thread_cpu_seconds();
@@ -355,7 +355,9 @@ void BM_Getinfo(benchmark::State& st) {
     const double t = round(n, fleet_all_cpu);
     fleet_cpu += thread_cpu_seconds() - cpu0;
     fleet_reads += reads - reads0;
+    const double one_cpu0 = thread_cpu_seconds();
     const double one = round(1, one_all_cpu);
+    one_loop_cpu += thread_cpu_seconds() - one_cpu0;
     if (t == 0 || one == 0) return st.SkipWithError("GETINFO failed");
     st.SetIterationTime(t);
     fleet_rate.push_back(double(kTotal) / t);
@@ -370,6 +372,9 @@ void BM_Getinfo(benchmark::State& st) {
   // The same ratio in CPU: replies per CPU-second of the loop and the tors
   // together, N tors against one. Other load on the machine does not enter.
   st.counters["cpu_vs_one_tor"] = one_all_cpu / fleet_all_cpu;
+  // Split: the loop thread's part, and the tors' part.
+  st.counters["loop_cpu_vs_one_tor"] = one_loop_cpu / fleet_cpu;
+  st.counters["tor_cpu_vs_one_tor"] = (one_all_cpu - one_loop_cpu) / (fleet_all_cpu - fleet_cpu);
   // Replies per second of the loop thread's own CPU (N-tor rounds): its capacity.
   st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / fleet_cpu;
   st.counters["replies_per_read"] = double(st.iterations() * kTotal) / double(fleet_reads);
