@@ -4,7 +4,8 @@
 //   BM_Launch/N        launch_tor for all N at once until every one is
 //                      authenticated and owned (manual time: the launch only,
 //                      not the stop); counters: each tor's RSS, PSS and
-//                      anonymous memory, averaged over the fleet
+//                      anonymous memory and CPU spent starting, averaged over
+//                      the fleet, and the loop thread's CPU per tor
 //   BM_ConnectAuth/N   N new Controllers connect + PROTOCOLINFO + SAFECOOKIE
 //                      to N running tors at once, until all are ready;
 //                      counters: the library's heap bytes per connected
@@ -118,21 +119,6 @@ long long proc_kb(const std::string& file, const std::string& field) {
   return -1;
 }
 
-// utime + stime of /proc/<pid>/stat, in seconds (clock-tick resolution).
-double cpu_seconds(const std::string& stat_file) {
-  std::ifstream in(stat_file);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command name, which may hold spaces: from the last ')'.
-  const std::size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i)
-    if (i == 14 || i == 15) ticks += std::atof(field.c_str());
-  return ticks / double(::sysconf(_SC_CLK_TCK));
-}
-
 // This thread's CPU time: what the loop itself spends, whatever the tors do.
 double thread_cpu_seconds() {
   timespec ts{};
@@ -160,7 +146,7 @@ void stop_fleet(Reactor& r, fleet::Fleet& f) {
 void BM_Launch(benchmark::State& st) {
   const auto n = static_cast<std::size_t>(st.range(0));
   auto reactor = make_reactor();
-  double rss = 0, pss = 0, anon = 0, cpu = 0, heap = 0;
+  double rss = 0, pss = 0, anon = 0, cpu = 0, heap = 0, loop_cpu = 0;
   for (auto _ : st) {
     fleet::FleetOptions o;
     o.tors = n;
@@ -168,8 +154,10 @@ void BM_Launch(benchmark::State& st) {
     std::optional<Status> launched;
     const long long heap0 = g_live_bytes.load();
     const auto t0 = Clock::now();
+    const double loop0 = thread_cpu_seconds();
     f.launch([&](const Status& s) { launched = s; });
     run_until(*reactor, [&] { return launched.has_value(); });
+    loop_cpu = thread_cpu_seconds() - loop0;
     st.SetIterationTime(std::chrono::duration<double>(Clock::now() - t0).count());
     if (!launched || !*launched) {
       stop_fleet(*reactor, f);
@@ -184,7 +172,7 @@ void BM_Launch(benchmark::State& st) {
       rss += double(proc_kb(proc + "/status", "VmRSS:"));
       anon += double(proc_kb(proc + "/status", "RssAnon:"));
       pss += double(proc_kb(proc + "/smaps_rollup", "Pss:"));
-      cpu += cpu_seconds(proc + "/stat");
+      cpu += run_ns(f.member(i).tor->pid()) * 1e-9;
     }
     stop_fleet(*reactor, f);
   }
@@ -192,6 +180,8 @@ void BM_Launch(benchmark::State& st) {
   st.counters["tor_pss_MB"] = pss / double(n) / 1e6;
   st.counters["tor_anon_MB"] = anon / double(n) / 1e6;
   st.counters["tor_cpu_ms"] = cpu / double(n) * 1e3;
+  // The loop thread's CPU per tor while launching (spawn, files, handshake).
+  st.counters["loop_cpu_ms"] = loop_cpu / double(n) * 1e3;
   // Ours: the TorProcess, its Controller and the launch's bookkeeping.
   st.counters["heap_B_per_tor"] = heap / double(n);
 }
@@ -325,39 +315,40 @@ void BM_Getinfo(benchmark::State& st) {
     ~Unpin() { sf.pin(false); }
   } unpin{sf};
   if (!sf.pin(st.range(1) != 0)) return st.SkipWithError("cannot pin to 2 CPUs");
-  // CPU seconds spent by the loop thread and the tors of a round: what the
-  // work costs, whatever else the machine runs meanwhile.
-  const auto cpu_of = [&](std::size_t over) {
+  // CPU seconds of the tors of a round (the loop's are its thread's).
+  const auto tor_cpu = [&](std::size_t over) {
     double ns = 0;
     for (std::size_t i = 0; i < over; ++i) ns += run_ns(sf.fleet->member(i).tor->pid());
-    return ns * 1e-9 + thread_cpu_seconds();
+    return ns * 1e-9;
+  };
+  // What a round cost in CPU, read outside the timed part (reading 64 /proc
+  // files is itself loop CPU that must not count).
+  struct Cpu {
+    double loop = 0, tors = 0;
   };
   // Seconds for one round over the first `over` controllers; 0 if one failed.
-  // `cpu` accumulates its CPU seconds (read outside the timed part).
-  const auto round = [&](std::size_t over, double& cpu) {
+  const auto round = [&](std::size_t over, Cpu& cpu) {
     std::size_t answered = 0, failed = 0;
-    const double cpu0 = cpu_of(over);
+    const double tors0 = tor_cpu(over);
+    const double loop0 = thread_cpu_seconds();
     const auto t0 = Clock::now();
     for (std::size_t k = 0; k < kTotal; ++k)
       ctls[k % over]->command("GETINFO version",
                               [&](const Expected<Reply>& r) { r ? ++answered : ++failed; });
     run_until(*sf.reactor, [&] { return answered + failed == kTotal; });
     const auto t1 = Clock::now();
-    cpu += cpu_of(over) - cpu0;
+    cpu.loop += thread_cpu_seconds() - loop0;
+    cpu.tors += tor_cpu(over) - tors0;
     return failed ? 0.0 : std::chrono::duration<double>(t1 - t0).count();
   };
   std::vector<double> fleet_rate, one_rate, ratio;
-  double fleet_cpu = 0, one_loop_cpu = 0, fleet_all_cpu = 0, one_all_cpu = 0;
+  Cpu fleet_cpu, one_cpu;
   std::size_t fleet_reads = 0;
   for (auto _ : st) {
-    const double cpu0 = thread_cpu_seconds();
     const std::size_t reads0 = reads;
-    const double t = round(n, fleet_all_cpu);
-    fleet_cpu += thread_cpu_seconds() - cpu0;
+    const double t = round(n, fleet_cpu);
     fleet_reads += reads - reads0;
-    const double one_cpu0 = thread_cpu_seconds();
-    const double one = round(1, one_all_cpu);
-    one_loop_cpu += thread_cpu_seconds() - one_cpu0;
+    const double one = round(1, one_cpu);
     if (t == 0 || one == 0) return st.SkipWithError("GETINFO failed");
     st.SetIterationTime(t);
     fleet_rate.push_back(double(kTotal) / t);
@@ -371,12 +362,12 @@ void BM_Getinfo(benchmark::State& st) {
   st.counters["vs_one_tor"] = median(ratio);
   // The same ratio in CPU: replies per CPU-second of the loop and the tors
   // together, N tors against one. Other load on the machine does not enter.
-  st.counters["cpu_vs_one_tor"] = one_all_cpu / fleet_all_cpu;
+  st.counters["cpu_vs_one_tor"] = (one_cpu.loop + one_cpu.tors) / (fleet_cpu.loop + fleet_cpu.tors);
   // Split: the loop thread's part, and the tors' part.
-  st.counters["loop_cpu_vs_one_tor"] = one_loop_cpu / fleet_cpu;
-  st.counters["tor_cpu_vs_one_tor"] = (one_all_cpu - one_loop_cpu) / (fleet_all_cpu - fleet_cpu);
+  st.counters["loop_cpu_vs_one_tor"] = one_cpu.loop / fleet_cpu.loop;
+  st.counters["tor_cpu_vs_one_tor"] = one_cpu.tors / fleet_cpu.tors;
   // Replies per second of the loop thread's own CPU (N-tor rounds): its capacity.
-  st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / fleet_cpu;
+  st.counters["loop_per_cpu_s"] = double(st.iterations() * kTotal) / fleet_cpu.loop;
   st.counters["replies_per_read"] = double(st.iterations() * kTotal) / double(fleet_reads);
 }
 
