@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -122,7 +123,7 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions o) {
   child->program_ = o.argv[0];
   if (!o.wait_for_exec) {
     Expected<std::unique_ptr<ChildProcess>> forked =
-        spawn_without_waiting(std::move(child), argv, in.get(), out.get());
+        spawn_without_waiting(std::move(child), argv, in.get(), out.get(), o.gate);
     if (forked && o.use_pidfd)
       (*forked)->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, (*forked)->pid_, 0));
     if (forked) (*forked)->has_pidfd_ = (*forked)->pidfd_ >= 0;
@@ -174,7 +175,10 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions o) {
 // other threads, whose locks the child inherits held) up to execve. The
 // descriptors and signals end up as posix_spawn leaves them above.
 Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn_without_waiting(
-    std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd) {
+    std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd,
+    const SpawnGate* gate) {
+  const int gate_read = gate ? gate->read_fd() : -1;
+  const int gate_write = gate ? gate->write_fd() : -1;
   Fd null_in, null_out;
   if (in_fd < 0) {
     null_in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -224,6 +228,13 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn_without_waiting(
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (gate_read >= 0) {
+      // Our copy of the write end would keep the gate shut for good.
+      if (gate_write >= 0) ::close(gate_write);
+      char c;
+      while (::read(gate_read, &c, 1) < 0 && errno == EINTR) {
+      }
+    }
     ::execve(argv[0], argv.data(), environ);
     const int e = errno;
     (void)!::write(wfd, &e, sizeof e);
@@ -238,6 +249,26 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn_without_waiting(
   child->exec_error_fd_ = err_read.get();
   err_read.release();
   return child;
+}
+
+Expected<SpawnGate> SpawnGate::create() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return Error(Errc::io, "cannot create a pipe: " + errno_text(errno));
+  return SpawnGate(p[0], p[1]);
+}
+
+SpawnGate::SpawnGate(SpawnGate&& o) noexcept
+    : read_fd_(std::exchange(o.read_fd_, -1)), write_fd_(std::exchange(o.write_fd_, -1)) {}
+
+SpawnGate::~SpawnGate() {
+  open();
+  if (read_fd_ >= 0) ::close(read_fd_);
+}
+
+void SpawnGate::open() {
+  if (write_fd_ >= 0) ::close(write_fd_);  // the waiting children read end of file
+  write_fd_ = -1;
 }
 
 ChildProcess::~ChildProcess() {

@@ -40,6 +40,27 @@
 
 namespace torcon {
 
+// Holds back children spawned with it (wait_for_exec = false) until open():
+// each waits, before its exec, for end of file on the gate's pipe. Starting
+// many programs at once, the spawning thread would otherwise compete for the
+// CPU with every child already started, and take longer per spawn the more
+// it has spawned. Move-only; destroying it opens it.
+class SpawnGate {
+ public:
+  static Expected<SpawnGate> create();
+  SpawnGate(SpawnGate&& o) noexcept;
+  SpawnGate& operator=(SpawnGate&&) = delete;
+  ~SpawnGate();
+  // Lets every child waiting at the gate go on to its exec; idempotent.
+  void open();
+  int read_fd() const { return read_fd_; }
+  int write_fd() const { return write_fd_; }
+
+ private:
+  SpawnGate(int r, int w) : read_fd_(r), write_fd_(w) {}
+  int read_fd_ = -1, write_fd_ = -1;
+};
+
 struct SpawnOptions {
   // argv[0] is the program's path, used as is (see find_executable()).
   std::vector<std::string> argv;
@@ -59,6 +80,10 @@ struct SpawnOptions {
   // milliseconds for a CPU before it can exec: launching many tors at once
   // from one thread must not wait for each (launch_tor passes false).
   bool wait_for_exec = true;
+  // With wait_for_exec = false: the child waits at this gate before its exec
+  // (the gate must outlive the spawn() call; the child holds no copy of its
+  // write end). A signal still ends a waiting child.
+  const SpawnGate* gate = nullptr;
 };
 
 class ChildProcess {
@@ -120,7 +145,8 @@ class ChildProcess {
  private:
   ChildProcess() = default;
   static Expected<std::unique_ptr<ChildProcess>> spawn_without_waiting(
-      std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd);
+      std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd,
+      const SpawnGate* gate);
   void reaped(int wait_status);
   void check_watched();
   void release_watch();

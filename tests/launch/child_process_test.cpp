@@ -548,6 +548,32 @@ TEST_F(ChildProcessTest, ExecFailureWithoutWaitingIsSaidOnceReaped) {
   }
 }
 
+// A child held at a gate runs nothing until the gate opens (then it execs),
+// and a signal still ends it while it waits.
+TEST_F(ChildProcessTest, AChildAtTheGateWaitsUntilItOpens) {
+  Expected<SpawnGate> gate = SpawnGate::create();
+  ASSERT_TRUE(gate) << gate.error().message;
+  std::vector<ChildPtr> held;
+  for (int i = 0; i < 2; ++i) {
+    SpawnOptions o = sh("echo ran");
+    o.output_path = dir_ + "/out" + std::to_string(i);
+    o.wait_for_exec = false;
+    o.gate = &*gate;
+    auto c = ChildProcess::spawn(std::move(o));
+    ASSERT_TRUE(c) << c.error().message;
+    held.push_back(std::move(*c));
+  }
+  std::this_thread::sleep_for(200ms);
+  for (ChildPtr& c : held) EXPECT_EQ(c->poll_exit(), std::nullopt);
+  EXPECT_EQ(slurp(dir_ + "/out0"), "");
+  held[1]->send_signal(SIGTERM);
+  EXPECT_EQ(describe_wait_status(*held[1]->wait_for(5s)), "killed by signal 15 (SIGTERM)");
+  gate->open();
+  EXPECT_EQ(held[0]->wait_for(5s), 0);
+  EXPECT_EQ(slurp(dir_ + "/out0"), "ran\n");
+  EXPECT_EQ(slurp(dir_ + "/out1"), "");
+}
+
 TEST_F(ChildProcessTest, FindExecutable) {
   const std::string bin = dir_ + "/bin";
   fs::create_directories(bin + "/subdir");
