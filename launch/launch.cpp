@@ -4,7 +4,8 @@
 //
 // Life of a launch (everything runs on the reactor's loop):
 //   prepare()      find the binary, make the DataDirectory, write the torrc
-//   spawn()        start tor (ChildProcess) and watch its exit from the loop
+//   spawn()        fork tor (ChildProcess, not waiting for its exec) held at
+//                  the gate of this loop pass, and watch its exit from the loop
 //   poll_files()   every 5 ms until the port file AND the cookie exist
 //                  (tor writes the port file first)
 //   connect()      Controller with SAFECOOKIE, then TAKEOWNERSHIP,
