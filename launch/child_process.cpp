@@ -1,4 +1,5 @@
-// ChildProcess: posix_spawn, exit watching (pidfd or SIGCHLD), reaping and
+// ChildProcess: posix_spawn (or fork + exec, not waiting for the exec),
+// exit watching (pidfd or SIGCHLD), reaping and
 // SIGTERM-then-SIGKILL. See child_process.hpp.
 
 #include "child_process.hpp"
@@ -8,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -45,6 +48,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  void release() { fd_ = -1; }
   void reset(int fd) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -116,6 +120,15 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions o) {
   std::vector<char*> argv;
   for (std::string& a : o.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
+  child->program_ = o.argv[0];
+  if (!o.wait_for_exec) {
+    Expected<std::unique_ptr<ChildProcess>> forked =
+        spawn_without_waiting(std::move(child), argv, in.get(), out.get(), o.gate);
+    if (forked && o.use_pidfd)
+      (*forked)->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, (*forked)->pid_, 0));
+    if (forked) (*forked)->has_pidfd_ = (*forked)->pidfd_ >= 0;
+    return forked;
+  }
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
@@ -158,10 +171,111 @@ Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions o) {
   return child;
 }
 
+// fork, then in the child only async-signal-safe calls (the parent may have
+// other threads, whose locks the child inherits held) up to execve. The
+// descriptors and signals end up as posix_spawn leaves them above.
+Expected<std::unique_ptr<ChildProcess>> ChildProcess::spawn_without_waiting(
+    std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd,
+    const SpawnGate* gate) {
+  const int gate_read = gate ? gate->read_fd() : -1;
+  const int gate_write = gate ? gate->write_fd() : -1;
+  Fd null_in, null_out;
+  if (in_fd < 0) {
+    null_in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (null_in.get() < 0 || !above_stdio(null_in))
+      return Error(Errc::io, "cannot open /dev/null: " + errno_text(errno));
+    in_fd = null_in.get();
+  }
+  if (out_fd < 0) {
+    null_out.reset(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (null_out.get() < 0 || !above_stdio(null_out))
+      return Error(Errc::io, "cannot open /dev/null: " + errno_text(errno));
+    out_fd = null_out.get();
+  }
+  // The child writes its errno here if execve fails; a successful exec
+  // closes the write end (O_CLOEXEC) without a word.
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+    return Error(Errc::io, "cannot create a pipe: " + errno_text(errno));
+  Fd err_read(p[0]), err_write(p[1]);
+  if (!above_stdio(err_read) || !above_stdio(err_write))
+    return Error(Errc::io, "cannot move a pipe above stdio: " + errno_text(errno));
+  // Fallback where close_range cannot mark descriptors close-on-exec.
+  rlimit lim{};
+  const int max_fd = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                         ? static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20))
+                         : 65536;
+
+  // No handler of ours may run in the child before it has reset them all.
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+  const pid_t pid = ::_Fork();
+  if (pid == 0) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // EINVAL: skipped
+    const int wfd = err_write.get();
+    if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(1, 2) < 0) {
+      const int e = errno;
+      (void)!::write(wfd, &e, sizeof e);
+      ::_exit(127);
+    }
+    // Everything above stdio closes at exec, O_CLOEXEC or not (the write
+    // end of the error pipe already does).
+    if (::syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */) != 0)
+      for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (gate_read >= 0) {
+      // Our copy of the write end would keep the gate shut for good.
+      if (gate_write >= 0) ::close(gate_write);
+      char c;
+      while (::read(gate_read, &c, 1) < 0 && errno == EINTR) {
+      }
+    }
+    ::execve(argv[0], argv.data(), environ);
+    const int e = errno;
+    (void)!::write(wfd, &e, sizeof e);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (pid < 0)
+    return Error(Errc::io, "cannot start " + child->program_ + ": " + errno_text(fork_errno));
+  child->pid_ = pid;
+  child->running_ = true;
+  child->exec_error_fd_ = err_read.get();
+  err_read.release();
+  return child;
+}
+
+Expected<SpawnGate> SpawnGate::create() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return Error(Errc::io, "cannot create a pipe: " + errno_text(errno));
+  return SpawnGate(p[0], p[1]);
+}
+
+SpawnGate::SpawnGate(SpawnGate&& o) noexcept
+    : read_fd_(std::exchange(o.read_fd_, -1)), write_fd_(std::exchange(o.write_fd_, -1)) {}
+
+SpawnGate::~SpawnGate() {
+  open();
+  if (read_fd_ >= 0) ::close(read_fd_);
+}
+
+void SpawnGate::open() {
+  if (write_fd_ >= 0) ::close(write_fd_);  // the waiting children read end of file
+  write_fd_ = -1;
+}
+
 ChildProcess::~ChildProcess() {
   release_watch();
   if (running_) terminate_and_wait(kDestructorGrace);
   if (pidfd_ >= 0) ::close(pidfd_);
+  if (exec_error_fd_ >= 0) ::close(exec_error_fd_);
 }
 
 // ---- blocking --------------------------------------------------------------------
@@ -173,6 +287,14 @@ void ChildProcess::send_signal(int sig) {
 void ChildProcess::reaped(int wait_status) {
   running_ = false;
   wait_status_ = wait_status;
+  if (exec_error_fd_ >= 0) {
+    // The child is gone, so the pipe holds all it will ever hold.
+    int e = 0;
+    if (::read(exec_error_fd_, &e, sizeof e) == static_cast<ssize_t>(sizeof e))
+      exec_failure_ = "cannot start " + program_ + ": " + errno_text(e);
+    ::close(exec_error_fd_);
+    exec_error_fd_ = -1;
+  }
   release_watch();
   if (pidfd_ >= 0) ::close(pidfd_);
   pidfd_ = -1;

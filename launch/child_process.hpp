@@ -40,6 +40,27 @@
 
 namespace torcon {
 
+// Holds back children spawned with it (wait_for_exec = false) until open():
+// each waits, before its exec, for end of file on the gate's pipe. Starting
+// many programs at once, the spawning thread would otherwise compete for the
+// CPU with every child already started, and take longer per spawn the more
+// it has spawned. Move-only; destroying it opens it.
+class SpawnGate {
+ public:
+  static Expected<SpawnGate> create();
+  SpawnGate(SpawnGate&& o) noexcept;
+  SpawnGate& operator=(SpawnGate&&) = delete;
+  ~SpawnGate();
+  // Lets every child waiting at the gate go on to its exec; idempotent.
+  void open();
+  int read_fd() const { return read_fd_; }
+  int write_fd() const { return write_fd_; }
+
+ private:
+  SpawnGate(int r, int w) : read_fd_(r), write_fd_(w) {}
+  int read_fd_ = -1, write_fd_ = -1;
+};
+
 struct SpawnOptions {
   // argv[0] is the program's path, used as is (see find_executable()).
   std::vector<std::string> argv;
@@ -51,6 +72,18 @@ struct SpawnOptions {
   bool append_output = false;  // keep what output_path holds, else truncate it
   // False forces the SIGCHLD fallback as if pidfd_open were missing (tests).
   bool use_pidfd = true;
+  // True: spawn() returns once the program runs (posix_spawn, which suspends
+  // the caller until the child has exec'd), so an exec failure is spawn()'s
+  // error. False: spawn() returns as soon as the child exists (fork, then
+  // exec in the child); an exec failure is an exit with status 127, and
+  // exec_failure() says why. On a loaded machine the child may wait tens of
+  // milliseconds for a CPU before it can exec: launching many tors at once
+  // from one thread must not wait for each (launch_tor passes false).
+  bool wait_for_exec = true;
+  // With wait_for_exec = false: the child waits at this gate before its exec
+  // (the gate must outlive the spawn() call; the child holds no copy of its
+  // write end). A signal still ends a waiting child.
+  const SpawnGate* gate = nullptr;
 };
 
 class ChildProcess {
@@ -81,6 +114,10 @@ class ChildProcess {
   // only, with append_output). Empty for /dev/null.
   std::string output_tail(std::size_t bytes) const;
 
+  // Once reaped, for a child spawned with wait_for_exec = false whose exec
+  // failed: "cannot start <argv[0]>: <reason>"; nullopt otherwise.
+  const std::optional<std::string>& exec_failure() const { return exec_failure_; }
+
   // Sends sig if the child is not reaped yet (so its pid cannot have been
   // reused); a no-op afterwards.
   void send_signal(int sig);
@@ -107,6 +144,9 @@ class ChildProcess {
 
  private:
   ChildProcess() = default;
+  static Expected<std::unique_ptr<ChildProcess>> spawn_without_waiting(
+      std::unique_ptr<ChildProcess> child, std::vector<char*>& argv, int in_fd, int out_fd,
+      const SpawnGate* gate);
   void reaped(int wait_status);
   void check_watched();
   void release_watch();
@@ -118,6 +158,9 @@ class ChildProcess {
   bool has_pidfd_ = false;
   std::string output_path_;
   std::uint64_t output_start_ = 0;  // size of output_path before this child wrote to it
+  std::string program_;             // argv[0], for exec_failure()
+  int exec_error_fd_ = -1;          // wait_for_exec = false: the child's errno if its exec failed
+  std::optional<std::string> exec_failure_;
 
   bool watched_ = false;        // watch() was called (once only)
   Reactor* reactor_ = nullptr;  // while watching

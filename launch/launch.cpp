@@ -4,7 +4,8 @@
 //
 // Life of a launch (everything runs on the reactor's loop):
 //   prepare()      find the binary, make the DataDirectory, write the torrc
-//   spawn()        start tor (ChildProcess) and watch its exit from the loop
+//   spawn()        fork tor (ChildProcess, not waiting for its exec) held at
+//                  the gate of this loop pass, and watch its exit from the loop
 //   poll_files()   every 5 ms until the port file AND the cookie exist
 //                  (tor writes the port file first)
 //   connect()      Controller with SAFECOOKIE, then TAKEOWNERSHIP,
@@ -42,6 +43,25 @@ constexpr auto kFilePoll = milliseconds(5);
 constexpr std::size_t kErrorTail = 2000;
 
 std::string errno_text(int e) { return std::strerror(e); }
+
+// The launches started in one pass of a loop (a fleet launched in a for
+// loop) hold their children at one gate, opened from the loop right after:
+// spawning then takes the loop thread a millisecond or so per tor, instead
+// of a share of the CPU among all the tors already starting (measured with
+// 64: the last was spawned 2.8-4.3 s after the first on a loaded machine).
+// Null if no pipe can be had: the children then start at once.
+std::shared_ptr<SpawnGate> gate_for_this_pass(Reactor& reactor) {
+  thread_local std::weak_ptr<SpawnGate> current;
+  thread_local const Reactor* current_reactor = nullptr;
+  if (auto g = current.lock(); g && current_reactor == &reactor) return g;
+  Expected<SpawnGate> created = SpawnGate::create();
+  if (!created) return nullptr;
+  auto gate = std::make_shared<SpawnGate>(std::move(*created));
+  current = gate;
+  current_reactor = &reactor;
+  reactor.post([gate] { gate->open(); });
+  return gate;
+}
 
 // A path with '/' is used as is; a bare name is looked up in $PATH, as
 // execvp would, so the error can say exactly what was searched.
@@ -292,6 +312,13 @@ Status Tor::spawn() {
   so.output_path = stdout_log_;
   const char* force = std::getenv("TORCON_LAUNCH_FORCE_SIGCHLD");  // tests the fallback
   so.use_pidfd = !(force && *force == '1');
+  // Do not wait for tor's exec: with many tors starting at once, each exec
+  // waits its turn for a CPU behind those already busy starting (measured:
+  // 35 ms median per spawn, 2.3-2.9 s to spawn 64 one after another). The
+  // binary was checked above; a failed exec still ends as an early exit.
+  so.wait_for_exec = false;
+  const std::shared_ptr<SpawnGate> gate = gate_for_this_pass(reactor_);
+  so.gate = gate.get();
   Expected<std::unique_ptr<ChildProcess>> child = ChildProcess::spawn(std::move(so));
   if (!child) return child.error();
   child_ = std::move(*child);
@@ -444,6 +471,7 @@ void Tor::child_exited(int wait_status) {
   switch (phase_) {
     case Phase::launching:
       exit_described_ = true;
+      if (child_->exec_failure()) return fail(Error(Errc::io, *child_->exec_failure()));
       fail(Error(Errc::io, "tor exited during startup: " + describe_wait_status(wait_status)));
       return;
     case Phase::failing: finish_failure(); return;

@@ -17,6 +17,10 @@
 // signalfd for SIGCHLD, which then stays blocked on the loop thread, plus a
 // 100 ms waitpid poll), so it is always reaped.
 //
+// Many at once: call launch_tor N times from one callback (or before run());
+// the tors of that pass are started together once it ends, so the loop
+// thread never competes for the CPU with tors it already started.
+//
 // The torrc is written to <DataDirectory>/torrc and passed as
 // `tor -f <dir>/torrc --defaults-torrc /dev/null` (no system defaults apply).
 // Other files there: control.port, control_auth_cookie, control.sock (Unix

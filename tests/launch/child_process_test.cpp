@@ -77,7 +77,10 @@ class ChildProcessTest : public ::testing::Test {
     o.output_path = dir_ + "/out";
     return o;
   }
+  // SpawnModeTest runs its cases both ways.
+  virtual bool wait_for_exec() const { return true; }
   ChildPtr start(SpawnOptions o) {
+    o.wait_for_exec = wait_for_exec();
     auto c = ChildProcess::spawn(std::move(o));
     EXPECT_TRUE(c) << c.error().message;
     return c ? std::move(*c) : nullptr;
@@ -95,9 +98,18 @@ class ChildProcessTest : public ::testing::Test {
   std::string dir_;
 };
 
+// The cases that hold whether spawn() waits for the exec (posix_spawn) or not
+// (fork + exec in the child, as launch_tor does).
+class SpawnModeTest : public ChildProcessTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  bool wait_for_exec() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Spawn, SpawnModeTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "waiting" : "forked"; });
+
 // ---- status ------------------------------------------------------------------------
 
-TEST_F(ChildProcessTest, ExitStatusAndSignalDeath) {
+TEST_P(SpawnModeTest, ExitStatusAndSignalDeath) {
   const struct {
     const char* script;
     const char* described;
@@ -158,7 +170,7 @@ TEST_F(ChildProcessTest, PollExitDoesNotBlock) {
 
 // ---- stdin, stdout, stderr and nothing else ---------------------------------------------
 
-TEST_F(ChildProcessTest, StdoutAndStderrGoToTheOutputFile) {
+TEST_P(SpawnModeTest, StdoutAndStderrGoToTheOutputFile) {
   ChildPtr child = start(sh("echo out; echo err >&2"));
   ASSERT_TRUE(child);
   EXPECT_EQ(child->wait(), 0);
@@ -183,7 +195,7 @@ TEST_F(ChildProcessTest, OutputTruncatedOrAppended) {
   }
 }
 
-TEST_F(ChildProcessTest, StdinTextThenEndOfFile) {
+TEST_P(SpawnModeTest, StdinTextThenEndOfFile) {
   const struct {
     std::string input;
     std::string output;
@@ -203,7 +215,7 @@ TEST_F(ChildProcessTest, StdinTextThenEndOfFile) {
   }
 }
 
-TEST_F(ChildProcessTest, ChildGetsExactlyThreeDescriptors) {
+TEST_P(SpawnModeTest, ChildGetsExactlyThreeDescriptors) {
   // Descriptors the child must not get: without O_CLOEXEC, and with it.
   const int plain = ::open("/dev/null", O_RDONLY);
   int pipe_fds[2];
@@ -245,7 +257,7 @@ TEST_F(ChildProcessTest, ChildGetsExactlyThreeDescriptors) {
   ::close(cloexec);
 }
 
-TEST_F(ChildProcessTest, ParentKeepsNoDescriptor) {
+TEST_P(SpawnModeTest, ParentKeepsNoDescriptor) {
   const std::size_t before = open_fds();
   auto reactor = Reactor::create();
   ASSERT_TRUE(reactor) << reactor.error().message;
@@ -268,7 +280,7 @@ TEST_F(ChildProcessTest, ParentKeepsNoDescriptor) {
 }
 
 // A caller that blocks SIGTERM or ignores SIGHUP must not hand that to tor.
-TEST_F(ChildProcessTest, SignalsBlockedOrIgnoredByTheCallerAreDefaultInTheChild) {
+TEST_P(SpawnModeTest, SignalsBlockedOrIgnoredByTheCallerAreDefaultInTheChild) {
   sigset_t block, old_mask;
   sigemptyset(&block);
   sigaddset(&block, SIGTERM);
@@ -330,7 +342,7 @@ TEST_F(ChildProcessTest, TerminateAndWaitReturnsAsSoonAsTheChildExits) {
   EXPECT_TRUE(reaped(child->pid()));
 }
 
-TEST_F(ChildProcessTest, DestructorReapsARunningChild) {
+TEST_P(SpawnModeTest, DestructorReapsARunningChild) {
   const struct {
     const char* script;
     double min_ms;  // SIGTERM ignored: the destructor's 200 ms grace, then SIGKILL
@@ -510,6 +522,56 @@ TEST_F(ChildProcessTest, SpawnErrorsSayWhat) {
     for (const std::string& s : c.said)
       EXPECT_NE(r.error().message.find(s), std::string::npos) << r.error().message;
   }
+}
+
+// Without waiting, spawn() cannot see a failed exec: the child exits with
+// status 127 and exec_failure() names the program and the reason. An exec
+// that works leaves exec_failure() empty.
+TEST_F(ChildProcessTest, ExecFailureWithoutWaitingIsSaidOnceReaped) {
+  const struct {
+    std::string program;
+    std::optional<std::string> failure;
+  } cases[] = {
+      {"/nonexistent/prog", "cannot start /nonexistent/prog: No such file or directory"},
+      {"/etc/passwd", "cannot start /etc/passwd: Permission denied"},
+      {"/bin/true", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    SpawnOptions o;
+    o.argv = {c.program};
+    o.wait_for_exec = false;
+    auto r = ChildProcess::spawn(std::move(o));
+    ASSERT_TRUE(r) << r.error().message;
+    const int ws = (*r)->wait();
+    EXPECT_EQ((*r)->exec_failure(), c.failure) << c.program;
+    EXPECT_EQ(describe_wait_status(ws), c.failure ? "exit status 127" : "exit status 0");
+  }
+}
+
+// A child held at a gate runs nothing until the gate opens (then it execs),
+// and a signal still ends it while it waits.
+TEST_F(ChildProcessTest, AChildAtTheGateWaitsUntilItOpens) {
+  Expected<SpawnGate> gate = SpawnGate::create();
+  ASSERT_TRUE(gate) << gate.error().message;
+  std::vector<ChildPtr> held;
+  for (int i = 0; i < 2; ++i) {
+    SpawnOptions o = sh("echo ran");
+    o.output_path = dir_ + "/out" + std::to_string(i);
+    o.wait_for_exec = false;
+    o.gate = &*gate;
+    auto c = ChildProcess::spawn(std::move(o));
+    ASSERT_TRUE(c) << c.error().message;
+    held.push_back(std::move(*c));
+  }
+  std::this_thread::sleep_for(200ms);
+  for (ChildPtr& c : held) EXPECT_EQ(c->poll_exit(), std::nullopt);
+  EXPECT_EQ(slurp(dir_ + "/out0"), "");
+  held[1]->send_signal(SIGTERM);
+  EXPECT_EQ(describe_wait_status(*held[1]->wait_for(5s)), "killed by signal 15 (SIGTERM)");
+  gate->open();
+  EXPECT_EQ(held[0]->wait_for(5s), 0);
+  EXPECT_EQ(slurp(dir_ + "/out0"), "ran\n");
+  EXPECT_EQ(slurp(dir_ + "/out1"), "");
 }
 
 TEST_F(ChildProcessTest, FindExecutable) {
