@@ -62,7 +62,8 @@ class TORCON_API ArgReader {
     out.quoted = out.escaped = false;
     const char* s = p_;
     if (*s == '"') return take_quoted(s, out);
-    const char* e = skip_key_chars(s);
+    const char* e = s;
+    while (e < end_ && is_key_char(*e)) ++e;
     if (e > s && e < end_ && *e == '=') {
       out.key = std::string_view(s, std::size_t(e - s));
       s = ++e;
@@ -83,32 +84,6 @@ class TORCON_API ArgReader {
     return detail::kKeyChars.t[static_cast<unsigned char>(c)];
   }
   bool take_quoted(const char* at, Arg& out);  ///< out of line: rare
-
-  /// The first byte at or after p that is not a key char (or end_), eight
-  /// bytes per step: every token is scanned for a key, and a table lookup and
-  /// branch per byte was the largest share of parsing a STREAM event. Per
-  /// byte, in the low seven bits (so no carry crosses into the next byte):
-  /// x + (0x80 - lo) has its high bit set where x >= lo, x + (0x7f - hi)
-  /// where x > hi; bytes with the high bit set are never key chars.
-  const char* skip_key_chars(const char* p) const noexcept {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kLow7 = 0x7f7f7f7f7f7f7f7full,
-                            kHigh = 0x8080808080808080ull;
-    constexpr auto in_range = [](std::uint64_t x, unsigned lo, unsigned hi) {
-      return (x + kOnes * (0x80 - lo)) & ~(x + kOnes * (0x7f - hi));
-    };
-    while (end_ - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      const std::uint64_t x = w & kLow7;
-      const std::uint64_t key = in_range(x | kOnes * 0x20, 'a', 'z')  ///< either case
-                                | in_range(x, '0', '9') | in_range(x, '_', '_');
-      const std::uint64_t stop = ~(key & ~w) & kHigh;
-      if (stop) return p + (__builtin_ctzll(stop) >> 3);  ///< little-endian: lowest byte first
-      p += 8;
-    }
-    while (p < end_ && is_key_char(*p)) ++p;
-    return p;
-  }
 
   /// The first ' ' at or after p (or end_), eight bytes per step: values run
   /// from a few bytes to 150+ (circuit paths), and a byte loop or a memchr

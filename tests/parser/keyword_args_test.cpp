@@ -91,10 +91,9 @@ TEST(ArgReader, KeyCharacters) {
             (std::vector<A>{pos("a-b=c"), pos("x.y=1"), pos("=v"), pos("k:v=1")}));
 }
 
-// The key is found eight bytes at a time: every byte value, at every offset
-// within and after the first eight-byte steps, must end a key exactly where
-// is_arg_key_char() says (a wrong mask lets '[' or 0xC1 into a key, or ends
-// one at 'Z').
+// Every byte value, at every offset of keys up to 20 bytes long, ends a key
+// exactly where is_arg_key_char() says (a scanner that lets '[' or 0xC1 into
+// a key, or ends one at 'Z', fails here).
 TEST(ArgReader, EveryByteAtEveryOffsetOfAKey) {
   for (std::size_t at = 0; at < 20; ++at) {
     for (int c = 0; c < 256; ++c) {
