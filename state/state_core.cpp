@@ -1,6 +1,7 @@
 #include "state_core.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <utility>
 
@@ -54,24 +55,65 @@ std::uint8_t stream_rank(StreamStatus s) {
 bool is_final(CircStatus s) { return s == CircStatus::failed || s == CircStatus::closed; }
 bool is_final(StreamStatus s) { return s == StreamStatus::failed || s == StreamStatus::closed; }
 
+// field = text, as clear() and append(): std::string's assign() goes through
+// _M_replace (overlap checks, a general splice), the larger cost of a field
+// that changes on every event (the status text).
+[[gnu::always_inline]] inline void set_text(std::string& field, std::string_view text) {
+  field.clear();
+  field.append(text.data(), text.size());
+}
+
+// a == b for the short texts events repeat (IDs, purposes, flags, hex
+// nonces): eight bytes at a time, inline, rather than a memcmp call each.
+[[gnu::always_inline]] inline bool same_text(std::string_view a, std::string_view b) {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n < 8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  std::uint64_t x, y, diff = 0;
+  for (std::size_t i = 0; i + 8 < n; i += 8) {
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    diff |= x ^ y;
+  }
+  std::memcpy(&x, a.data() + n - 8, 8);  // the last eight, overlapping
+  std::memcpy(&y, b.data() + n - 8, 8);
+  return (diff | (x ^ y)) == 0;
+}
+
 // Copies a field an event carries into the entry; absent fields keep what
-// an earlier event said.
-bool update(std::string& field, std::string_view value) {
-  if (value.empty() || field == value) return false;
-  field.assign(value.data(), value.size());
+// an earlier event said. Inlined: a STREAM event checks a dozen fields, most
+// of them unchanged, and the calls cost more than the comparisons.
+[[gnu::always_inline]] inline bool update(std::string& field, std::string_view value) {
+  if (value.empty() || same_text(field, value)) return false;
+  set_text(field, value);
   return true;
 }
-bool update(std::string& field, const Value& value, std::string& scratch) {
+[[gnu::always_inline]] inline bool update(std::string& field, const Value& value,
+                                          std::string& scratch) {
   if (!value.present) return false;
-  const std::string_view v = value.decoded(scratch);
-  if (field == v) return false;
-  field.assign(v.data(), v.size());
+  const std::string_view v = value.escaped ? value.decoded(scratch) : value.text;
+  if (same_text(field, v)) return false;
+  set_text(field, v);
   return true;
 }
 
-std::size_t count_hops(std::string_view path) {
-  if (path.empty()) return 0;
-  return std::size_t(std::count(path.begin(), path.end(), ',')) + 1;
+// Whether `path` names more than `known` hops: a hop after the first
+// `known` commas. Every CIRC event carries its path; a jump from comma to
+// comma is a few steps where counting them all read every byte.
+bool has_hops_beyond(std::string_view path, std::size_t known) {
+  if (path.empty()) return false;
+  const char* p = path.data();
+  const char* const end = p + path.size();
+  for (; known > 0; --known) {
+    const void* comma = std::memchr(p, ',', std::size_t(end - p));
+    if (!comma) return false;
+    p = static_cast<const char*>(comma) + 1;
+  }
+  return true;
 }
 
 }  // namespace
@@ -188,20 +230,20 @@ Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
     }
     if (from_snapshot && ended_circuits_.contains(e.id)) return {};
     std::unique_ptr<Circuit> c = new_circuit();
-    c->id_.assign(e.id.data(), e.id.size());
+    set_text(c->id_, e.id);
     it = circuits_.emplace(c->id_, std::move(c)).first;
     what |= circuit_created;
   }
   Circuit& c = *it->second;
   const std::uint8_t rank = circ_rank(e.status_enum);
   if (rank != 0 && rank < c.rank_) return {};  // older news than what we know
-  if (c.state_ != e.status_enum || c.state_text_ != e.status) {
+  if (c.state_ != e.status_enum || !same_text(c.state_text_, e.status)) {
     c.state_ = e.status_enum;
-    c.state_text_.assign(e.status.data(), e.status.size());
+    set_text(c.state_text_, e.status);
     what |= circuit_state;
   }
   if (rank != 0) c.rank_ = rank;
-  if (count_hops(e.path) > c.path_.size() && set_path(c, e.path)) what |= circuit_path;
+  if (has_hops_beyond(e.path, c.path_.size()) && set_path(c, e.path)) what |= circuit_path;
   if (update(c.purpose_, e.purpose)) what |= circuit_purpose;
   bool details = update(c.build_flags_, e.build_flags);
   details |= update(c.hs_state_, e.hs_state);
@@ -282,7 +324,7 @@ void StateCore::apply_circ_minor(const CircMinorEvent& e) {
   details |= update(c.hs_state_, e.hs_state);
   details |= update(c.rend_query_, e.rend_query);
   if (details) what |= circuit_details;
-  if (count_hops(e.path) > c.path_.size() && set_path(c, e.path)) what |= circuit_path;
+  if (has_hops_beyond(e.path, c.path_.size()) && set_path(c, e.path)) what |= circuit_path;
   notify(c, what);
 }
 
@@ -311,7 +353,7 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
     }
     if (from_snapshot && ended_streams_.contains(e.id)) return {};
     std::unique_ptr<Stream> s = new_stream();
-    s->id_.assign(e.id.data(), e.id.size());
+    set_text(s->id_, e.id);
     it = streams_.emplace(s->id_, std::move(s)).first;
     what |= stream_created;
   }
@@ -324,9 +366,9 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
       (!created && rank == 1 && e.status_enum != StreamStatus::detached) ||
       (rank != 0 && rank != kNotice && e.status_enum != StreamStatus::detached && rank < s.rank_);
   if (!stale && rank != kNotice) {
-    if (s.state_ != e.status_enum || s.state_text_ != e.status) {
+    if (s.state_ != e.status_enum || !same_text(s.state_text_, e.status)) {
       s.state_ = e.status_enum;
-      s.state_text_.assign(e.status.data(), e.status.size());
+      set_text(s.state_text_, e.status);
       what |= stream_state;
     }
     if (rank != 0) s.rank_ = rank;
@@ -338,7 +380,8 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
       case StreamStatus::sent_resolve:
       case StreamStatus::succeeded:
       case StreamStatus::remap:
-        if (e.circ_id != "0") {
+        // Already on that circuit (the usual SUCCEEDED, REMAP): no lookup.
+        if (e.circ_id != "0" && !(s.circuit_ && same_text(s.circuit_->id_, e.circ_id))) {
           auto c = circuits_.find(e.circ_id);
           Circuit* circ = c == circuits_.end() ? nullptr : c->second.get();
           if (circ != s.circuit_) {
@@ -361,10 +404,10 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
       default: break;
     }
   }
-  if (e.target != s.target_) {
-    s.target_.assign(e.target.data(), e.target.size());
+  if (!same_text(e.target, s.target_)) {
+    set_text(s.target_, e.target);
     const HostPort hp = split_target(e.target);
-    s.host_.assign(hp.host.data(), hp.host.size());
+    set_text(s.host_, hp.host);
     s.port_ = hp.port;
     if (created)
       s.requested_host_ = s.host_;

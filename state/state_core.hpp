@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "address_map.hpp"
+#include "control_id_hash.hpp"
 #include "listener_list.hpp"
 #include "router_table.hpp"
 #include "string_key.hpp"
@@ -58,8 +59,8 @@ class StateCore {
   std::uint64_t next_listener_ = 1;
 
   RouterTable routers_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Circuit>, TextHash, TextEq> circuits_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Stream>, TextHash, TextEq> streams_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Circuit>, ControlIdHash, TextEq> circuits_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Stream>, ControlIdHash, TextEq> streams_;
   std::optional<std::uint64_t> tor_pid_;
   AddressMap addrmap_;
   std::vector<Guard> guards_;  // tor's order (entry-guards lists them by priority)
@@ -73,7 +74,7 @@ class StateCore {
 
   // Between attach() and the snapshot: IDs that ended meanwhile.
   bool snapshot_pending_ = false;
-  absl::flat_hash_set<std::string, TextHash, TextEq> ended_circuits_, ended_streams_;
+  absl::flat_hash_set<std::string, ControlIdHash, TextEq> ended_circuits_, ended_streams_;
 
   // Attachment (tor_state.cpp).
   Controller* controller_ = nullptr;

@@ -14,6 +14,7 @@
 
 #include "torcon/reply_reader.hpp"
 #include "torcon/router_status.hpp"
+#include "torcon/tokens.hpp"
 
 namespace torcon {
 namespace {
@@ -244,6 +245,37 @@ TEST(LongName, Malformed) {
   EXPECT_FALSE(parse_long_name("$" + fp + "~abcdefghij0123456789", n));  // 20 chars
   EXPECT_FALSE(parse_long_name("$" + fp + "~bad-nick", n));
   EXPECT_FALSE(parse_long_name("not a nick", n));
+}
+
+// The fingerprint is decoded by table: every byte value at every digit
+// position is accepted exactly when it is a hex digit, and then decoded to
+// its value (a table entry off by one, or a wrong mask for the "not hex"
+// mark, shows here).
+TEST(LongName, EveryByteAtEveryFingerprintDigit) {
+  const std::string fp(kFp1);
+  LongName n;
+  for (std::size_t at = 0; at < 40; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text = "$" + fp + "~relay0";
+      text[1 + at] = char(c);
+      const int digit = hex_value(char(c));
+      ASSERT_EQ(parse_long_name(text, n), digit >= 0) << "byte " << c << " at digit " << at;
+      if (digit < 0) continue;
+      const int other = hex_value(fp[at ^ 1]);
+      const int want = at % 2 == 0 ? digit << 4 | other : other << 4 | digit;
+      ASSERT_EQ(n.identity[at / 2], want) << "byte " << c << " at digit " << at;
+    }
+  }
+  // Every byte of the identity, from digits of both cases in every position.
+  std::string all = "$";
+  for (int i = 0; i < 20; ++i) {
+    const char* hex = "0123456789abcdefABCDEF";
+    all += hex[(i * 7) % 22];
+    all += hex[(i * 11 + 3) % 22];
+  }
+  ASSERT_TRUE(parse_long_name(all, n));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(n.identity[i], hex_value(all[1 + 2 * i]) << 4 | hex_value(all[2 + 2 * i])) << i;
 }
 
 // ---- CIRC ----------------------------------------------------------------------

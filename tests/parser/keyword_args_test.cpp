@@ -91,6 +91,35 @@ TEST(ArgReader, KeyCharacters) {
             (std::vector<A>{pos("a-b=c"), pos("x.y=1"), pos("=v"), pos("k:v=1")}));
 }
 
+// Every byte value, at every offset of keys up to 20 bytes long, ends a key
+// exactly where is_arg_key_char() says (a scanner that lets '[' or 0xC1 into
+// a key, or ends one at 'Z', fails here).
+TEST(ArgReader, EveryByteAtEveryOffsetOfAKey) {
+  for (std::size_t at = 0; at < 20; ++at) {
+    for (int c = 0; c < 256; ++c) {
+      std::string text(at, 'K');
+      if (at > 0) text[at / 2] = "aZ0_9zA"[at % 7];  // the range ends, inside the key
+      const char byte = char(c);
+      if (byte == '"' && at == 0) continue;  // a quoted value: QuotedValuesWithSpacesAndEscapes
+      text += byte;
+      text += "Q=v";
+      const std::vector<A> got = all_args(text);
+      const bool joins = is_arg_key_char(byte);
+      std::vector<A> want;
+      if (joins)
+        want = {kw(text.substr(0, at + 2), "v")};
+      else if (byte == '=' && at > 0)
+        want = {kw(text.substr(0, at), "Q=v")};
+      else if (byte == ' ')
+        want = at > 0 ? std::vector<A>{pos(text.substr(0, at)), kw("Q", "v")}
+                      : std::vector<A>{kw("Q", "v")};
+      else
+        want = {pos(text)};
+      ASSERT_EQ(got, want) << "byte " << c << " after " << at << " key bytes";
+    }
+  }
+}
+
 TEST(ArgReader, ValueKeepsLaterEquals) {
   EXPECT_EQ(all_args("K=a=b SOCKS_USERNAME=u=v"),
             (std::vector<A>{kw("K", "a=b"), kw("SOCKS_USERNAME", "u=v")}));
