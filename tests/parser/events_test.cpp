@@ -667,6 +667,55 @@ TEST(AddrMap, Malformed) {
   expect_error(parse_line("ADDRMAP a b \"2026-11-25 11:00:00"), "ADDRMAP", "quoted");
 }
 
+// ---- the exact error of each malformed event -----------------------------------
+// One line per required field of the table-driven events (event_fields.hpp):
+// the table's order is the order of the checks, so the first problem is named.
+
+TEST(Malformed, EachRequiredFieldIsNamedExactly) {
+  struct Case {
+    std::string_view line, message;
+  };
+  const Case cases[] = {
+      {"CIRC", "CIRC event: missing CircuitID"},
+      {"CIRC 3$ BUILT", "CIRC event: CircuitID is not 1-16 letters/digits: '3$'"},
+      {"CIRC 3", "CIRC event: missing CircStatus"},
+      {"CIRC_MINOR 3", "CIRC_MINOR event: missing CircEvent"},
+      {"CIRC_MINOR x.y PURPOSE_CHANGED",
+       "CIRC_MINOR event: CircuitID is not 1-16 letters/digits: 'x.y'"},
+      {"STREAM 5 NEW 0", "STREAM event: missing Target"},
+      {"STREAM 5 NEW", "STREAM event: missing CircuitID"},
+      {"STREAM 5 NEW 0+ a:1", "STREAM event: CircuitID is not 1-16 letters/digits: '0+'"},
+      {"STREAM 5", "STREAM event: missing StreamStatus"},
+      {"ORCONN $AA", "ORCONN event: missing ORStatus"},
+      {"ORCONN $AA CLOSED ID=a-b", "ORCONN event: ConnID is not 1-16 letters/digits: 'a-b'"},
+      {"CIRC_BW READ=1 WRITTEN=2", "CIRC_BW event: missing ID="},
+      {"CIRC_BW ID=5 WRITTEN=2", "CIRC_BW event: missing READ="},
+      {"CIRC_BW ID=5 READ=1", "CIRC_BW event: missing WRITTEN="},
+      {"CIRC_BW ID=5 READ=1 WRITTEN=2x", "CIRC_BW event: WRITTEN is not a number: '2x'"},
+      {"CIRC_BW ID=5 READ=-1 WRITTEN=x", "CIRC_BW event: READ is not a number: '-1'"},
+      {"ADDRMAP 192.0.2.3 example.com", "ADDRMAP event: missing Expiry"},
+      {"GUARD ENTRY $AA", "GUARD event: missing Status"},
+      {"HS_DESC REQUESTED abc NO_AUTH", "HS_DESC event: missing HsDir"},
+      {"BUILDTIMEOUT_SET TOTAL_TIMES=5", "BUILDTIMEOUT_SET event: missing Type"},
+  };
+  for (const Case& c : cases) {
+    const Parsed& p = parse_line(std::string(c.line));
+    ASSERT_FALSE(p.ev.ok()) << c.line;
+    EXPECT_EQ(p.ev.error().message, c.message) << c.line;
+  }
+}
+
+// A keyword this parser does not know, and positionals past the spec's, are
+// skipped without failing the event (raw_args keeps them).
+TEST(Malformed, UnknownKeywordsAndExtraPositionalsAreSkipped) {
+  const auto& e = body<StreamEvent>(
+      parse_line("STREAM 5 NEW 0 192.0.2.1:80 extra more FUTURE_KEY=1 PURPOSE=USER R=2"));
+  EXPECT_EQ(e.target, "192.0.2.1:80");
+  EXPECT_EQ(e.purpose, "USER");
+  const auto& g = body<GuardEvent>(parse_line("GUARD ENTRY $AA UP LATER=1"));
+  EXPECT_EQ(g.status_enum, GuardStatus::up);
+}
+
 // ---- NS, NEWCONSENSUS ----------------------------------------------------------
 
 const std::string kEntries =
