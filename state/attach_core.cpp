@@ -299,8 +299,10 @@ void AttachCore::on_stream(const Stream& s, StreamChanges what) {
     return;
   }
   if (!installed_ || !(what & (stream_state | stream_created)) || !s.needs_decision()) return;
-  // A new offer replaces one still owed from before a DETACHED.
+  // A new offer replaces one still owed from before a DETACHED, and one
+  // due after a reconnection.
   if (!owed_.empty()) owed_.erase(s.id());
+  if (!reoffer_.empty()) std::erase(reoffer_, s.id());
   offer(s, 0);
 }
 
