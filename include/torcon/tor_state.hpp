@@ -16,7 +16,7 @@
 // How attach() closes the lost-event window. It subscribes first (CIRC,
 // CIRC_MINOR, STREAM, NS, NEWCONSENSUS, CIRC_BW, ADDRMAP, GUARD), then sends one GETINFO
 // for ns/all, circuit-status, stream-status, address-mappings/all,
-// entry-guards and process/pid: tor answers those keys at one instant, after
+// entry-guards, process/pid and uptime: tor answers those keys at one instant, after
 // the SETEVENTS took effect, so every change after that instant arrives as
 // an event (the GETINFO is pipelined right behind the SETEVENTS: the
 // Controller sends commands in the order they were issued, also those it
@@ -167,7 +167,7 @@ class TORCON_API TorState {
   Status apply(const Event& event);
   /// A whole reply: a 650 event, or a 250 GETINFO reply whose keys among
   /// ns/all, circuit-status, stream-status, address-mappings/all,
-  /// entry-guards, process/pid are applied (others ignored). A 4xx/5xx reply
+  /// entry-guards, process/pid, uptime are applied (others ignored). A 4xx/5xx reply
   /// is an error (Errc::tor_error).
   Status apply_reply(const Reply& reply);
 
