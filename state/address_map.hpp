@@ -32,6 +32,12 @@ class AddressMap {
   // An ADDRMAP event, or (utc_positional) a line of address-mappings/all,
   // whose positional expiry is UTC where the event's is local time.
   Status apply(const AddrMapEvent& e, bool utc_positional);
+  // Removes the mapping of `address` (listeners told); false if none.
+  bool remove_address(std::string_view address) {
+    if (!by_address_.contains(address)) return false;
+    remove(std::string(address));
+    return true;
+  }
   // Removes every mapping due at or before `now`.
   void expire(SystemTime now);
   std::optional<SystemTime> next_expiry() const {

@@ -1,5 +1,6 @@
 #include "attach_core.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <mutex>
@@ -54,6 +55,7 @@ int AttachCore::installed_on(const void* connection) {
 AttachCore::AttachCore(TorState& state, CommandSink& sink, AttacherOptions options)
     : state_(state), sink_(&sink), options_(options), anchor_(new Anchor{this, 0}) {
   listener_ = state_.on_stream([this](const Stream& s, StreamChanges what) { on_stream(s, what); });
+  snapshot_listener_ = state_.on_snapshot([this](SnapshotOrigin o) { on_snapshot(o); });
   line_.reserve(64);
   in_flight_.reserve(16);
   free_slots_.reserve(16);
@@ -62,6 +64,7 @@ AttachCore::AttachCore(TorState& state, CommandSink& sink, AttacherOptions optio
 AttachCore::~AttachCore() {
   if (installed_) uninstall({});
   state_.remove_listener(listener_);
+  state_.remove_listener(snapshot_listener_);
   // Replies still owed find no core; the last one frees the anchor.
   anchor_->core = nullptr;
   if (anchor_->outstanding == 0) delete anchor_;
@@ -124,6 +127,7 @@ void AttachCore::install(std::function<void(const Status&)> done) {
   installed_ = true;
   registry_add(conn, 1);
   std::weak_ptr<AttachCore> self = weak_from_this();
+  held_before_us_.reset();
   line_.assign("GETCONF ").append(kOption);
   sink_->command(line_, [self, others](const Expected<Reply>& r) {
     auto core = self.lock();
@@ -139,7 +143,9 @@ void AttachCore::install(std::function<void(const Status&)> done) {
                      0);
       return;
     }
-    if (others == 0 && conf_value(*r, kOption) == "1")
+    const bool held = conf_value(*r, kOption) == "1";
+    core->held_before_us_ = held;
+    if (others == 0 && held)
       core->report({AttachReport::Kind::leftover_option,
                     {},
                     {},
@@ -148,6 +154,11 @@ void AttachCore::install(std::function<void(const Status&)> done) {
                     "was installed: a controller that exited without resetting it left it set",
                     AttachDecision::leave()},
                    0);
+    // Streams a snapshot showed NEW came before this GETCONF: tor held them
+    // for a controller only if the option was set. (A snapshot still to
+    // come is offered by on_snapshot().)
+    core->snapshot_unoffered_ = false;
+    if (held && core->installed_) core->offer_snapshot_new();
   });
   line_.assign("SETCONF ").append(kOption).append("=1");
   sink_->command(line_, [self, done = std::move(done)](const Expected<Reply>& r) {
@@ -171,6 +182,29 @@ void AttachCore::install(std::function<void(const Status&)> done) {
 void AttachCore::restore() {
   if (!installed_) return;
   std::weak_ptr<AttachCore> self = weak_from_this();
+  // An attached TorState resynchronises on its own reconnect hook, holding
+  // the new connection's events until its snapshot says which tor this is;
+  // on_snapshot() offers then. The hooks run in any order, and the table
+  // still holds the old connection's streams: which waited is noted here.
+  if (state_.attached()) {
+    reoffer_.clear();
+    for (const Stream* s : state_.streams())
+      if (s->needs_decision()) reoffer_.emplace_back(s->id());
+    held_before_us_.reset();
+    snapshot_unoffered_ = false;
+    line_.assign("GETCONF ").append(kOption);
+    sink_->command(line_, [self](const Expected<Reply>& r) {
+      auto core = self.lock();
+      if (!core) return;
+      const bool held = r && conf_value(*r, kOption) == "1";
+      core->held_before_us_ = held;
+      // The resync's snapshot came first: the streams it shows NEW came
+      // before this GETCONF, held for a controller only if the option was
+      // set (a restarted tor has it off: they are tor's own).
+      if (core->snapshot_unoffered_ && held && core->installed_) core->offer_snapshot_new();
+      core->snapshot_unoffered_ = false;
+    });
+  }
   line_.assign("SETCONF ").append(kOption).append("=1");
   sink_->command(line_, [self](const Expected<Reply>& r) {
     auto core = self.lock();
@@ -183,14 +217,46 @@ void AttachCore::restore() {
                     AttachDecision::leave()},
                    0);
   });
-  // An attached TorState resynchronises on its own reconnect hook: it closes
-  // the streams it holds (a restarted tor reuses their IDs for others) and
-  // re-creates those tor has, and on_stream() offers the waiting ones. The
-  // hooks run in any order, so offering from the table here could attach a
-  // new tor's stream by a decision about an old one.
   if (state_.attached()) return;
   for (const Stream* s : state_.streams())
     if (installed_ && s->needs_decision()) offer(*s, 0);
+}
+
+void AttachCore::on_snapshot(SnapshotOrigin origin) {
+  snapshot_offered_.clear();
+  if (!installed_) return;
+  if (origin == SnapshotOrigin::same_tor) {
+    // Still waiting after the gap: the answer sent before it may never have
+    // reached tor (its reply was lost with the connection).
+    std::vector<std::string> again = std::move(reoffer_);
+    reoffer_.clear();
+    for (const std::string& id : again) {
+      const Stream* s = state_.stream(id);
+      if (installed_ && s && s->needs_decision() && !owed_.contains(id)) offer(*s, 0);
+    }
+  }
+  reoffer_.clear();
+  if (!held_before_us_) {
+    snapshot_unoffered_ = true;  // the GETCONF's answer decides
+    return;
+  }
+  // attach()'s snapshot after our SETCONF: tor held every new stream for us
+  // since. A resync's: held only if tor had the option before we set it.
+  if (origin == SnapshotOrigin::attach || *held_before_us_) offer_snapshot_new();
+}
+
+void AttachCore::offer_snapshot_new() {
+  std::vector<std::string> ids;
+  for (const Stream* s : state_.streams())
+    if (s->may_need_decision() && !owed_.contains(s->id()) && !snapshot_offered_.contains(s->id()))
+      ids.emplace_back(s->id());
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    const Stream* s = state_.stream(id);
+    if (!installed_ || !s || !s->may_need_decision()) continue;
+    snapshot_offered_.insert(id);
+    offer(*s, 0);
+  }
 }
 
 void AttachCore::uninstall(std::function<void(const Status&)> done) {
@@ -205,7 +271,7 @@ void AttachCore::uninstall(std::function<void(const Status&)> done) {
   owed_.clear();
   for (const auto& [id, o] : owed) {
     const Stream* s = state_.stream(id);
-    if (s && s->needs_decision() && s->detach_count() == o.offer)
+    if (s && awaits(*s) && s->detach_count() == o.offer)
       send(Sent::attach_zero, id, "0", 0, o.offer, o.decider);
   }
   std::weak_ptr<AttachCore> self = weak_from_this();
@@ -229,11 +295,14 @@ void AttachCore::uninstall(std::function<void(const Status&)> done) {
 void AttachCore::on_stream(const Stream& s, StreamChanges what) {
   if (what & stream_removed) {
     if (!owed_.empty()) owed_.erase(s.id());
+    if (!snapshot_offered_.empty()) snapshot_offered_.erase(s.id());
     return;
   }
   if (!installed_ || !(what & (stream_state | stream_created)) || !s.needs_decision()) return;
-  // A new offer replaces one still owed from before a DETACHED.
+  // A new offer replaces one still owed from before a DETACHED, and one
+  // due after a reconnection.
   if (!owed_.empty()) owed_.erase(s.id());
+  if (!reoffer_.empty()) std::erase(reoffer_, s.id());
   offer(s, 0);
 }
 
@@ -397,7 +466,10 @@ void AttachCore::on_reply(std::uint32_t slot, const Expected<Reply>& r) {
   if (r.error().code != Errc::tor_error) return;
   const std::string_view sid(f.sid, f.sid_len), cid(f.cid, f.cid_len);
   const Stream* s = state_.stream(sid);
-  const bool waiting = s && s->needs_decision() && s->detach_count() == f.offer;
+  // 555 ("not managed by controller") for a stream only a snapshot showed
+  // NEW: tor was finding a circuit for it itself, and still is.
+  const bool waiting = s && s->detach_count() == f.offer &&
+                       (s->needs_decision() || (s->may_need_decision() && r.error().status != 555));
   AttachDecision then = AttachDecision::leave();
   if (waiting) {
     if (f.what == Sent::attach && options_.fallback == AttacherOptions::Fallback::tor_chooses)
@@ -430,7 +502,7 @@ bool AttachCore::still_owed(std::string_view stream_id, std::uint64_t token) con
   auto it = owed_.find(stream_id);
   if (it == owed_.end() || it->second.token != token) return false;
   const Stream* s = state_.stream(stream_id);
-  return s && s->needs_decision() && s->detach_count() == it->second.offer;
+  return s && awaits(*s) && s->detach_count() == it->second.offer;
 }
 
 bool AttachCore::decide_late(std::string_view stream_id, std::uint64_t token,
@@ -441,7 +513,7 @@ bool AttachCore::decide_late(std::string_view stream_id, std::uint64_t token,
   const Owed o = it->second;
   owed_.erase(it);
   const Stream* s = state_.stream(stream_id);
-  if (!installed_ || !s || !s->needs_decision() || s->detach_count() != o.offer) return false;
+  if (!installed_ || !s || !awaits(*s) || s->detach_count() != o.offer) return false;
   if (d.kind() == AttachDecision::Kind::pass)
     offer(*s, o.next);
   else

@@ -12,11 +12,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "string_key.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/stream_attacher.hpp"
@@ -107,6 +109,14 @@ class AttachCore : public std::enable_shared_from_this<AttachCore> {
   };
 
   void on_stream(const Stream& s, StreamChanges what);
+  // After TorState applied a snapshot: offers what it shows waiting.
+  void on_snapshot(SnapshotOrigin origin);
+  // Offers each stream the snapshot shows NEW with no circuit (once per snapshot).
+  void offer_snapshot_new();
+  // Waiting for an answer from us: CONTROLLER_WAIT, or possibly so per snapshot.
+  static bool awaits(const Stream& s) noexcept {
+    return s.needs_decision() || s.may_need_decision();
+  }
   // Asks the chain from position `from`; carries out the answer.
   void offer(const Stream& s, std::size_t from);
   void carry_out(const Stream& s, const AttachDecision& d, StreamAttacher::Id decider);
@@ -121,7 +131,17 @@ class AttachCore : public std::enable_shared_from_this<AttachCore> {
   CommandSink* sink_;
   std::unique_ptr<CommandSink> owned_sink_;
   AttacherOptions options_;
-  TorState::ListenerId listener_ = 0;
+  TorState::ListenerId listener_ = 0, snapshot_listener_ = 0;
+  // Whether tor held streams for a controller before our SETCONF (the
+  // GETCONF of install()/restore(); nullopt while it is unanswered), and
+  // whether a snapshot arrived meanwhile: then its NEW streams wait for it.
+  std::optional<bool> held_before_us_;
+  bool snapshot_unoffered_ = false;
+  // Streams waiting when the connection was lost: offered again after a
+  // same-tor resync (their answer may not have reached tor).
+  std::vector<std::string> reoffer_;
+  // Snapshot-NEW streams offered since the last snapshot.
+  absl::flat_hash_set<std::string, TextHash, TextEq> snapshot_offered_;
   bool installed_ = false;
   std::vector<Entry> chain_;
   int depth_ = 0;  // chain calls running

@@ -118,6 +118,17 @@ bool has_hops_beyond(std::string_view path, std::size_t known) {
 
 }  // namespace
 
+// A decimal count (process/pid, uptime); nullopt if it is not one.
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9' || n > UINT64_MAX / 10 - 1) return std::nullopt;
+    n = n * 10 + std::uint64_t(ch - '0');
+  }
+  return n;
+}
+
 Status StateCore::apply(const Event& ev) {
   switch (ev.type) {
     case EventType::circ: return apply_circ(*ev.get<CircEvent>(), false);
@@ -145,6 +156,7 @@ Status StateCore::apply(const Event& ev) {
 // ---- address map -----------------------------------------------------------
 
 Status StateCore::apply_addrmap(const AddrMapEvent& e, bool from_snapshot) {
+  if (from_snapshot && !unconfirmed_addresses_.empty()) unconfirmed_addresses_.erase(e.address);
   Status s = addrmap_.apply(e, from_snapshot);
   rearm_expiry();
   return s;
@@ -180,17 +192,15 @@ Status StateCore::apply_guard(std::string_view name, std::string_view status, bo
   LongName ln;
   if (!parse_long_name(name, ln) || !ln.has_fingerprint)
     return Error(Errc::bad_argument, "guard \"" + std::string(name) + "\" is not $fingerprint");
+  if (from_snapshot && !unconfirmed_guards_.empty())
+    unconfirmed_guards_.erase(fingerprint_hex(ln.identity));
   std::string lower(status);
   for (char& c : lower)
     if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
   auto it = std::find_if(guards_.begin(), guards_.end(),
                          [&](const Guard& g) { return g.router->identity() == ln.identity; });
   if (lower == "dropped") {
-    if (it == guards_.end()) return {};
-    Guard gone = std::move(*it);
-    guards_.erase(it);
-    if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, gone, GuardChange::removed);
-    routers_.unref(const_cast<Router*>(gone.router));
+    if (it != guards_.end()) remove_guard(std::size_t(it - guards_.begin()));
     return {};
   }
   if (it == guards_.end()) {
@@ -208,6 +218,13 @@ Status StateCore::apply_guard(std::string_view name, std::string_view status, bo
   return {};
 }
 
+void StateCore::remove_guard(std::size_t index) {
+  Guard gone = std::move(guards_[index]);
+  guards_.erase(guards_.begin() + std::ptrdiff_t(index));
+  if (!guard_listeners_.empty()) guard_listeners_.call(on_error_, gone, GuardChange::removed);
+  routers_.unref(const_cast<Router*>(gone.router));
+}
+
 Status StateCore::apply_reply(const Reply& r) {
   if (r.is_async()) {
     Event ev;
@@ -221,6 +238,9 @@ Status StateCore::apply_reply(const Reply& r) {
 // ---- circuits -----------------------------------------------------------------
 
 Status StateCore::apply_circ(const CircEvent& e, bool from_snapshot) {
+  // Named again after a reconnection: not one that ended in the gap. (A
+  // circuit's state only moves forward, so the usual rules merge it.)
+  if (!unconfirmed_circuits_.empty()) unconfirmed_circuits_.erase(e.id);
   auto it = circuits_.find(e.id);
   CircuitChanges what = 0;
   if (it == circuits_.end()) {
@@ -344,6 +364,10 @@ void StateCore::apply_circ_bw(const CircBwEvent& e) {
 // ---- streams -------------------------------------------------------------------
 
 Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
+  // A stream from before a reconnection that no event of the new connection
+  // named: the snapshot's line is newer than anything known of it.
+  const bool gap_line =
+      !unconfirmed_streams_.empty() && unconfirmed_streams_.erase(e.id) > 0 && from_snapshot;
   auto it = streams_.find(e.id);
   StreamChanges what = 0;
   if (it == streams_.end()) {
@@ -362,9 +386,24 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
   const bool created = what & stream_created;
   // NEW only ever starts a stream; an older status than the attachment has
   // reached is stale. DETACHED always applies: it starts a new attachment.
-  const bool stale =
+  bool stale =
       (!created && rank == 1 && e.status_enum != StreamStatus::detached) ||
       (rank != 0 && rank != kNotice && e.status_enum != StreamStatus::detached && rank < s.rank_);
+  if (gap_line && rank != 0 && rank != kNotice && s.rank_ >= 3 && rank < s.rank_) {
+    // It was attached and is further back now: tor detached it while the
+    // connection was down (it waits again, or went to another circuit); the
+    // DETACHED and its reasons were lost. (NEW for a stream known as
+    // CONTROLLER_WAIT is the same wait: stream-status writes it so.)
+    stale = false;
+    ++s.detaches_;
+    s.reason_.clear();
+    s.remote_reason_.clear();
+    s.rank_ = 0;
+    if (s.circuit_) {
+      attach_stream(s, nullptr);
+      what |= stream_circuit;
+    }
+  }
   if (!stale && rank != kNotice) {
     if (s.state_ != e.status_enum || !same_text(s.state_text_, e.status)) {
       s.state_ = e.status_enum;
@@ -414,6 +453,16 @@ Status StateCore::apply_stream(const StreamEvent& e, bool from_snapshot) {
     else
       what |= stream_target;
   }
+  // stream-status writes a stream held for a controller as NEW with circuit
+  // 0, like one tor is finding a circuit for (Stream::may_need_decision()).
+  // Only for a stream no event of this connection named: one that events
+  // follow gets its CONTROLLER_WAIT as an event if tor holds it.
+  if (!from_snapshot)
+    s.snapshot_new_ = false;
+  else if ((created || gap_line) &&
+           (e.status_enum == StreamStatus::new_ || e.status_enum == StreamStatus::new_resolve) &&
+           (e.circ_id.empty() || e.circ_id == "0") && s.rank_ <= 1)
+    s.snapshot_new_ = true;
   bool details = false;
   if (!e.source_addr.empty()) {
     const HostPort src = split_target(e.source_addr);
@@ -514,6 +563,7 @@ void StateCore::recycle(std::unique_ptr<Stream> s) {
   x.rank_ = 0;
   x.port_ = x.source_port_ = 0;
   x.detaches_ = 0;
+  x.snapshot_new_ = false;
   x.circuit_ = nullptr;
   for (std::string* f : {&x.state_text_, &x.circuit_id_, &x.target_, &x.host_, &x.requested_host_,
                          &x.source_address_, &x.purpose_, &x.socks_username_, &x.socks_password_,
@@ -608,17 +658,13 @@ Status StateCore::apply_getinfo(const Reply& r) {
       if (keyed) key = ln.identity;
       const std::string text = v.is_data ? join_data(v.value) : std::string(v.value);
       note(routers_.apply_descriptors(text, keyed ? &key : nullptr));
+    } else if (v.key == "uptime") {
+      if (const std::optional<std::uint64_t> secs = parse_count(v.value))
+        tor_started_ = std::chrono::steady_clock::now() - std::chrono::seconds(*secs);
+      else
+        note(Error(Errc::bad_argument, "uptime is not a number: " + std::string(v.value)));
     } else if (v.key == "process/pid") {
-      std::uint64_t pid = 0;
-      bool ok = !v.value.empty();
-      for (char ch : v.value) {
-        if (ch < '0' || ch > '9' || pid > UINT64_MAX / 10 - 1) {
-          ok = false;
-          break;
-        }
-        pid = pid * 10 + std::uint64_t(ch - '0');
-      }
-      if (ok)
+      if (const std::optional<std::uint64_t> pid = parse_count(v.value))
         tor_pid_ = pid;
       else
         note(Error(Errc::bad_argument, "process/pid is not a number: " + std::string(v.value)));

@@ -2,6 +2,7 @@
 // the listeners, and the attachment to a Controller (tor_state.cpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,9 @@
 
 namespace torcon::detail {
 
+// A decimal count (process/pid, uptime); nullopt if it is not one.
+std::optional<std::uint64_t> parse_count(std::string_view text);
+
 class StateCore {
  public:
   StateCore() : routers_(router_listeners_, on_error_), addrmap_(addrmap_listeners_, on_error_) {}
@@ -42,12 +46,16 @@ class StateCore {
   // event already ended.
   Status apply_circ(const CircEvent& e, bool from_snapshot);
   Status apply_stream(const StreamEvent& e, bool from_snapshot);
+  void remove_guard(std::size_t index);  // listeners told
   void apply_circ_minor(const CircMinorEvent& e);
   void apply_circ_bw(const CircBwEvent& e);
   Status apply_addrmap(const AddrMapEvent& e, bool from_snapshot);
   Status apply_guard(std::string_view name, std::string_view status, bool from_snapshot);
   void expire_addresses(SystemTime now);
   Status apply_getinfo(const Reply& r);
+  // An event from the Controller: applied, or held while a resync waits
+  // for its snapshot (tor_state.cpp).
+  void on_event(const Reply& r);
 
   // Listeners before the tables: the router table keeps references to them.
   ErrorSink on_error_;
@@ -56,12 +64,14 @@ class StateCore {
   ListenerList<const Stream&, StreamChanges> stream_listeners_;
   AddressMapListeners addrmap_listeners_;
   ListenerList<const Guard&, GuardChange> guard_listeners_;
+  ListenerList<SnapshotOrigin> snapshot_listeners_;
   std::uint64_t next_listener_ = 1;
 
   RouterTable routers_;
   absl::flat_hash_map<std::string, std::unique_ptr<Circuit>, ControlIdHash, TextEq> circuits_;
   absl::flat_hash_map<std::string, std::unique_ptr<Stream>, ControlIdHash, TextEq> streams_;
   std::optional<std::uint64_t> tor_pid_;
+  std::optional<std::chrono::steady_clock::time_point> tor_started_;  // arrival - uptime
   AddressMap addrmap_;
   std::vector<Guard> guards_;  // tor's order (entry-guards lists them by priority)
 
@@ -83,12 +93,29 @@ class StateCore {
   bool bootstrapped_ = false;
   std::shared_ptr<StateCore*> self_ = std::make_shared<StateCore*>(this);  // for callbacks
   Controller::HookId reconnect_hook_ = 0;
-  void send_snapshot();
-  void finish_attach(const Status& s);
-  // After a reconnection: every circuit and stream leaves (listeners see it
-  // closed, reason kReconnectReason), then the snapshot brings tor's own.
+  void send_snapshot(bool resync);
+  void finish_attach(const Status& s, SnapshotOrigin origin);
+  // After a reconnection: the snapshot again, the new connection's events
+  // held until its reply says whether this is the same tor (entries kept,
+  // vanished ones closed) or another (all closed, then the snapshot's).
   void resync();
+  Status apply_resync(const Reply& r, SnapshotOrigin& origin);
   void close_all(std::string_view reason);
+  void close_old();  // close_all(kReconnectReason), not remembered as ended
+  void close_stream(const std::string& id, std::string_view reason);
+  void close_circuit(const std::string& id, std::string_view reason);
+  void replay_held();
+  void close_unconfirmed();
+  enum class Resync : std::uint8_t { none, holding };
+  Resync resync_ = Resync::none;
+  std::vector<OwnedReply> held_events_;
+  std::size_t held_bytes_ = 0;
+  // Entries from before the reconnection that neither the snapshot nor an
+  // event of the new connection named yet: at the end of a same-tor resync,
+  // the ones left ended during the gap. Addresses and guards (by
+  // fingerprint) the snapshot did not list are removed after any resync.
+  absl::flat_hash_set<std::string, TextHash, TextEq> unconfirmed_circuits_, unconfirmed_streams_,
+      unconfirmed_addresses_, unconfirmed_guards_;
   // After the snapshot: a leftover __LeaveStreamsUnattached=1 (stream_attacher.hpp).
   void check_leave_unattached();
 

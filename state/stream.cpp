@@ -18,6 +18,16 @@ bool ends_with_label(std::string_view host, std::string_view label) {
 
 }  // namespace
 
+bool Stream::may_need_decision() const noexcept {
+  // USER and DNS_REQUEST streams wait for a controller; tor's own
+  // (DIR_FETCH, DIR_UPLOAD, DIRPORT_TEST, (Tor_internal)) never do.
+  if (!snapshot_new_ || is_internal() ||
+      (!purpose_.empty() && purpose_ != "USER" && purpose_ != "DNS_REQUEST"))
+    return false;
+  return state_ == StreamStatus::new_ || state_ == StreamStatus::new_resolve ||
+         state_ == StreamStatus::detached;
+}
+
 bool Stream::target_is_onion() const noexcept { return ends_with_label(host_, "onion"); }
 
 // "www.example.com.$FP.exit" / "www.example.com.nick.exit": the label

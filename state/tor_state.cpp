@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 #include "attach_core.hpp"
 #include "state_core.hpp"
 #include "torcon/controller.hpp"
+#include "torcon/getinfo.hpp"
 
 namespace torcon {
 
@@ -16,15 +18,24 @@ namespace detail {
 // The events TorState applies; subscribed before the snapshot is asked for.
 constexpr std::array<std::string_view, 8> kStateEvents = {
     "CIRC", "CIRC_MINOR", "STREAM", "NS", "NEWCONSENSUS", "CIRC_BW", "ADDRMAP", "GUARD"};
-// Asked in one GETINFO: tor answers all keys at one instant.
+// Asked in one GETINFO: tor answers all keys at one instant. process/pid
+// and uptime tell a resync whether it is the same tor.
 constexpr std::string_view kSnapshot =
-    "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards process/pid";
+    "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards process/pid "
+    "uptime";
+// Events held while a resync waits for its snapshot, at most (then they are
+// applied: see tor_state.hpp).
+constexpr std::size_t kMaxHeldBytes = std::size_t(64) << 20;
+// Two snapshots of one tor process put its start (arrival - uptime) this
+// close: uptime is whole seconds, and the replies take their time to come.
+constexpr auto kSameStart = std::chrono::seconds(5);
 
-void StateCore::finish_attach(const Status& s) {
+void StateCore::finish_attach(const Status& s, SnapshotOrigin origin) {
   snapshot_pending_ = false;
   ended_circuits_.clear();
   ended_streams_.clear();
   if (s && attach_done_) bootstrapped_ = true;
+  if (s && !snapshot_listeners_.empty()) snapshot_listeners_.call(on_error_, origin);
   if (!attach_done_) {
     // A resync's snapshot: nobody waits for it, so a failure is reported.
     if (!s && on_error_) on_error_("after reconnecting: " + s.error().message);
@@ -34,6 +45,35 @@ void StateCore::finish_attach(const Status& s) {
   attach_done_ = nullptr;
   if (s) check_leave_unattached();
   done(s);
+}
+
+void StateCore::on_event(const Reply& r) {
+  if (resync_ == Resync::holding) {
+    held_bytes_ += r.raw.size();
+    held_events_.push_back(r.copy());
+    if (held_bytes_ <= kMaxHeldBytes) return;
+    // Too much to hold: decide now, as for another tor (the safe answer).
+    resync_ = Resync::none;
+    close_old();
+    replay_held();
+    return;
+  }
+  Event ev;
+  if (Status s = parse_event(r, ev); !s) {
+    if (on_error_)
+      on_error_("event not applied (" + s.error().message +
+                "): " + std::string(r.lines.empty() ? std::string_view{} : r.lines[0].text));
+    return;
+  }
+  Status s = apply(ev);
+  if (!s && on_error_) on_error_(std::string(ev.name) + ": " + s.error().message);
+}
+
+void StateCore::replay_held() {
+  std::vector<OwnedReply> held = std::move(held_events_);
+  held_events_.clear();
+  held_bytes_ = 0;
+  for (const OwnedReply& r : held) on_event(r.view());
 }
 
 // tor keeps __LeaveStreamsUnattached after the controller that set it is
@@ -54,25 +94,61 @@ void StateCore::check_leave_unattached() {
   });
 }
 
-void StateCore::send_snapshot() {
+void StateCore::send_snapshot(bool resync) {
   std::weak_ptr<StateCore*> self = self_;
-  controller_->command(kSnapshot, [self](const Expected<Reply>& r) {
+  controller_->command(kSnapshot, [self, resync](const Expected<Reply>& r) {
     auto p = self.lock();
     if (!p) return;
     detail::StateCore& c = **p;
+    Status failed;
     if (!r) {
       Error e = r.error();
       e.message = "GETINFO (TorState snapshot): " + e.message;
-      return c.finish_attach(e);
+      failed = e;
+    } else if (!r->is_ok()) {
+      failed = Error(Errc::tor_error,
+                     "GETINFO (TorState snapshot): " + std::string(r->status_text()), 0, r->code);
     }
-    if (!r->is_ok())
-      return c.finish_attach(Error(Errc::tor_error,
-                                   "GETINFO (TorState snapshot): " + std::string(r->status_text()),
-                                   0, r->code));
+    if (!failed) {
+      // Without the snapshot nothing says which tor this is: the held
+      // events are applied as another tor's (the old entries closed).
+      if (c.resync_ == Resync::holding) {
+        c.resync_ = Resync::none;
+        c.close_old();
+        c.replay_held();
+      }
+      return c.finish_attach(failed, SnapshotOrigin::other_tor);
+    }
+    if (!resync) return c.finish_attach(c.apply_getinfo(*r), SnapshotOrigin::attach);
     // Applied even if a SETEVENTS failed (done has been told): the tables
     // are then a snapshot that some events no longer update.
-    c.finish_attach(c.apply_getinfo(*r));
+    SnapshotOrigin origin = SnapshotOrigin::other_tor;
+    Status s = c.apply_resync(*r, origin);
+    c.finish_attach(s, origin);
   });
+}
+
+void StateCore::close_stream(const std::string& id, std::string_view reason) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  StreamEvent e;
+  e.id = id;
+  e.status = "CLOSED";
+  e.status_enum = StreamStatus::closed;
+  e.circ_id = it->second->circuit_id_;
+  e.target = it->second->target_;
+  e.reason = reason;
+  (void)apply_stream(e, false);
+}
+
+void StateCore::close_circuit(const std::string& id, std::string_view reason) {
+  if (!circuits_.contains(id)) return;
+  CircEvent e;
+  e.id = id;
+  e.status = "CLOSED";
+  e.status_enum = CircStatus::closed;
+  e.reason = reason;
+  (void)apply_circ(e, false);
 }
 
 // Streams first: a circuit's removal tells its streams their circuit went,
@@ -81,47 +157,103 @@ void StateCore::close_all(std::string_view reason) {
   std::vector<std::string> ids;
   ids.reserve(streams_.size());
   for (const auto& [id, s] : streams_) ids.push_back(id);
-  for (const std::string& id : ids) {
-    auto it = streams_.find(id);
-    if (it == streams_.end()) continue;  // a listener's doing cannot remove, but be safe
-    StreamEvent e;
-    e.id = id;
-    e.status = "CLOSED";
-    e.status_enum = StreamStatus::closed;
-    e.circ_id = it->second->circuit_id_;
-    e.target = it->second->target_;
-    e.reason = reason;
-    (void)apply_stream(e, false);
-  }
+  for (const std::string& id : ids) close_stream(id, reason);
   ids.clear();
   ids.reserve(circuits_.size());
   for (const auto& [id, c] : circuits_) ids.push_back(id);
-  for (const std::string& id : ids) {
-    if (!circuits_.contains(id)) continue;
-    CircEvent e;
-    e.id = id;
-    e.status = "CLOSED";
-    e.status_enum = CircStatus::closed;
-    e.reason = reason;
-    (void)apply_circ(e, false);
-  }
+  for (const std::string& id : ids) close_circuit(id, reason);
+}
+
+// Another tor: every old entry leaves. Not remembered as ended: the new
+// tor's snapshot may name another circuit or stream with the same ID.
+void StateCore::close_old() {
+  close_all(kReconnectReason);
+  ended_circuits_.clear();
+  ended_streams_.clear();
 }
 
 // The Controller runs this once authenticated again, with the SETEVENTS of
 // the subscriptions re-sent and before any event of the new connection is
-// read. Circuit and stream IDs are tor's counters: a restarted tor reuses
-// them for other circuits, so none of the old entries can be trusted to be
-// the same one. All leave, told as closed, and the snapshot (the same one
-// attach() takes, pipelined behind the SETEVENTS) brings what tor has now;
-// routers and guards are replaced by it as a NEWCONSENSUS would.
+// read. Whether the old entries still mean anything depends on which tor
+// answers: circuit and stream IDs are a tor process's counters, and a
+// restarted tor reuses them for others. So the new connection's events are
+// held (not applied to entries that may be another tor's) until the
+// snapshot's reply names the process; apply_resync() then decides.
 void StateCore::resync() {
   if (!controller_) return;
-  close_all(kReconnectReason);
+  resync_ = Resync::holding;
+  held_events_.clear();
+  held_bytes_ = 0;
   snapshot_pending_ = true;
   ended_circuits_.clear();
   ended_streams_.clear();
-  tor_pid_.reset();
-  send_snapshot();
+  send_snapshot(true);
+}
+
+Status StateCore::apply_resync(const Reply& r, SnapshotOrigin& origin) {
+  std::optional<std::uint64_t> pid;
+  std::optional<std::chrono::steady_clock::time_point> started;
+  bool lists_addresses = false, lists_guards = false;
+  KeyValueReader kv(r);
+  for (KeyValue v; kv.next(v);) {
+    if (v.key == "process/pid") {
+      pid = parse_count(v.value);
+    } else if (v.key == "uptime") {
+      if (const std::optional<std::uint64_t> secs = parse_count(v.value))
+        started = std::chrono::steady_clock::now() - std::chrono::seconds(*secs);
+    } else if (v.key == "address-mappings/all") {
+      lists_addresses = true;
+    } else if (v.key == "entry-guards") {
+      lists_guards = true;
+    }
+  }
+  // The same process: same pid (on the same control endpoint: the
+  // Controller reconnects where it connected) and the same start, which a
+  // restarted tor given the same pid (PID 1 in a container) does not have.
+  const bool same = pid && tor_pid_ && *pid == *tor_pid_ && started && tor_started_ &&
+                    *started - *tor_started_ <= kSameStart &&
+                    *tor_started_ - *started <= kSameStart;
+  origin = SnapshotOrigin::other_tor;
+  if (resync_ == Resync::holding) {
+    resync_ = Resync::none;
+    if (same) {
+      origin = SnapshotOrigin::same_tor;
+      for (const auto& [id, c] : circuits_) unconfirmed_circuits_.insert(id);
+      for (const auto& [id, st] : streams_) unconfirmed_streams_.insert(id);
+    } else {
+      close_old();
+    }
+    // Older than the snapshot: tor wrote them before its reply.
+    replay_held();
+  }
+  if (lists_addresses)
+    addrmap_.for_each([&](const AddressMapping& m) { unconfirmed_addresses_.insert(m.address); });
+  if (lists_guards)
+    for (const Guard& g : guards_) unconfirmed_guards_.insert(g.router->fingerprint());
+  Status s = apply_getinfo(r);
+  close_unconfirmed();
+  return s;
+}
+
+// What the resync's snapshot did not name is gone: circuits and streams
+// that ended while the connection was down, mappings and guards tor no
+// longer has.
+void StateCore::close_unconfirmed() {
+  auto take = [](auto& set) {
+    std::vector<std::string> out(set.begin(), set.end());
+    set.clear();
+    std::sort(out.begin(), out.end());  // a stable order for the listeners
+    return out;
+  };
+  for (const std::string& id : take(unconfirmed_streams_)) close_stream(id, kReconnectReason);
+  for (const std::string& id : take(unconfirmed_circuits_)) close_circuit(id, kReconnectReason);
+  for (const std::string& a : take(unconfirmed_addresses_)) addrmap_.remove_address(a);
+  rearm_expiry();
+  for (const std::string& fp : take(unconfirmed_guards_)) {
+    auto it = std::find_if(guards_.begin(), guards_.end(),
+                           [&](const Guard& g) { return g.router->fingerprint() == fp; });
+    if (it != guards_.end()) remove_guard(std::size_t(it - guards_.begin()));
+  }
 }
 
 }  // namespace detail
@@ -146,35 +278,26 @@ void TorState::attach(Controller& controller, std::function<void(const Status&)>
   // Subscriptions first: tor sends the events of every change after it
   // took the SETEVENTS, which it does before it answers the GETINFO below.
   for (std::string_view name : detail::kStateEvents) {
-    core.subscriptions_.push_back(controller.subscribe_typed(
+    core.subscriptions_.push_back(controller.subscribe(
         name,
-        [self](const Event& ev) {
-          auto p = self.lock();
-          if (!p) return;
-          Status s = (*p)->apply(ev);
-          if (!s && (*p)->on_error_)
-            (*p)->on_error_(std::string(ev.name) + ": " + s.error().message);
-        },
-        [self](const Error& err, const Reply& r) {
-          auto p = self.lock();
-          if (!p || !(*p)->on_error_) return;
-          (*p)->on_error_("event not applied (" + err.message + "): " +
-                          std::string(r.lines.empty() ? std::string_view{} : r.lines[0].text));
+        [self](const Reply& r) {
+          if (auto p = self.lock()) (*p)->on_event(r);
         },
         [self, name](const Status& s) {
           auto p = self.lock();
           if (!p) return;
           detail::StateCore& c = **p;
           if (s || !c.attach_done_) return;
-          c.finish_attach(Error(s.error().code,
-                                "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
-                                s.error().status));
+          c.finish_attach(
+              Error(s.error().code, "SETEVENTS " + std::string(name) + ": " + s.error().message, 0,
+                    s.error().status),
+              SnapshotOrigin::attach);
         }));
   }
   // Right behind the SETEVENTS, in one pipelined round: the Controller
   // sends in issue order (also what it holds until authenticated), and tor
   // takes commands in order.
-  core.send_snapshot();
+  core.send_snapshot(false);
   core.reconnect_hook_ = controller.add_reconnect_hook([self] {
     if (auto p = self.lock()) (*p)->resync();
   });
@@ -192,6 +315,13 @@ void TorState::detach() {
   core.ended_circuits_.clear();
   core.ended_streams_.clear();
   core.attach_done_ = nullptr;
+  // Events held for a resync that will not finish now: applied, as another
+  // tor's (nothing says it is the same one).
+  if (core.resync_ == detail::StateCore::Resync::holding) {
+    core.resync_ = detail::StateCore::Resync::none;
+    core.close_old();
+    core.replay_held();
+  }
   // Callbacks still queued in the Controller (the GETINFO) find no state.
   core.self_ = std::make_shared<detail::StateCore*>(&core);
 }
@@ -278,6 +408,9 @@ std::vector<const Stream*> TorState::streams() const {
 }
 std::size_t TorState::stream_count() const noexcept { return core_->streams_.size(); }
 std::optional<std::uint64_t> TorState::tor_pid() const noexcept { return core_->tor_pid_; }
+std::optional<std::chrono::steady_clock::time_point> TorState::tor_started() const noexcept {
+  return core_->tor_started_;
+}
 
 const AddressMapping* TorState::address_mapping(std::string_view address) const noexcept {
   return core_->addrmap_.find(address);
@@ -327,10 +460,15 @@ TorState::ListenerId TorState::on_guard(GuardListener listener) {
   core_->guard_listeners_.add(id, std::move(listener));
   return id;
 }
+TorState::ListenerId TorState::on_snapshot(SnapshotListener listener) {
+  const ListenerId id = core_->next_listener_++;
+  core_->snapshot_listeners_.add(id, std::move(listener));
+  return id;
+}
 bool TorState::remove_listener(ListenerId id) {
   return core_->circuit_listeners_.remove(id) || core_->stream_listeners_.remove(id) ||
          core_->router_listeners_.remove(id) || core_->addrmap_listeners_.remove(id) ||
-         core_->guard_listeners_.remove(id);
+         core_->guard_listeners_.remove(id) || core_->snapshot_listeners_.remove(id);
 }
 void TorState::on_listener_error(std::function<void(std::string_view)> handler) {
   core_->on_error_ = std::move(handler);

@@ -80,6 +80,16 @@ class TORCON_API Stream {
   /// what a stream attacher acts on. After a DETACHED, circuit_id() and
   /// remote_reason() say which circuit failed it and why (e.g. EXITPOLICY).
   bool needs_decision() const noexcept { return state_ == StreamStatus::controller_wait; }
+  /// The stream may be waiting for a controller, though no CONTROLLER_WAIT
+  /// was seen: the latest word about it is a snapshot line (GETINFO
+  /// stream-status) saying NEW or NEWRESOLVE with circuit 0, and no event
+  /// came since. tor (0.4.9) writes a stream it holds for a controller that
+  /// way, and also one it is finding a circuit for itself, so only an
+  /// ATTACHSTREAM tells them apart (555 "not managed by controller" for the
+  /// latter). False for tor's own streams (PURPOSE DIR_FETCH, DIR_UPLOAD,
+  /// ...; (Tor_internal)) when an event said so. StreamAttacher offers such
+  /// streams once after each snapshot (stream_attacher.hpp).
+  bool may_need_decision() const noexcept;
   /// How many times the stream was detached from a circuit.
   std::uint32_t detach_count() const noexcept { return detaches_; }
 
@@ -90,6 +100,7 @@ class TORCON_API Stream {
   StreamStatus state_ = StreamStatus::other;
   std::uint8_t rank_ = 0;  ///< lifecycle order, see state/state_core.cpp
   std::uint16_t port_ = 0, source_port_ = 0;
+  bool snapshot_new_ = false;  ///< see may_need_decision()
   std::uint32_t detaches_ = 0;
   std::string state_text_;
   const Circuit* circuit_ = nullptr;

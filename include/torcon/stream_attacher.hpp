@@ -26,6 +26,22 @@
 // DETACHED's reasons (AttachRequest::remote_reason() "EXITPOLICY", ...) and the
 // circuit the stream left, so an attacher can avoid sending it back there.
 //
+// Streams only a snapshot shows. GETINFO stream-status (TorState's
+// snapshot) writes a stream held for a controller as NEW / NEWRESOLVE with
+// circuit 0, exactly as one tor is finding a circuit for itself (tor 0.4.9;
+// control-spec gives it no other state): Stream::may_need_decision(). Such
+// streams are offered once per snapshot — attach()'s, and each resync's after
+// a reconnection — when tor held streams for a controller then: the option
+// was already 1 before install() set it (a StreamAttacher installed on an
+// already-bootstrapped TorState), or install() preceded the snapshot, or,
+// after a reconnection, the tor still had it set (the same tor: streams that
+// waited through the gap). If tor answers the ATTACHSTREAM with 555 ("not
+// managed by controller"), the stream was tor's own: reported (refused) and
+// left to tor, no fallback. After a reconnection to the same tor, streams
+// that were in CONTROLLER_WAIT are offered again (the answer may have been
+// lost with the connection; a deferred one still owed is not), left ones
+// included.
+//
 // Answers (AttachDecision):
 //   circuit(id [, exit_hop])  ATTACHSTREAM <stream> <id> [HOP=n]. exit_hop 0:
 //                             the last hop; n >= 2 exits at hop n; 1 (tor
@@ -271,7 +287,8 @@ using AttachReportFunction = std::function<void(const AttachReport&)>;
 /// `__LeaveStreamsUnattached 1` and answers every CONTROLLER_WAIT. When the
 /// controller reconnects (ControllerOptions::reconnect), an installed
 /// attacher sets the option again on the new tor (a restarted tor has it
-/// off) and offers the streams waiting for a decision.
+/// off) and, once the TorState's resync snapshot is applied, offers the
+/// streams waiting for a decision (see the top of stream_attacher.hpp).
 class TORCON_API StreamAttacher {
  public:
   /// `state` must be attached (TorState::attach) to `controller`, or be fed
@@ -294,7 +311,8 @@ class TORCON_API StreamAttacher {
   void on_report(AttachReportFunction report);
 
   /// GETCONF then SETCONF __LeaveStreamsUnattached=1; offers start at once
-  /// (streams already in CONTROLLER_WAIT included). `done`: SETCONF's outcome.
+  /// (streams already in CONTROLLER_WAIT included; those a snapshot showed
+  /// NEW once GETCONF says tor held them, see above). `done`: SETCONF's outcome.
   void install(std::function<void(const Status&)> done = {});
   /// Stops offering; SETCONF __LeaveStreamsUnattached=0; streams whose
   /// PendingAttach is still owed are handed to tor (`ATTACHSTREAM <id> 0`).

@@ -16,7 +16,7 @@
 // How attach() closes the lost-event window. It subscribes first (CIRC,
 // CIRC_MINOR, STREAM, NS, NEWCONSENSUS, CIRC_BW, ADDRMAP, GUARD), then sends one GETINFO
 // for ns/all, circuit-status, stream-status, address-mappings/all,
-// entry-guards and process/pid: tor answers those keys at one instant, after
+// entry-guards, process/pid and uptime: tor answers those keys at one instant, after
 // the SETEVENTS took effect, so every change after that instant arrives as
 // an event (the GETINFO is pipelined right behind the SETEVENTS: the
 // Controller sends commands in the order they were issued, also those it
@@ -44,22 +44,38 @@
 // caught, reported to on_listener_error(), and the others still run.
 //
 // After a reconnection (ControllerOptions::reconnect) the attached state
-// resynchronises: every circuit and stream it holds is shown to the
-// listeners as closed (state CLOSED, `removed` set, reason()
-// kReconnectReason) and leaves, and then the same snapshot as attach()'s
-// brings what tor has now — each as created. tor numbers circuits and
-// streams from 1 again when it restarts, so an old ID cannot be trusted to
-// name the same circuit; a tor that only lost the connection has its live
-// ones reported closed and created again. Routers are replaced by the
+// resynchronises: it takes the same snapshot as attach() (the SETEVENTS
+// are re-sent first), holding the new connection's events until the
+// snapshot's reply says which tor it is talking to — the same process
+// (process/pid and the start time tor's `uptime` gives, on the same control
+// endpoint) or another one:
+//   - the same tor (only the connection was lost): circuits and streams the
+//     snapshot still has are kept and updated in place (listeners see what
+//     changed, e.g. a stream detached and waiting again, not a close and a
+//     new entry); those that ended while the connection was down are shown
+//     closed (state CLOSED, `removed` set, reason() kReconnectReason: tor's
+//     own reason was lost with the connection);
+//   - another tor (a restart; pid or start time differ, or either is
+//     unknown): tor numbers circuits and streams from 1 again, so no old ID
+//     can be trusted to name the same one. Every circuit and stream is shown
+//     closed (reason() kReconnectReason) and leaves, and then the snapshot
+//     brings what tor has now, each as created.
+// Then the held events are applied (they are older than the snapshot), then
+// the snapshot, as for attach(). In both cases routers are replaced by the
 // snapshot's consensus (listeners see them added, removed, changed, as on
-// NEWCONSENSUS), guards and address mappings the new tor has are applied
-// (ones only the old tor had are not removed), tor_pid() is the new tor's. A failed resync snapshot
-// goes to on_listener_error().
+// NEWCONSENSUS); address mappings and guards the snapshot lists are kept
+// and updated, the others removed (listeners see GuardChange::removed /
+// AddressMapChange::removed; their expiry timers stop); tor_pid() is the
+// new tor's. on_snapshot() listeners hear which case it was. A failed
+// resync snapshot goes to on_listener_error(). (Should more than 64 MiB of
+// events arrive before the reply, they are no longer held: the old
+// entries are closed as for another tor and the events applied.)
 //
 // Threading: none of its own; use it on the Controller's loop thread.
 // Nothing throws (apart from std::bad_alloc).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -110,7 +126,8 @@ enum StreamChange : std::uint32_t {
 using StreamChanges = std::uint32_t;
 
 /// The reason() of circuits and streams closed because the connection to
-/// tor was lost and made again (a restarted tor no longer has them).
+/// tor was lost and made again: a restarted tor no longer has them, or the
+/// same tor ended them while the connection was down (its reason was lost).
 inline constexpr std::string_view kReconnectReason = "TORCON_RECONNECTED";
 
 using CircuitListener = std::function<void(const Circuit&, CircuitChanges)>;
@@ -118,6 +135,15 @@ using StreamListener = std::function<void(const Stream&, StreamChanges)>;
 using RouterListener = std::function<void(const Router&, RouterChange)>;
 using AddressMapListener = std::function<void(const AddressMapping&, AddressMapChange)>;
 using GuardListener = std::function<void(const Guard&, GuardChange)>;
+
+/// Which snapshot was applied (TorState::on_snapshot()).
+enum class SnapshotOrigin : std::uint8_t {
+  attach,     ///< attach()'s first snapshot
+  same_tor,   ///< after a reconnection to the same tor process: entries kept
+  other_tor,  ///< after a reconnection to another tor (a restart): entries replaced
+};
+/// Told once a snapshot has been applied (SnapshotOrigin).
+using SnapshotListener = std::function<void(SnapshotOrigin)>;
 
 /// A live picture of one tor: routers, circuits, streams, address map and
 /// guards, kept current from events (see the file's comment). Loop thread only.
@@ -141,7 +167,7 @@ class TORCON_API TorState {
   Status apply(const Event& event);
   /// A whole reply: a 650 event, or a 250 GETINFO reply whose keys among
   /// ns/all, circuit-status, stream-status, address-mappings/all,
-  /// entry-guards, process/pid are applied (others ignored). A 4xx/5xx reply
+  /// entry-guards, process/pid, uptime are applied (others ignored). A 4xx/5xx reply
   /// is an error (Errc::tor_error).
   Status apply_reply(const Reply& reply);
 
@@ -203,6 +229,11 @@ class TORCON_API TorState {
 
   /// process/pid from the snapshot.
   std::optional<std::uint64_t> tor_pid() const noexcept;
+  /// When the tor process started, by this process's steady clock: the
+  /// snapshot's arrival minus tor's `uptime` (whole seconds). How a resync
+  /// tells a restarted tor from the same one with the same pid (PID 1 in a
+  /// container, say).
+  std::optional<std::chrono::steady_clock::time_point> tor_started() const noexcept;
 
   /// The address map. An "<error>" mapping is never added (and ends an older
   /// mapping of the address); an update moves the expiry; at expiry the
@@ -235,6 +266,10 @@ class TORCON_API TorState {
   ListenerId on_address_map(AddressMapListener listener);
   ListenerId on_guard(GuardListener listener);
   /// @}
+  /// Adds a listener told each time a snapshot has been applied (the other
+  /// listeners have seen its changes): attach()'s, just before its `done`,
+  /// and each resync's (see the file's comment). It may issue commands.
+  ListenerId on_snapshot(SnapshotListener listener);
   /// False if no such listener. Safe from inside a listener.
   bool remove_listener(ListenerId id);
   /// Called with a description when a listener throws (its what()) or an

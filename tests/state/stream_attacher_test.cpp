@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "state/attach_rig.hpp"
+#include "state/state_fixture.hpp"
 #include "torcon/reactor.hpp"
 #include "torcon/stream.hpp"
 
@@ -214,6 +215,78 @@ TEST(StreamAttacher, OnlyStreamsWaitingForTheControllerAreOffered) {
   rig.tor("250 OK\r\n");
   rig.tor(new_stream("22", 40002));
   EXPECT_EQ(offered.size(), 2u);
+}
+
+// GETINFO stream-status writes a stream tor holds for a controller as NEW on
+// circuit 0, as it does one tor finds a circuit for itself. Installing an
+// attacher offers such snapshot streams when tor already held streams for a
+// controller (GETCONF said 1), and only then; a 555 for one is tor saying it
+// is its own (left to tor, no fallback), another refusal gets the fallback.
+class SnapshotStreams : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SnapshotStreams, AreOfferedAtInstallWhenTorHeldStreamsForAController) {
+  const bool held = GetParam();
+  AttachRig rig;
+  torcon::test::Feeder f(rig.state);
+  ASSERT_TRUE(
+      f.feed("250+stream-status=\r\n4 NEW 0 192.0.2.4:80\r\n5 NEWRESOLVE 0 example.com:0\r\n"
+             "6 SENTCONNECT 3 192.0.2.6:80\r\n.\r\n250 OK\r\n"));
+  ASSERT_NE(rig.state.stream("4"), nullptr);
+  EXPECT_TRUE(rig.state.stream("4")->may_need_decision());
+  EXPECT_TRUE(rig.state.stream("5")->may_need_decision());
+  EXPECT_FALSE(rig.state.stream("6")->may_need_decision());
+  EXPECT_FALSE(rig.state.stream("4")->needs_decision());
+  std::vector<std::string> offered;
+  Reports reports;
+  rig.core->add(
+      [&](AttachRequest& req) {
+        offered.emplace_back(req.stream_id());
+        return AttachDecision::circuit(req.stream_id() == "4" ? "7" : "8");
+      },
+      reports.fn());
+  rig.core->install({});
+  rig.tor(std::string("250 __LeaveStreamsUnattached=") + (held ? "1" : "0") + "\r\n");
+  const std::string options =
+      "GETCONF __LeaveStreamsUnattached\r\nSETCONF __LeaveStreamsUnattached=1\r\n";
+  if (!held) {
+    EXPECT_EQ(offered, std::vector<std::string>{});
+    EXPECT_EQ(rig.take(), options);
+    return;
+  }
+  EXPECT_EQ(offered, (std::vector<std::string>{"4", "5"}));
+  EXPECT_EQ(rig.take(), options + "ATTACHSTREAM 4 7\r\nATTACHSTREAM 5 8\r\n");
+  rig.tor(
+      "250 OK\r\n"  // SETCONF
+      "555 Connection is not managed by controller.\r\n"
+      "551 Can't attach stream to non-open origin circuit\r\n");
+  EXPECT_EQ(rig.take(), "ATTACHSTREAM 5 0\r\n");
+  ASSERT_EQ(reports.lines.size(), 2u);
+  EXPECT_TRUE(reports.lines[0].starts_with("refused 4 7 555 leave|")) << reports.lines[0];
+  EXPECT_TRUE(reports.lines[1].starts_with("refused 5 8 551 tor_chooses|")) << reports.lines[1];
+  // An event says what the stream is: no longer a snapshot's guess.
+  rig.tor("650 STREAM 4 SENTCONNECT 9 192.0.2.4:80\r\n");
+  EXPECT_FALSE(rig.state.stream("4")->may_need_decision());
+}
+
+INSTANTIATE_TEST_SUITE_P(TorHeldStreams, SnapshotStreams, ::testing::Bool());
+
+// A stream an event announced before the snapshot (here one of tor's own)
+// is followed by events: if tor held it, a CONTROLLER_WAIT says so. The
+// snapshot's NEW line for it is no guess to act on.
+TEST(StreamAttacher, AStreamEventsFollowIsNotOfferedForTheSnapshotsNewLine) {
+  AttachRig rig;
+  torcon::test::Feeder f(rig.state);
+  ASSERT_TRUE(f.feed(
+      "650 STREAM 30 NEW 0 192.0.2.9:443 SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_FETCH\r\n"));
+  ASSERT_TRUE(f.feed("250+stream-status=\r\n30 NEW 0 192.0.2.9:443\r\n.\r\n250 OK\r\n"));
+  EXPECT_FALSE(rig.state.stream("30")->may_need_decision());
+  std::vector<std::string> offered;
+  rig.core->add([&](AttachRequest& req) {
+    offered.emplace_back(req.stream_id());
+    return AttachDecision::tor_chooses();
+  });
+  rig.install("1");
+  EXPECT_EQ(offered, std::vector<std::string>{});
 }
 
 TEST(StreamAttacher, ADetachedStreamIsOfferedAgainWithTheReason) {

@@ -467,6 +467,165 @@ TEST(StreamAttacherTestnet, ALeftoverOptionIsReportedOnAttachAndInstall) {
   EXPECT_FALSE(att.installed());
 }
 
+// The ID of the stream to 127.0.0.1:`port` in a stream-status value when
+// tor lists it waiting unattached ("<id> NEW 0 127.0.0.1:<port>"), else "".
+std::string unattached_in(const std::string& stream_status, std::uint16_t port) {
+  const std::string tail = " NEW 0 127.0.0.1:" + std::to_string(port);
+  for (std::size_t at = 0; at < stream_status.size();) {
+    std::size_t nl = stream_status.find('\n', at);
+    if (nl == std::string::npos) nl = stream_status.size();
+    std::string line = stream_status.substr(at, nl - at);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::size_t sp = line.find(' ');
+    if (sp != std::string::npos && line.substr(sp) == tail) return line.substr(0, sp);
+    at = nl + 1;
+  }
+  return "";
+}
+
+// SETCONF __LeaveStreamsUnattached on `c`'s controller; true if tor took it.
+bool set_leave_unattached(Client& c, std::string_view value) {
+  std::optional<torcon::Status> set;
+  const std::pair<std::string_view, std::optional<std::string_view>> one[] = {
+      {"__LeaveStreamsUnattached", value}};
+  c.ctl->setconf(one, [&](const torcon::Status& s) { set = s; });
+  return c.pump_until(10s, [&] { return set.has_value(); }) && *set;
+}
+
+// tor lists a stream it holds for a controller as NEW on circuit 0 in
+// stream-status (seen here, tor 0.4.9; the STREAM events say
+// CONTROLLER_WAIT). A TorState that bootstraps while one waits knows it only
+// from that line; installing an attacher (tor already holding streams for a
+// controller: the option was left set) offers it, and the fetch completes
+// through the circuit the attacher chose.
+TEST(StreamAttacherTestnet, AStreamWaitingBeforeTheStateBootstrappedIsOfferedOnInstall) {
+  TORCON_REQUIRE_TESTNET(net);
+  Client setter(net);
+  ASSERT_EQ(setter.error, "");
+  const std::string circ = setter.build({"relay0", "exit0"});
+  ASSERT_NE(circ, "");
+  ASSERT_TRUE(set_leave_unattached(setter, "1"));
+  torcon::test::LoopbackHttp http("waited for the attacher\n");
+  SocksFetch f(net.client().socks_port, http.port());
+  std::string id;
+  ASSERT_TRUE(setter.pump_until(20s, [&] {
+    id = unattached_in(setter.getinfo("stream-status"), http.port());
+    return !id.empty();
+  })) << setter.getinfo("stream-status");
+
+  Client c(net);  // its TorState's snapshot has the waiting stream
+  ASSERT_EQ(c.error, "");
+  const torcon::Stream* s = c.state->stream(id);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->state(), torcon::StreamStatus::new_);
+  EXPECT_TRUE(s->may_need_decision());
+  EXPECT_FALSE(f.done());
+  StreamAttacher att(*c.state, *c.ctl);
+  std::vector<std::string> offered, reports;
+  att.add([&](AttachRequest& req) {
+    if (req.stream().target_port() != http.port()) return AttachDecision::pass();
+    offered.emplace_back(req.stream_id());
+    return AttachDecision::circuit(circ);
+  });
+  att.on_report([&](const torcon::AttachReport& r) {
+    reports.push_back(std::string(torcon::to_string(r.kind)) + ": " + std::string(r.message));
+  });
+  Outcomes out;
+  out.watch(*c.state, http.port());
+  att.install();
+  ASSERT_TRUE(c.pump_until(60s, [&] { return f.done() && out.succeeded.count(id); }))
+      << joined(out.states) << joined(reports);
+  EXPECT_EQ(f.result(), "waited for the attacher\n");
+  EXPECT_EQ(offered, std::vector<std::string>{id});
+  EXPECT_EQ(out.succeeded[id].circuit, circ);
+  ASSERT_EQ(reports.size(), 1u) << joined(reports);
+  EXPECT_TRUE(reports[0].starts_with("leftover_option")) << reports[0];
+  std::optional<torcon::Status> removed;
+  att.uninstall([&](const torcon::Status& st) { removed = st; });
+  ASSERT_TRUE(c.pump_until(10s, [&] { return removed.has_value(); }));
+  EXPECT_EQ(c.getconf("__LeaveStreamsUnattached"), "0");
+}
+
+// The control connection drops while tor keeps running (tor closes it after
+// a QUIT, which the reconnect policy takes as a lost connection). A stream
+// that arrives in the gap waits for a controller (tor keeps
+// __LeaveStreamsUnattached); after reconnecting, the TorState's resync finds
+// the same tor — the circuit it knew is kept, not closed and re-created —
+// and the attacher is offered the stream that waited through the gap.
+TEST(StreamAttacherTestnet, AStreamThatWaitedThroughAReconnectionToTheSameTorIsOffered) {
+  TORCON_REQUIRE_TESTNET(net);
+  Client observer(net);
+  ASSERT_EQ(observer.error, "");
+  const std::string circ = observer.build({"relay0", "exit0"});
+  ASSERT_NE(circ, "");
+  torcon::ControllerOptions o;
+  o.cookie_file = net.client().cookie_file;
+  o.reconnect.enabled = true;
+  o.reconnect.initial_delay = 3s;  // the gap
+  o.reconnect.jitter = 0;
+  Controller ctl(observer.reactor(), o);
+  std::optional<torcon::Status> up;
+  ctl.connect(net.client().control(), [&](const torcon::Status& st) { up = st; });
+  ASSERT_TRUE(observer.pump_until(10s, [&] { return up.has_value(); }));
+  ASSERT_TRUE(*up) << up->error().message;
+  TorState state(observer.reactor());
+  std::vector<std::string> origins, circuit_news;
+  state.on_snapshot([&](torcon::SnapshotOrigin so) {
+    origins.push_back(so == torcon::SnapshotOrigin::attach     ? "attach"
+                      : so == torcon::SnapshotOrigin::same_tor ? "same_tor"
+                                                               : "other_tor");
+  });
+  state.on_circuit([&](const torcon::Circuit& ci, torcon::CircuitChanges what) {
+    if (ci.id() == circ && (what & (torcon::circuit_created | torcon::circuit_removed)))
+      circuit_news.push_back(
+          (what & torcon::circuit_removed) ? "removed " + std::string(ci.reason()) : "created");
+  });
+  std::optional<torcon::Status> attached;
+  state.attach(ctl, [&](const torcon::Status& st) { attached = st; });
+  ASSERT_TRUE(observer.pump_until(20s, [&] { return attached.has_value(); }));
+  ASSERT_TRUE(*attached) << attached->error().message;
+  ASSERT_NE(state.circuit(circ), nullptr);
+  circuit_news.clear();
+  StreamAttacher att(state, ctl);
+  torcon::test::LoopbackHttp http("waited through the gap\n");
+  std::vector<std::string> offered, reports;
+  att.add([&](AttachRequest& req) {
+    if (req.stream().target_port() != http.port()) return AttachDecision::pass();
+    offered.emplace_back(req.stream_id());
+    return AttachDecision::circuit(circ);
+  });
+  att.on_report([&](const torcon::AttachReport& r) {
+    reports.push_back(std::string(torcon::to_string(r.kind)) + ": " + std::string(r.message));
+  });
+  std::optional<torcon::Status> installed;
+  att.install([&](const torcon::Status& st) { installed = st; });
+  ASSERT_TRUE(observer.pump_until(10s, [&] { return installed.has_value(); }));
+  ASSERT_TRUE(*installed) << installed->error().message;
+
+  ctl.command("QUIT", [](const Expected<torcon::Reply>&) {});
+  ASSERT_TRUE(observer.pump_until(10s, [&] { return ctl.reconnecting(); }));
+  SocksFetch f(net.client().socks_port, http.port());
+  std::string id;
+  ASSERT_TRUE(observer.pump_until(10s, [&] {
+    id = unattached_in(observer.getinfo("stream-status"), http.port());
+    return !id.empty();
+  })) << observer.getinfo("stream-status");
+  ASSERT_TRUE(ctl.reconnecting()) << "reconnected before the stream came: no gap to test";
+  EXPECT_EQ(state.stream(id), nullptr);  // nothing of the new connection applied yet
+
+  ASSERT_TRUE(observer.pump_until(60s, [&] { return ctl.ready() && f.done(); })) << joined(reports);
+  EXPECT_EQ(f.result(), "waited through the gap\n");
+  EXPECT_EQ(offered, std::vector<std::string>{id}) << joined(reports);
+  EXPECT_EQ(origins, (std::vector<std::string>{"attach", "same_tor"}));
+  EXPECT_EQ(circuit_news, std::vector<std::string>{}) << "the same tor's circuit was replaced";
+  EXPECT_NE(state.circuit(circ), nullptr);
+  EXPECT_EQ(joined(reports), "");
+  std::optional<torcon::Status> removed;
+  att.uninstall([&](const torcon::Status& st) { removed = st; });
+  ASSERT_TRUE(observer.pump_until(10s, [&] { return removed.has_value(); }));
+  EXPECT_EQ(observer.getconf("__LeaveStreamsUnattached"), "0");
+}
+
 TEST(StreamAttacherTestnet, AttachLatencyOverTorsConnection) {
   TORCON_REQUIRE_TESTNET(net);
   Client c(net);

@@ -178,7 +178,7 @@ TEST_P(TorStateAttachOrder, SubscribesBeforeOneSnapshotGetinfo) {
         << ev << " missing from " << cmds[last_setevents];
   EXPECT_EQ(cmds[getinfo],
             "GETINFO ns/all circuit-status stream-status address-mappings/all entry-guards "
-            "process/pid");
+            "process/pid uptime");
   EXPECT_EQ(std::count_if(cmds.begin(), cmds.end(),
                           [](const std::string& c) { return c.starts_with("GETINFO"); }),
             1);

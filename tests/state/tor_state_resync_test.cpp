@@ -188,7 +188,9 @@ TEST_P(TorStateResyncTest, KilledAndRestartedTorReplacesTheStreamsAndReportsTheO
   TorProcess restarted(on_port(port));
   ASSERT_TRUE(restarted.ok()) << restarted.error();
   ASSERT_TRUE(run_until([&] { return c.ready(); }, 20s));
-  // The old stream left at the reconnection, told closed, with the reason.
+  // The old stream left once the resync's snapshot named another tor, told
+  // closed, with the reason.
+  ASSERT_TRUE(run_until([&] { return !closed.empty(); }, 20s));
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].id, old_id);
   EXPECT_EQ(closed[0].target, "192.0.2.1:80");
@@ -312,6 +314,228 @@ TEST_P(TorStateResyncTest, ARestartedTorsCircuitWithAnOldIdIsANewCircuit) {
   EXPECT_EQ(state.stream("5"), nullptr);
   EXPECT_EQ(state.tor_pid(), 4242u);
 }
+
+// The scripted tor's snapshot answer with every key: `uptime` and the
+// address map and guards too.
+std::string full_snapshot(std::string_view circuits, std::string_view streams,
+                          std::string_view addresses, std::string_view guards, int pid,
+                          int uptime) {
+  return "250-ns/all=\r\n250+circuit-status=\r\n" + std::string(circuits) +
+         ".\r\n250+stream-status=\r\n" + std::string(streams) +
+         ".\r\n250+address-mappings/all=\r\n" + std::string(addresses) +
+         ".\r\n250+entry-guards=\r\n" + std::string(guards) +
+         ".\r\n250-process/pid=" + std::to_string(pid) +
+         "\r\n250-uptime=" + std::to_string(uptime) + "\r\n250 OK\r\n";
+}
+
+// What the listeners of a TorState were told, in order, one line each.
+struct Told {
+  std::vector<std::string> seen;
+  void watch(TorState& state) {
+    state.on_circuit([this](const Circuit& ci, CircuitChanges what) {
+      std::string e = "circuit " + std::string(ci.id()) + " " + std::string(ci.state_text());
+      if (what & circuit_created) e += " created";
+      if (what & circuit_state) e += " state";
+      if (what & circuit_streams) e += " streams";
+      if (what & circuit_removed) e += " removed " + std::string(ci.reason());
+      seen.push_back(e);
+    });
+    state.on_stream([this](const Stream& st, StreamChanges what) {
+      std::string e = "stream " + std::string(st.id()) + " " + std::string(st.state_text());
+      if (what & stream_created) e += " created";
+      if (what & stream_state) e += " state";
+      if (what & stream_circuit) e += " circuit";
+      if (what & stream_removed) e += " removed " + std::string(st.reason());
+      seen.push_back(e);
+    });
+    state.on_address_map([this](const AddressMapping& m, AddressMapChange what) {
+      seen.push_back("address " + m.address + " " + m.target +
+                     (what == AddressMapChange::added     ? " added"
+                      : what == AddressMapChange::updated ? " updated"
+                                                          : " removed"));
+    });
+    state.on_guard([this](const Guard& g, GuardChange what) {
+      seen.push_back("guard " + std::string(g.router->nickname()) + " " + g.status +
+                     (what == GuardChange::added     ? " added"
+                      : what == GuardChange::changed ? " changed"
+                                                     : " removed"));
+    });
+    state.on_snapshot([this](SnapshotOrigin o) {
+      seen.push_back(o == SnapshotOrigin::attach     ? "snapshot attach"
+                     : o == SnapshotOrigin::same_tor ? "snapshot same_tor"
+                                                     : "snapshot other_tor");
+    });
+  }
+};
+
+// A scripted tor whose connection drops once (at "GETINFO hang-up"); its
+// snapshot answers are `first` and then `second`, with `before_second`
+// (events) written just before the second.
+class TwoConnectionTor {
+ public:
+  TwoConnectionTor(std::string first, std::string before_second, std::string second)
+      : fake_(
+            [first = std::move(first), before = std::move(before_second),
+             second = std::move(second)](int fd, int n) {
+              testing::FakeTor::null_auth(fd);
+              for (std::string l; !(l = testing::FakeTor::read_line(fd)).empty();) {
+                if (l.starts_with("GETINFO ns/all")) {
+                  if (n == 1 && !before.empty()) testing::FakeTor::say(fd, before);
+                  testing::FakeTor::say(fd, n == 0 ? first : second);
+                } else if (l.starts_with("GETCONF")) {
+                  testing::FakeTor::say(fd, "250 __LeaveStreamsUnattached\r\n");
+                } else if (l.starts_with("GETINFO hang-up")) {
+                  return;
+                } else {
+                  testing::FakeTor::say(fd, "250 OK\r\n");
+                }
+              }
+            },
+            2) {}
+  Endpoint endpoint() const { return fake_.endpoint(); }
+
+ private:
+  testing::FakeTor fake_;
+};
+
+class TorStateResyncScriptTest : public TorStateResyncTest {
+ protected:
+  // Attaches `state` over a reconnecting controller to `tor`, drops the
+  // connection once and waits until the resync's snapshot is applied.
+  void attach_then_reconnect(std::unique_ptr<TwoConnectionTor> tor, TorState& state, Told& told) {
+    tor_ = std::move(tor);
+    ControllerOptions o;
+    o.reconnect.enabled = true;
+    o.reconnect.initial_delay = 10ms;
+    o.reconnect.jitter = 0;
+    ctl_ = std::make_unique<Controller>(*reactor_, o);
+    std::optional<Status> connected;
+    ctl_->connect(tor_->endpoint(), [&](const Status& s) { connected = s; });
+    ASSERT_TRUE(run_until([&] { return connected.has_value(); }));
+    ASSERT_TRUE(connected->ok()) << connected->error().message;
+    std::optional<Status> attached;
+    state.attach(*ctl_, [&](const Status& s) { attached = s; });
+    ASSERT_TRUE(run_until([&] { return attached.has_value(); }));
+    ASSERT_TRUE(attached->ok()) << attached->error().message;
+    told.seen.clear();
+    bool hung_up = false;
+    ctl_->command("GETINFO hang-up", [&](const Expected<Reply>&) { hung_up = true; });
+    ASSERT_TRUE(run_until([&] { return hung_up; }));
+    ASSERT_TRUE(run_until(
+        [&] { return !told.seen.empty() && told.seen.back().starts_with("snapshot"); }, 10s));
+  }
+  void TearDown() override {  // the controller before the reactor, the scripted tor after it
+    ctl_.reset();
+    tor_.reset();
+    TorStateResyncTest::TearDown();
+  }
+  std::unique_ptr<TwoConnectionTor> tor_;  // outlives the controller: its thread ends on EOF
+  std::unique_ptr<Controller> ctl_;
+};
+
+const std::string kHop1 = "$" + std::string(40, 'A') + "~relay";
+const std::string kHop2 = "$" + std::string(40, 'B') + "~other";
+const std::string kGuard1 = "$" + std::string(40, 'C') + "~guardone";
+const std::string kGuard2 = "$" + std::string(40, 'D') + "~guardtwo";
+
+// The same tor (same pid, same start) after the connection dropped: what it
+// still has is kept and updated in place (no close and create), what ended
+// in the gap is closed with kReconnectReason, mappings and guards it no
+// longer lists are removed. An event written before the snapshot's reply
+// applies to the kept entries.
+TEST_P(TorStateResyncScriptTest, TheSameTorKeepsWhatItStillHas) {
+  auto tor = std::make_unique<TwoConnectionTor>(
+      full_snapshot(
+          "1 BUILT " + kHop1 + " PURPOSE=GENERAL\r\n2 BUILT " + kHop2 + " PURPOSE=GENERAL\r\n",
+          "5 SUCCEEDED 1 192.0.2.1:80\r\n6 SUCCEEDED 2 192.0.2.2:80\r\n"
+          "7 SUCCEEDED 1 192.0.2.3:80\r\n",
+          "a.example 192.0.2.10 NEVER\r\nb.example 192.0.2.11 NEVER\r\n",
+          kGuard1 + " up\r\n" + kGuard2 + " up\r\n", 4242, 1000),
+      "650 STREAM 5 SUCCEEDED 1 192.0.2.1:80\r\n650 CIRC 1 BUILT " + kHop1 +
+          " PURPOSE=GENERAL\r\n650 STREAM 9 NEW 0 192.0.2.9:80\r\n",
+      full_snapshot("1 BUILT " + kHop1 + " PURPOSE=GENERAL\r\n",
+                    "5 SUCCEEDED 1 192.0.2.1:80\r\n7 NEW 0 192.0.2.3:80\r\n"
+                    "9 NEW 0 192.0.2.9:80\r\n",
+                    "a.example 192.0.2.12 NEVER\r\n", kGuard1 + " down\r\n", 4242, 1001));
+  TorState state(*reactor_);
+  Told told;
+  told.watch(state);
+  attach_then_reconnect(std::move(tor), state, told);
+  const std::string reason(kReconnectReason);
+  EXPECT_EQ(told.seen, (std::vector<std::string>{
+                           // the held events, on the kept entries: nothing new but stream 9
+                           "stream 9 NEW created",
+                           // the snapshot: stream 7 was detached in the gap and waits again
+                           "circuit 1 BUILT streams",
+                           "stream 7 NEW state circuit",
+                           "address a.example 192.0.2.12 updated",
+                           "guard guardone down changed",
+                           // what it no longer has
+                           "stream 6 CLOSED state removed " + reason,
+                           "circuit 2 BUILT streams",
+                           "circuit 2 CLOSED state removed " + reason,
+                           "address b.example 192.0.2.11 removed",
+                           "guard guardtwo up removed",
+                           "snapshot same_tor",
+                       }));
+  ASSERT_NE(state.circuit("1"), nullptr);
+  EXPECT_EQ(state.circuit("1")->path().size(), 1u);
+  ASSERT_NE(state.stream("5"), nullptr);
+  EXPECT_EQ(state.stream("5")->circuit(), state.circuit("1"));
+  ASSERT_NE(state.stream("7"), nullptr);
+  EXPECT_EQ(state.stream("7")->circuit(), nullptr);
+  EXPECT_EQ(state.stream("7")->detach_count(), 1u);
+  EXPECT_TRUE(state.stream("7")->may_need_decision());
+  // Stream 9's NEW came as an event: it is not a snapshot's guess.
+  ASSERT_NE(state.stream("9"), nullptr);
+  EXPECT_FALSE(state.stream("9")->may_need_decision());
+  EXPECT_EQ(state.circuit("2"), nullptr);
+  EXPECT_EQ(state.stream("6"), nullptr);
+  EXPECT_EQ(state.address_mapping("b.example"), nullptr);
+  EXPECT_EQ(state.address_mapping_count(), 1u);
+  ASSERT_EQ(state.guards().size(), 1u);
+  EXPECT_EQ(state.guards()[0].router->nickname(), "guardone");
+  EXPECT_EQ(state.tor_pid(), 4242u);
+}
+
+// Another tor behind the same endpoint with the same pid (PID 1 in a
+// container, say), told apart by its start: everything from before is
+// closed, then created from its snapshot; its mappings and guards replace
+// the old ones.
+TEST_P(TorStateResyncScriptTest, TheSamePidStartedLaterIsAnotherTor) {
+  auto tor = std::make_unique<TwoConnectionTor>(
+      full_snapshot("1 BUILT " + kHop1 + " PURPOSE=GENERAL\r\n", "5 SUCCEEDED 1 192.0.2.1:80\r\n",
+                    "a.example 192.0.2.10 NEVER\r\n", kGuard1 + " up\r\n", 1, 1000),
+      "650 STREAM 5 NEW 0 192.0.2.5:80\r\n",
+      full_snapshot("1 LAUNCHED PURPOSE=GENERAL\r\n", "5 NEW 0 192.0.2.5:80\r\n",
+                    "c.example 192.0.2.13 NEVER\r\n", kGuard2 + " up\r\n", 1, 3));
+  TorState state(*reactor_);
+  Told told;
+  told.watch(state);
+  attach_then_reconnect(std::move(tor), state, told);
+  const std::string reason(kReconnectReason);
+  EXPECT_EQ(told.seen, (std::vector<std::string>{
+                           "stream 5 CLOSED state removed " + reason,
+                           "circuit 1 BUILT streams",
+                           "circuit 1 CLOSED state removed " + reason,
+                           // the held event: the new tor's stream 5
+                           "stream 5 NEW created",
+                           "circuit 1 LAUNCHED created",
+                           "address c.example 192.0.2.13 added",
+                           "guard guardtwo up added",
+                           "address a.example 192.0.2.10 removed",
+                           "guard guardone up removed",
+                           "snapshot other_tor",
+                       }));
+  ASSERT_NE(state.stream("5"), nullptr);
+  EXPECT_EQ(state.stream("5")->target(), "192.0.2.5:80");
+  EXPECT_EQ(state.stream("5")->detach_count(), 0u);
+  ASSERT_EQ(state.guards().size(), 1u);
+  EXPECT_EQ(state.guards()[0].router->nickname(), "guardtwo");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TorStateResyncScriptTest, testing::kBothBackends,
+                         testing::backend_name);
 
 INSTANTIATE_TEST_SUITE_P(Backends, TorStateResyncTest, testing::kBothBackends,
                          testing::backend_name);
