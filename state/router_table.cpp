@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "r_line_address.hpp"
+
 namespace torcon::detail {
 
 namespace {
@@ -54,115 +56,6 @@ bool parse_or_address6(std::string_view text, Ipv6OrAddress& out) {
   return true;
 }
 
-// The r line's last three fields, "ip orport dirport" (dir-spec 3.4.1; the
-// same in the microdescriptor form). RouterEntry::ipv4() and friends decode
-// the whole line (digest and publication time too, which a state table
-// never uses), so the table reads just the tail, as strictly.
-bool parse_octets(std::string_view s, std::uint32_t& out) {
-  std::uint32_t v = 0;
-  int parts = 0;
-  std::size_t i = 0;
-  while (parts < 4) {
-    std::size_t j = i;
-    unsigned octet = 0;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < 3)
-      octet = octet * 10 + unsigned(s[j++] - '0');
-    if (j == i || octet > 255 || (j - i > 1 && s[i] == '0')) return false;
-    v = v << 8 | octet;
-    ++parts;
-    if (parts < 4) {
-      if (j >= s.size() || s[j] != '.') return false;
-      ++j;
-    }
-    i = j;
-  }
-  if (i != s.size()) return false;
-  out = v;
-  return true;
-}
-bool parse_port_field(std::string_view s, std::uint16_t& out) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + unsigned(c - '0');
-  }
-  if (v > 65535) return false;
-  out = std::uint16_t(v);
-  return true;
-}
-// The three fields, split by the two spaces at sp1 and sp2, up to end.
-bool address_fields(const char* ip_at, const char* sp1, const char* sp2, const char* end,
-                    std::uint32_t& ip, std::uint16_t& or_port, std::uint16_t& dir_port) {
-  return parse_octets({ip_at, std::size_t(sp1 - ip_at)}, ip) &&
-         parse_port_field({sp1 + 1, std::size_t(sp2 - sp1 - 1)}, or_port) &&
-         parse_port_field({sp2 + 1, std::size_t(end - sp2 - 1)}, dir_port);
-}
-// Up to `max` digits at q, before end: how many (q moves past them), and
-// their value.
-unsigned take_digits(const char*& q, const char* end, unsigned max, unsigned& value) {
-  unsigned n = 0, v = 0;
-  for (; n < max && q < end; ++n, ++q) {
-    const unsigned d = unsigned(std::uint8_t(*q)) - '0';
-    if (d > 9) break;
-    v = v * 10 + d;
-  }
-  value = v;
-  return n;
-}
-// "a.b.c.d orport dirport" exactly filling [q, end), in one pass, with
-// parse_octets()'s and parse_port_field()'s rules. False for anything else.
-bool address_tail(const char* q, const char* end, std::uint32_t& ip, std::uint16_t& or_port,
-                  std::uint16_t& dir_port) {
-  std::uint32_t addr = 0;
-  for (int k = 0; k < 4; ++k) {
-    const char* const first = q;
-    unsigned v;
-    const unsigned n = take_digits(q, end, 3, v);
-    if (n == 0 || v > 255 || (n > 1 && *first == '0')) return false;
-    addr = addr << 8 | v;
-    if (q == end || *q++ != (k < 3 ? '.' : ' ')) return false;
-  }
-  unsigned orp, dirp;
-  if (take_digits(q, end, 5, orp) == 0 || orp > 65535 || q == end || *q++ != ' ') return false;
-  if (take_digits(q, end, 5, dirp) == 0 || dirp > 65535 || q != end) return false;
-  ip = addr;
-  or_port = std::uint16_t(orp);
-  dir_port = std::uint16_t(dirp);
-  return true;
-}
-// The r line's last three fields. tor lays the line out as "r nick ID
-// [DIGEST] YYYY-MM-DD HH:MM:SS ip orport dirport": after the nickname's
-// space, the spaces are at fixed distances, and the address starts at a
-// known place. When the rest of the line is exactly "ip orport dirport",
-// those are the line's last three fields, so the answer is the one the
-// search from the line's end below gives, in one pass instead of three
-// (that search and its parsing were a sixth of a router's time).
-bool r_line_address(const RouterEntry& e, std::uint32_t& ip, std::uint16_t& or_port,
-                    std::uint16_t& dir_port) {
-  const std::string_view fields = e.r_line();
-  const char* const end = fields.data() + fields.size();
-  const char* const p = e.nickname().data() + e.nickname().size();  // its space (checked)
-  const std::ptrdiff_t left = end - p;
-  if (left > 77 && p[28] == ' ' && p[56] == ' ' && p[67] == ' ' && p[76] == ' ' &&
-      address_tail(p + 77, end, ip, or_port, dir_port))
-    return true;
-  if (left > 49 && p[28] == ' ' && p[39] == ' ' && p[48] == ' ' &&
-      address_tail(p + 49, end, ip, or_port, dir_port))
-    return true;
-  // The whole line, "r " (and a stuffed dot) included, as the entry has it.
-  const std::string_view entry = e.entry();
-  const std::string_view line(entry.data(), std::size_t(end - entry.data()));
-  const std::size_t s3 = line.rfind(' ');
-  if (s3 == std::string_view::npos || s3 == 0) return false;
-  const std::size_t s2 = line.rfind(' ', s3 - 1);
-  if (s2 == std::string_view::npos || s2 == 0) return false;
-  const std::size_t s1 = line.rfind(' ', s2 - 1);
-  if (s1 == std::string_view::npos) return false;
-  return address_fields(line.data() + s1 + 1, line.data() + s2, line.data() + s3,
-                        line.data() + line.size(), ip, or_port, dir_port);
-}
-
 bool same(const Ipv6OrAddress& a, const Ipv6OrAddress& b) {
   return a.addr == b.addr && a.port == b.port;
 }
@@ -201,9 +94,8 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
     const RouterEntry& e = ahead[cur];
     more = reader.next(ahead[cur ^ 1]);
     if (more) by_id_.prefetch(ahead[cur ^ 1].identity());
-    std::uint32_t ipv4 = 0;
-    std::uint16_t or_port = 0, dir_port = 0;
-    if (!r_line_address(e, ipv4, or_port, dir_port))
+    RLineAddress address;
+    if (!read_r_line_address(e, address))
       return Error(Errc::bad_router_status, "r line: bad address or ports", e.offset());
     Expected<RouterBandwidth> bw = e.bandwidth();
     if (!bw) return bw.error();
@@ -235,9 +127,9 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
       r->generation_ = generation_;
       ++listed;
     }
-    changed |= assign(r->ipv4_, ipv4);
-    changed |= assign(r->or_port_, or_port);
-    changed |= assign(r->dir_port_, dir_port);
+    changed |= assign(r->ipv4_, address.ipv4);
+    changed |= assign(r->or_port_, address.or_port);
+    changed |= assign(r->dir_port_, address.dir_port);
     changed |= assign(r->flags_, flags);
     std::string unknown;  // "" without allocating
     if (e.has_unknown_flags()) unknown = unknown_flag_names(flags_text);
