@@ -103,12 +103,14 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
     const std::string_view version = e.version(), policy = e.policy();
     const RouterFlags flags = e.flags();
     // One probe for a new router and a known one alike.
-    auto [slot, inserted] = by_id_.try_emplace(e.identity(), nullptr);
+    bool inserted = false;
+    Router* const r = *by_id_.lazy_emplace(e.identity(), [&](const auto& construct) {
+      inserted = true;
+      construct(make_router(e.identity(), e.nickname()));  // which leaves by_id_ alone
+    });
     RouterChange what = RouterChange::changed;
     bool changed = false;
-    Router* r = slot->second;
     if (inserted) {
-      r = slot->second = make_router(e.identity(), e.nickname());
       what = RouterChange::added;
       changed = true;
     } else if (r->nickname() != e.nickname()) {
@@ -225,7 +227,7 @@ Router* RouterTable::find(std::string_view name) const noexcept {
 void RouterTable::build_nick_index() const {
   nick_index_ = true;
   by_nick_.reserve(by_id_.size());
-  for (const auto& [id, r] : by_id_) const_cast<RouterTable*>(this)->link_nickname(r);
+  for (Router* r : by_id_) const_cast<RouterTable*>(this)->link_nickname(r);
 }
 
 Router* RouterTable::first_named(std::string_view nickname) const noexcept {
@@ -260,7 +262,7 @@ void RouterTable::unref(Router* r) {
 
 Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nickname) {
   Router* r = make_router(id, nickname);
-  by_id_.emplace(id, r);
+  by_id_.insert(r);
   return r;
 }
 
