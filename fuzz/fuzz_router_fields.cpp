@@ -10,10 +10,11 @@
 //  * a fast decoder that accepts gives exactly the reference's values, and
 //    the reference accepts too (parse_r_fixed, ip_ports_fast, time_fast);
 //  * parse_or_address6_fast and decode_flags always give the reference's
-//    answer (they decline internally);
+//    answer (they decline internally), decode_flags also whether a name is
+//    none of the known flags;
 //  * swar_digits equals parse_uint on any 1-8 digits;
 //  * FlagsCache, over the input's LF-separated lines twice, always gives
-//    decode_flags()'s answer.
+//    decode_flags()'s answers.
 
 #include <cstddef>
 #include <cstdint>
@@ -84,11 +85,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 4: {
       RouterFlags want;
+      bool want_unknown = false;
       for_each_token(p, e, [&](const char* tok, std::size_t len) {
         RouterFlag f;
-        if (flag_fast(tok, len, f)) want.set(f);
+        if (flag_fast(tok, len, f))
+          want.set(f);
+        else if (len != 0)
+          want_unknown = true;
       });
-      FUZZ_CHECK(decode_flags(p, n, lim) == want);
+      bool unknown = !want_unknown;
+      FUZZ_CHECK(decode_flags(p, n, lim, unknown) == want);
+      FUZZ_CHECK(unknown == want_unknown);
       break;
     }
     case 5: {
@@ -108,7 +115,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           const void* lf = std::memchr(l, '\n', std::size_t(e - l));
           const char* le = lf ? static_cast<const char*>(lf) : e;
           const std::size_t len = std::size_t(le - l);
-          FUZZ_CHECK(cache.get(l, len, lim) == decode_flags(l, len, lim));
+          bool unknown = false, want_unknown = true;
+          FUZZ_CHECK(cache.get(l, len, lim, unknown) == decode_flags(l, len, lim, want_unknown));
+          FUZZ_CHECK(unknown == want_unknown);
           l = le + 1;
         }
       }

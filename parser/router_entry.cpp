@@ -189,6 +189,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
       out.r_ = {len > 1 ? lo + 2 : le, le};
       out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
       out.flags_ = {};
+      out.unknown_flags_ = false;
       out.multi_w_ = false;
       // Nickname and identity, decoded here: the rest of the line waits.
       const char* const e = base + le;
@@ -231,8 +232,8 @@ bool RouterEntryReader::next(RouterEntry& out) {
           out.s_ = rest;
           const char* const t = base + rest.off;
           const std::size_t tl = rest.end - rest.off;
-          out.flags_ =
-              flags_cache_ ? flags_cache_->get(t, tl, base + n) : decode_flags(t, tl, base + n);
+          out.flags_ = flags_cache_ ? flags_cache_->get(t, tl, base + n, out.unknown_flags_)
+                                    : decode_flags(t, tl, base + n, out.unknown_flags_);
           break;
         }
         case 'a':
@@ -348,6 +349,14 @@ TORCON_R_FIELD(std::uint16_t, dir_port)
 #undef TORCON_R_FIELD
 
 Expected<RouterBandwidth> RouterEntry::bandwidth() const {
+  // tor's usual single "w Bandwidth=N" line straight into the answer: a
+  // state table asks this of every router, and a RouterStatus to fill (and
+  // zero first) cost more than the digits.
+  if (w_.off == kNone) return RouterBandwidth{};
+  if (!multi_w_) {
+    RouterBandwidth b;
+    if (parse_w_bandwidth_only(view(w_), b.has_bandwidth, b.bandwidth)) return b;
+  }
   RouterStatus st;
   Error err;
   if (!decode_w(st, err)) return err;

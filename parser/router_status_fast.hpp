@@ -319,7 +319,9 @@ static_assert(flag_table_complete());
 // flag_fast give, without a branch per token. The spaces of the whole line
 // come from one 128-byte load (every token's 16-byte compare stays inside
 // it); longer lines, or lines too near lim, take the token loop.
-inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim) {
+// `unknown` is set when a name is none of the known flags (empty names, of
+// repeated spaces, do not count): RouterEntry::has_unknown_flags().
+inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim, bool& unknown) {
 #if TORCON_RS_SIMD
   if (len <= 112 && lim - b >= 128) {
     const __m128i sp = _mm_set1_epi8(' ');
@@ -334,6 +336,7 @@ inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim)
     else
       hi = (hi & ((std::uint64_t(1) << (len - 64)) - 1)) | std::uint64_t(1) << (len - 64);
     std::uint32_t bits = 0;
+    unsigned strangers = 0;
     std::size_t start = 0;
     const auto token = [&](std::size_t end) {
       const char* t = b + start;
@@ -349,18 +352,29 @@ inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim)
       const unsigned need = (1u << tc) - 1;
       const bool ok = (eq & need) == need && s.len == tc;
       bits |= s.bit & (0u - unsigned(ok));
+      // A long name (tc 0) can match an empty slot: ok, but no flag.
+      strangers |= unsigned(tl != 0) & unsigned(!ok | (tc == 0));
     };
     for (; lo; lo &= lo - 1) token(std::size_t(__builtin_ctzll(lo)));
     for (; hi; hi &= hi - 1) token(64 + std::size_t(__builtin_ctzll(hi)));
+    unknown = strangers != 0;
     return RouterFlags::from_bits(bits);
   }
 #endif
   RouterFlags fl;
+  unknown = false;
   for_each_token(b, b + len, [&](const char* t, std::size_t tl) {
     RouterFlag f;
-    if (flag_fast(t, tl, f)) fl.set(f);
+    if (flag_fast(t, tl, f))
+      fl.set(f);
+    else if (tl != 0)
+      unknown = true;
   });
   return fl;
+}
+inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim) {
+  bool unknown;
+  return decode_flags(b, len, lim, unknown);
 }
 
 // decode_flags() through a cache of the "s" lines seen before: a network
@@ -371,16 +385,22 @@ inline RouterFlags decode_flags(const char* b, std::size_t len, const char* lim)
 // the answer is always decode_flags()'s.
 class FlagsCache {
  public:
-  RouterFlags get(const char* b, std::size_t len, const char* lim) {
-    if (len < 8 || len > 0xFFFF) return decode_flags(b, len, lim);
+  RouterFlags get(const char* b, std::size_t len, const char* lim, bool& unknown) {
+    if (len < 8 || len > 0xFFFF) return decode_flags(b, len, lim, unknown);
     std::uint64_t head, tail;
     std::memcpy(&head, b, 8);
     std::memcpy(&tail, b + len - 8, 8);
     const std::uint64_t h = (head * 0x9E3779B97F4A7C15u ^ tail ^ len) * 0xC2B2AE3D27D4EB4Fu;
     Slot& s = slot_[h >> (64 - kBits)];
-    if (s.len == len && same(s.text, b, len, lim)) [[likely]]
+    if (s.len == len && same(s.text, b, len, lim)) [[likely]] {
+      unknown = s.unknown;
       return s.flags;
-    return miss(s, b, len, lim);
+    }
+    return miss(s, b, len, lim, unknown);
+  }
+  RouterFlags get(const char* b, std::size_t len, const char* lim) {
+    bool unknown;
+    return get(b, len, lim, unknown);
   }
 
  private:
@@ -388,6 +408,7 @@ class FlagsCache {
   struct Slot {
     const char* text = nullptr;
     std::uint16_t len = 0;  // 0: empty (lines shorter than 8 are not cached)
+    bool unknown = false;
     RouterFlags flags;
   };
 
@@ -409,10 +430,11 @@ class FlagsCache {
   }
   // Out of line: the hit path stays small where it is inlined.
   [[gnu::noinline]] static RouterFlags miss(Slot& s, const char* b, std::size_t len,
-                                            const char* lim) {
+                                            const char* lim, bool& unknown) {
     s.text = b;
     s.len = std::uint16_t(len);
-    s.flags = decode_flags(b, len, lim);
+    s.flags = decode_flags(b, len, lim, s.unknown);
+    unknown = s.unknown;
     return s.flags;
   }
 
@@ -497,7 +519,8 @@ inline bool parse_or_address6_fast(std::string_view s, const char* lim, Ipv6OrAd
 
 // A w line that is exactly "Bandwidth=" and 1-19 digits (no overflow
 // possible); false for anything else, changing nothing.
-inline bool parse_w_bandwidth_only(std::string_view rest, RouterStatus& out) {
+inline bool parse_w_bandwidth_only(std::string_view rest, bool& has_bandwidth,
+                                   std::uint64_t& bandwidth) {
   constexpr std::string_view kKey = "Bandwidth=";
   if (rest.size() <= kKey.size() || rest.size() > kKey.size() + 19 ||
       std::memcmp(rest.data(), kKey.data(), kKey.size()) != 0)
@@ -508,9 +531,12 @@ inline bool parse_w_bandwidth_only(std::string_view rest, RouterStatus& out) {
     if (d > 9) return false;
     v = v * 10 + d;
   }
-  out.has_bandwidth = true;
-  out.bandwidth = v;
+  has_bandwidth = true;
+  bandwidth = v;
   return true;
+}
+inline bool parse_w_bandwidth_only(std::string_view rest, RouterStatus& out) {
+  return parse_w_bandwidth_only(rest, out.has_bandwidth, out.bandwidth);
 }
 
 // Successive LFs from `from` on: 64 bytes are compared at once (SSE2 compare

@@ -2,31 +2,21 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
+
+#include "r_line_address.hpp"
 
 namespace torcon::detail {
 
 namespace {
 
 // Flags a newer tor adds: the "s" line's names this version doesn't know,
-// space-separated. Most lines have none (as many names as known bits), so
-// the walk is skipped for them.
-std::string unknown_flag_names(std::string_view flags_text, RouterFlags known) {
-  std::size_t names = 0;
-  for (std::size_t i = 0; i < flags_text.size();) {
-    while (i < flags_text.size() && flags_text[i] == ' ') ++i;
-    if (i == flags_text.size()) break;
-    ++names;
-    while (i < flags_text.size() && flags_text[i] != ' ') ++i;
-  }
+// space-separated. Only walked for a line the reader saw such a name on
+// (RouterEntry::has_unknown_flags()).
+std::string unknown_flag_names(std::string_view flags_text) {
   std::string out;
-  // Bits counted in registers: std::popcount is a libgcc call without -mpopcnt.
-  std::uint32_t v = known.bits();
-  v = v - ((v >> 1) & 0x55555555u);
-  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
-  v = (((v + (v >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24;
-  if (names == v) return out;
   for (std::size_t i = 0; i < flags_text.size();) {
     while (i < flags_text.size() && flags_text[i] == ' ') ++i;
     std::size_t j = i;
@@ -66,58 +56,6 @@ bool parse_or_address6(std::string_view text, Ipv6OrAddress& out) {
   return true;
 }
 
-// The r line's last three fields, "ip orport dirport" (dir-spec 3.4.1; the
-// same in the microdescriptor form). RouterEntry::ipv4() and friends decode
-// the whole line (digest and publication time too, which a state table
-// never uses), so the table reads just the tail, as strictly.
-bool parse_octets(std::string_view s, std::uint32_t& out) {
-  std::uint32_t v = 0;
-  int parts = 0;
-  std::size_t i = 0;
-  while (parts < 4) {
-    std::size_t j = i;
-    unsigned octet = 0;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9' && j - i < 3)
-      octet = octet * 10 + unsigned(s[j++] - '0');
-    if (j == i || octet > 255 || (j - i > 1 && s[i] == '0')) return false;
-    v = v << 8 | octet;
-    ++parts;
-    if (parts < 4) {
-      if (j >= s.size() || s[j] != '.') return false;
-      ++j;
-    }
-    i = j;
-  }
-  if (i != s.size()) return false;
-  out = v;
-  return true;
-}
-bool parse_port_field(std::string_view s, std::uint16_t& out) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + unsigned(c - '0');
-  }
-  if (v > 65535) return false;
-  out = std::uint16_t(v);
-  return true;
-}
-bool r_line_address(std::string_view entry, std::uint32_t& ip, std::uint16_t& or_port,
-                    std::uint16_t& dir_port) {
-  std::string_view line = entry.substr(0, entry.find('\n'));
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  const std::size_t s3 = line.rfind(' ');
-  if (s3 == std::string_view::npos || s3 == 0) return false;
-  const std::size_t s2 = line.rfind(' ', s3 - 1);
-  if (s2 == std::string_view::npos || s2 == 0) return false;
-  const std::size_t s1 = line.rfind(' ', s2 - 1);
-  if (s1 == std::string_view::npos) return false;
-  return parse_octets(line.substr(s1 + 1, s2 - s1 - 1), ip) &&
-         parse_port_field(line.substr(s2 + 1, s3 - s2 - 1), or_port) &&
-         parse_port_field(line.substr(s3 + 1), dir_port);
-}
-
 bool same(const Ipv6OrAddress& a, const Ipv6OrAddress& b) {
   return a.addr == b.addr && a.port == b.port;
 }
@@ -148,13 +86,16 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
   bool more = reader.next(ahead[0]);
   if (more) by_id_.prefetch(ahead[0].identity());
   std::vector<Ipv6OrAddress> addrs;
+  // Routers this consensus lists: when every router in the consensus is one
+  // of them (always on a bootstrap, usually on NEWCONSENSUS), none is gone
+  // and the walk over all routers below is skipped.
+  std::size_t listed = 0;
   for (unsigned cur = 0; more; cur ^= 1) {
     const RouterEntry& e = ahead[cur];
     more = reader.next(ahead[cur ^ 1]);
     if (more) by_id_.prefetch(ahead[cur ^ 1].identity());
-    std::uint32_t ipv4 = 0;
-    std::uint16_t or_port = 0, dir_port = 0;
-    if (!r_line_address(e.entry(), ipv4, or_port, dir_port))
+    RLineAddress address;
+    if (!read_r_line_address(e, address))
       return Error(Errc::bad_router_status, "r line: bad address or ports", e.offset());
     Expected<RouterBandwidth> bw = e.bandwidth();
     if (!bw) return bw.error();
@@ -162,12 +103,14 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
     const std::string_view version = e.version(), policy = e.policy();
     const RouterFlags flags = e.flags();
     // One probe for a new router and a known one alike.
-    auto [slot, inserted] = by_id_.try_emplace(e.identity(), nullptr);
+    bool inserted = false;
+    Router* const r = *by_id_.lazy_emplace(e.identity(), [&](const auto& construct) {
+      inserted = true;
+      construct(make_router(e.identity(), e.nickname()));  // which leaves by_id_ alone
+    });
     RouterChange what = RouterChange::changed;
     bool changed = false;
-    Router* r = slot->second;
     if (inserted) {
-      r = slot->second = make_router(e.identity(), e.nickname());
       what = RouterChange::added;
       changed = true;
     } else if (r->nickname() != e.nickname()) {
@@ -182,12 +125,16 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
       ++consensus_count_;
       changed = true;
     }
-    r->generation_ = generation_;
-    changed |= assign(r->ipv4_, ipv4);
-    changed |= assign(r->or_port_, or_port);
-    changed |= assign(r->dir_port_, dir_port);
+    if (r->generation_ != generation_) {  // not counted twice if listed twice
+      r->generation_ = generation_;
+      ++listed;
+    }
+    changed |= assign(r->ipv4_, address.ipv4);
+    changed |= assign(r->or_port_, address.or_port);
+    changed |= assign(r->dir_port_, address.dir_port);
     changed |= assign(r->flags_, flags);
-    std::string unknown = unknown_flag_names(flags_text, flags);  // "" without allocating
+    std::string unknown;  // "" without allocating
+    if (e.has_unknown_flags()) unknown = unknown_flag_names(flags_text);
     if (unknown.size() != r->unknown_flags_.size() || unknown != r->unknown_flags_) {
       r->unknown_flags_ = unknown.empty() ? std::string_view{} : intern(unknown);
       changed = true;
@@ -225,9 +172,15 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
   if (reader.error().code != Errc::ok) return reader.error();
   if (!replace) return {};
 
+  if (listed == consensus_count_) return {};
+  // Through the pool's chunks, in address order, not the hash table's slot
+  // order: that walk touched each router at random and cost as much as
+  // reading 2,000 entries. Free and never-used slots are not in consensus.
   std::vector<Router*> gone;
-  for (const auto& [id, r] : by_id_)
-    if (r->in_consensus_ && r->generation_ != generation_) gone.push_back(r);
+  gone.reserve(consensus_count_ - listed);
+  for (const auto& chunk : chunks_)
+    for (std::size_t i = 0; i < kChunk; ++i)
+      if (chunk[i].in_consensus_ && chunk[i].generation_ != generation_) gone.push_back(&chunk[i]);
   for (Router* r : gone) {
     r->in_consensus_ = false;
     --consensus_count_;
@@ -274,7 +227,7 @@ Router* RouterTable::find(std::string_view name) const noexcept {
 void RouterTable::build_nick_index() const {
   nick_index_ = true;
   by_nick_.reserve(by_id_.size());
-  for (const auto& [id, r] : by_id_) const_cast<RouterTable*>(this)->link_nickname(r);
+  for (Router* r : by_id_) const_cast<RouterTable*>(this)->link_nickname(r);
 }
 
 Router* RouterTable::first_named(std::string_view nickname) const noexcept {
@@ -309,7 +262,7 @@ void RouterTable::unref(Router* r) {
 
 Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nickname) {
   Router* r = make_router(id, nickname);
-  by_id_.emplace(id, r);
+  by_id_.insert(r);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/container/node_hash_set.h"
 #include "listener_list.hpp"
@@ -50,7 +51,7 @@ class RouterTable {
 
   Router* find(const RouterIdentity& id) const noexcept {
     auto it = by_id_.find(id);
-    return it == by_id_.end() ? nullptr : it->second;
+    return it == by_id_.end() ? nullptr : *it;
   }
   // "$HEX[~=]nick" by identity; a bare nickname when unique.
   Router* find(std::string_view name) const noexcept;
@@ -69,11 +70,14 @@ class RouterTable {
   std::size_t size() const noexcept { return by_id_.size(); }
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& [id, r] : by_id_) f(*r);
+    for (Router* r : by_id_) f(*r);
   }
 
  private:
+  // By identity, for tables keyed by it and for by_id_, whose elements are
+  // the routers themselves (found by their identity).
   struct IdHash {
+    using is_transparent = void;
     // Identities are digests: their first bytes are already uniform.
     std::size_t operator()(const RouterIdentity& id) const noexcept {
       std::size_t h;
@@ -81,12 +85,17 @@ class RouterTable {
       __builtin_memcpy(&h, id.data(), sizeof h);
       return h;
     }
+    std::size_t operator()(const Router* r) const noexcept { return (*this)(r->identity()); }
   };
   struct IdEq {
-    bool operator()(const RouterIdentity& a, const RouterIdentity& b) const noexcept {
+    using is_transparent = void;
+    static const RouterIdentity& id(const RouterIdentity& id) noexcept { return id; }
+    static const RouterIdentity& id(const Router* r) noexcept { return r->identity(); }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
       std::uint64_t x[3] = {}, y[3] = {};
-      __builtin_memcpy(x, a.data(), 20);
-      __builtin_memcpy(y, b.data(), 20);
+      __builtin_memcpy(x, id(a).data(), 20);
+      __builtin_memcpy(y, id(b).data(), 20);
       return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
     }
   };
@@ -117,7 +126,12 @@ class RouterTable {
   std::vector<std::unique_ptr<Router[]>> chunks_;
   std::size_t used_in_last_ = kChunk;
   std::vector<Router*> free_;
-  absl::flat_hash_map<RouterIdentity, Router*, IdHash, IdEq> by_id_;
+  // The routers, found by identity. A set of pointers, not a map from the
+  // identity: an 8-byte slot instead of a 32-byte one keeps an 8,000-router
+  // table at 130 KB instead of 520 KB (fewer cache misses filling it, and
+  // 50 bytes less per router); a lookup that matches reads the router's
+  // identity, which the caller is about to use anyway.
+  absl::flat_hash_set<Router*, IdHash, IdEq> by_id_;
   // Nickname -> chain head, built on the first lookup by nickname (most
   // users never do one; a bootstrap saves 8000 inserts) and kept from then.
   void build_nick_index() const;

@@ -11,7 +11,8 @@
 //     (27 base64 characters, or 28 ending in '='): both are decoded in the
 //     pass, identity() is a plain value;
 //   - the flags of the "s" line (a plain value; unknown flags are kept in
-//     flags_text(), never an error, as in RouterStatus);
+//     flags_text(), never an error, as in RouterStatus), and whether it
+//     names any flag this version does not know;
 //   - text larger than 4 GiB - 2 (offsets are 32-bit).
 // Everything else is found when it is decoded, with the offset of the line it
 // is on: digest/published/ipv4/or_port/dir_port (the rest of the r line, all
@@ -62,6 +63,9 @@ class TORCON_API RouterEntry {
   std::string_view nickname() const noexcept { return {base_ + nick_off_, nick_len_}; }  ///< r line
   /// The r line's identity, decoded.
   const std::array<std::uint8_t, 20>& identity() const noexcept { return identity_; }
+  /// The r line after "r ", nickname to DirPort, as written (without its
+  /// line end): for a caller that reads only some of its fields itself.
+  std::string_view r_line() const noexcept { return view(r_); }
 
   /// Views of the lines, as RouterStatus has them (a missing line gives a
   /// null view, a bare keyword an empty one located at the line's end).
@@ -77,6 +81,10 @@ class TORCON_API RouterEntry {
   /// Decoded by the pass (of the last "s" line; never fails: unknown flags
   /// are not errors).
   RouterFlags flags() const noexcept { return flags_; }
+  /// Whether that "s" line names a flag flags() cannot hold (one a newer tor
+  /// added): only then does flags_text() need walking for them. Decoded by
+  /// the pass.
+  bool has_unknown_flags() const noexcept { return unknown_flags_; }
 
   /// Decoded on each call; never fails.
   std::optional<Ipv6OrAddress> ipv6() const;  ///< the first "a" line's, if it parses
@@ -120,7 +128,8 @@ class TORCON_API RouterEntry {
   Span w_;                    ///< after "w " of the last w line
   std::uint32_t w_line_ = 0;  ///< its start, for errors
   std::uint8_t nick_len_ = 0;
-  bool multi_w_ = false;  ///< more than one w line: bandwidth() walks them all
+  bool multi_w_ = false;        ///< more than one w line: bandwidth() walks them all
+  bool unknown_flags_ = false;  ///< has_unknown_flags()
   RouterFlags flags_;
   std::array<std::uint8_t, 20> identity_{};
 };

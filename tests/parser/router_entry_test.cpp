@@ -99,9 +99,34 @@ void expect_same_status(const RouterStatus& a, const RouterStatus& b) {
   EXPECT_TRUE(same_view(a.entry, b.entry));
 }
 
+// Whether `flags_text` names anything parse_router_flag() does not know, by
+// the plain walk over its space-separated names.
+bool names_unknown_flag(std::string_view flags_text) {
+  for (std::size_t i = 0; i <= flags_text.size();) {
+    std::size_t j = flags_text.find(' ', i);
+    if (j == std::string_view::npos) j = flags_text.size();
+    RouterFlag f;
+    if (j > i && !parse_router_flag(flags_text.substr(i, j - i), f)) return true;
+    i = j + 1;
+  }
+  return false;
+}
+
+// The r line after "r " as the entry holds it: to its first LF, one CR
+// dropped, a stuffed dot skipped.
+std::string_view r_line_of(std::string_view entry) {
+  std::string_view line = entry.substr(0, entry.find('\n'));
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  if (line.starts_with('.')) line.remove_prefix(1);
+  return line.substr(std::min<std::size_t>(2, line.size()));
+}
+
 // Each accessor of `e` against the eager reader's `s`, then to_status().
 void expect_entry_matches(std::string_view text, const RouterEntry& e, const RouterStatus& s) {
   EXPECT_EQ(e.nickname(), s.nickname());
+  EXPECT_EQ(e.has_unknown_flags(), names_unknown_flag(s.flags_text)) << s.flags_text;
+  const std::string_view r = r_line_of(s.entry);
+  EXPECT_TRUE(same_view(e.r_line(), r)) << e.r_line() << " / " << r;
   EXPECT_EQ(e.identity(), s.identity);
   EXPECT_TRUE(same_view(e.entry(), s.entry));
   EXPECT_EQ(text.data() + e.offset(), s.entry.data());

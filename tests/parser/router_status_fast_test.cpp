@@ -196,11 +196,17 @@ TEST(DecodeFlags, AgreesWithTheTokenLoop) {
     for (const std::size_t slack : {std::size_t(0), std::size_t(128)}) {
       const std::string_view t = place(g, s, slack);
       RouterFlags want;
+      bool want_unknown = false;
       for_each_token(t.data(), t.data() + t.size(), [&](const char* p, std::size_t n) {
         RouterFlag f;
-        if (flag_fast(p, n, f)) want.set(f);
+        if (flag_fast(p, n, f))
+          want.set(f);
+        else if (n != 0)
+          want_unknown = true;
       });
-      EXPECT_EQ(decode_flags(t.data(), t.size(), g.guard()).bits(), want.bits()) << s;
+      bool unknown = !want_unknown;
+      EXPECT_EQ(decode_flags(t.data(), t.size(), g.guard(), unknown).bits(), want.bits()) << s;
+      EXPECT_EQ(unknown, want_unknown) << s;
     }
   }
 }
@@ -246,8 +252,10 @@ TEST(FlagsCache, AlwaysAgreesWithDecodeFlags) {
     for (int round = 0; round < 2; ++round)
       for (const auto& [off, len] : lines) {  // the second round hits
         const char* b = base + off;
-        ASSERT_EQ(c.get(b, len, g.guard()), decode_flags(b, len, g.guard()))
+        bool unknown = false, want_unknown = true;
+        ASSERT_EQ(c.get(b, len, g.guard(), unknown), decode_flags(b, len, g.guard(), want_unknown))
             << std::string_view(b, len);
+        ASSERT_EQ(unknown, want_unknown) << std::string_view(b, len);
       }
   }
 }

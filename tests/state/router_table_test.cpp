@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "gen/network_status.hpp"
 #include "state/state_fixture.hpp"
+#include "torcon/router_entry.hpp"
 #include "torcon/tor_state.hpp"
 
 namespace {
@@ -168,6 +171,98 @@ TEST(Routers, NewConsensusReplacesKeepingRoutersThatStay) {
   EXPECT_EQ(log, (std::vector<std::string>{"twin removed"}));
 }
 
+// A consensus that lists a router twice: the table counts the routers it
+// listed to know whether any was dropped, and must count that one once.
+TEST(Routers, NewConsensusListingARouterTwiceStillRemovesTheDropped) {
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.feed(torcon::test::ns_all_reply(network())));
+  std::vector<std::string> removed;
+  st.on_router([&](const Router& r, RouterChange what) {
+    if (what == RouterChange::removed) removed.push_back(hex_of(3) == r.fingerprint() ? "3" : "?");
+  });
+  ASSERT_TRUE(f.feed(torcon::test::newconsensus_event({network()[0], network()[0], network()[1]})));
+  EXPECT_EQ(st.router_count(), 2u);
+  EXPECT_EQ(st.router(torcon::test::identity_of(3)), nullptr);
+  EXPECT_EQ(removed, std::vector<std::string>{"3"});
+}
+
+// A network larger than one block of the table's router pool: a consensus
+// that drops every third router removes exactly those, wherever they live.
+TEST(Routers, NewConsensusDroppingManyRoutersRemovesExactlyThose) {
+  const std::string reply = torcon::gen::ns_all_reply({.routers = 1500, .seed = 3});
+  // The entries, CRLF lines as the reply has them.
+  const std::size_t begin = reply.find("\r\n") + 2, end = reply.rfind("\r\n.\r\n") + 2;
+  std::vector<std::string_view> entries;
+  for (std::size_t pos = begin; pos < end;) {
+    std::size_t next = reply.find("\r\nr ", pos);
+    next = next == std::string::npos || next + 2 > end ? end : next + 2;
+    entries.emplace_back(reply.data() + pos, next - pos);
+    pos = next;
+  }
+  ASSERT_EQ(entries.size(), 1500u);
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.feed(reply));
+  ASSERT_EQ(st.router_count(), 1500u);
+  std::size_t removed = 0, other = 0;
+  st.on_router([&](const Router&, RouterChange what) {
+    (what == RouterChange::removed ? removed : other) += 1;
+  });
+  std::string next = "650+NEWCONSENSUS\r\n";
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (i % 3 != 0) next += entries[i];
+  ASSERT_TRUE(f.feed(next + ".\r\n650 OK\r\n"));
+  EXPECT_EQ(removed, 500u);
+  EXPECT_EQ(other, 0u);  // the others stay as they were
+  EXPECT_EQ(st.router_count(), 1000u);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    torcon::RouterEntryReader reader(entries[i]);
+    torcon::RouterEntry e;
+    ASSERT_TRUE(reader.next(e));
+    EXPECT_EQ(st.router(e.identity()) != nullptr, i % 3 != 0) << i;
+  }
+}
+
+// Flags this version does not know are kept as written, however the s line
+// is spaced; the line is read both with text after it and at the very end.
+TEST(Routers, UnknownFlagNames) {
+  struct Case {
+    const char* s_line;
+    const char* unknown;
+  };
+  for (const Case& c : {
+           Case{"s Fast Running Valid", ""},
+           Case{"s Fast  Running", ""},
+           Case{"s Fast Fast", ""},
+           Case{"s", ""},
+           Case{"s Fast FutureFlag", "FutureFlag"},
+           Case{"s FutureFlag Fast Other", "FutureFlag Other"},
+           Case{"s  Fast  Later  ", "Later"},
+           Case{"s AVeryLongFlagNameFromTheFuture", "AVeryLongFlagNameFromTheFuture"},
+           Case{"s fast Running", "fast"},
+           Case{"s Runnin Runningg", "Runnin Runningg"},
+       }) {
+    for (const bool last : {false, true}) {
+      std::vector<std::string> entries = network();
+      const std::string e = entry(9, "nine", "192.0.2.9", 9001, {c.s_line, "w Bandwidth=1"});
+      if (last)
+        entries.push_back(e);
+      else
+        entries.insert(entries.begin(), e);
+      TorState st;
+      Feeder f(st);
+      ASSERT_TRUE(f.feed(torcon::test::ns_all_reply(entries))) << c.s_line;
+      const Router* r = st.router(torcon::test::identity_of(9));
+      ASSERT_NE(r, nullptr);
+      EXPECT_EQ(r->unknown_flags(), c.unknown) << c.s_line << (last ? " (last)" : "");
+      EXPECT_EQ(r->flags().has(RouterFlag::Fast),
+                std::string_view(c.s_line).find(" Fast") != std::string_view::npos)
+          << c.s_line;
+    }
+  }
+}
+
 TEST(Routers, NsEventUpserts) {
   TorState st;
   Feeder f(st);
@@ -238,7 +333,15 @@ TEST(Routers, RLineAddressAndPorts) {
         Case{"256.0.0.1 9001 0", false, 0, 0, 0}, Case{"1.2.3 9001 0", false, 0, 0, 0},
         Case{"1.2.3.4.5 9001 0", false, 0, 0, 0}, Case{"01.2.3.4 9001 0", false, 0, 0, 0},
         Case{"1.2.3.4 65536 0", false, 0, 0, 0}, Case{"1.2.3.4 9001 x", false, 0, 0, 0},
-        Case{"1.2.3.4 9001", false, 0, 0, 0}, Case{"1.2.3.4  9001 0", false, 0, 0, 0}}) {
+        Case{"1.2.3.4 9001", false, 0, 0, 0}, Case{"1.2.3.4  9001 0", false, 0, 0, 0},
+        // The last three fields count, wherever the line puts them.
+        Case{"7 192.0.2.1 9001 0", true, 0xC0000201u, 9001, 0},
+        Case{"192.0.2.1 9001 0 7", false, 0, 0, 0},
+        Case{"192.0.2.1 09001 00000", true, 0xC0000201u, 9001, 0},
+        Case{"192.0.2.1 9001 000000", false, 0, 0, 0}, Case{"192.0.2.1 9001 0 ", false, 0, 0, 0},
+        Case{"192.0.2.1 9001 -1", false, 0, 0, 0},
+        Case{"192.0.2.10 9001 0", true, 0xC000020Au, 9001, 0},
+        Case{"192.0.2.1000 9001 0", false, 0, 0, 0}, Case{"1.2.3.4.", false, 0, 0, 0}}) {
     std::string e = entry(1, "alpha", "192.0.2.1", 9001, {"s Running"});
     e.replace(e.find("192.0.2.1 9001 0"), 16, c.tail);
     TorState st;
