@@ -229,7 +229,8 @@ class TORCON_API Controller final {
   void stop_reconnecting();
   /// Between a lost connection and the reconnection (or giving up).
   bool reconnecting() const noexcept;
-  /// Names a restore hook.
+  /// Names a hook (add_reconnect_hook(), add_disconnect_hook()); unique
+  /// across both kinds.
   using HookId = std::uint64_t;
   /// `restore` runs after each reconnection, once authenticated and with
   /// SETEVENTS re-sent: other layers (stream attacher, TorState, onion
@@ -237,6 +238,20 @@ class TORCON_API Controller final {
   HookId add_reconnect_hook(std::function<void()> restore);
   /// Removes a hook (an unknown id is ignored).
   void remove_reconnect_hook(HookId id);
+  /// `hook` runs each time an authenticated connection ends (tor hung up, an
+  /// I/O error, the liveness probe, close(), the Controller's destruction),
+  /// with why: after the commands in flight got Errc::disconnected and after
+  /// the on_disconnect() handler, before the reconnect policy reacts. Unlike
+  /// on_disconnect() there may be any number: components built on the
+  /// Controller end here what waited for tor's events (an event of this
+  /// connection will not come, and ids tor gave mean nothing to a restarted
+  /// tor). Hooks run in the order added; adding or removing one from inside
+  /// a hook is safe: a hook removed there does not run later in the same
+  /// round, one added there runs from the next disconnection. A hook must not
+  /// destroy the Controller.
+  HookId add_disconnect_hook(DisconnectHandler hook);
+  /// Removes a disconnect hook (an unknown id is ignored).
+  void remove_disconnect_hook(HookId id);
 
   /// A raw command line, without CRLF. CR, LF or NUL in it is refused
   /// (Errc::injection) and nothing is sent.
