@@ -130,15 +130,19 @@ Expected<Command> hspost_command(std::string_view descriptor, std::string_view a
 }
 
 void hspost(Controller& ctl, std::string_view descriptor, std::string_view address,
-            const std::vector<std::string>& servers, StatusCallback cb) {
+            const std::vector<std::string>& servers, StatusCallback cb,
+            const CommandOptions& options) {
   Expected<Command> c = hspost_command(descriptor, address, servers);
   if (!c) return cb(c.error());
-  ctl.send(*c, [cb = std::move(cb)](const Expected<Reply>& r) {
-    if (r)
-      cb(Status{});
-    else
-      cb(r.error());
-  });
+  ctl.send(
+      *c,
+      [cb = std::move(cb)](const Expected<Reply>& r) {
+        if (r)
+          cb(Status{});
+        else
+          cb(r.error());
+      },
+      options);
 }
 
 }  // namespace torcon
