@@ -222,7 +222,9 @@ struct TORCON_API OnionDescriptor {
 
 /// HSFETCH address [SERVER=...]: `cb` gets the first descriptor tor receives
 /// for it (HS_DESC RECEIVED + HS_DESC_CONTENT), Errc::tor_error when every
-/// fetch failed (HS_DESC FAILED, with tor's REASON), or Errc::timeout.
+/// fetch failed (HS_DESC FAILED, with tor's REASON), Errc::timeout, or
+/// Errc::disconnected at once when the connection ends first (the fetch's
+/// events would not come, even after a reconnection).
 /// servers: HSDir fingerprints ("$" optional) or LongNames; empty lets tor
 /// choose. Destroying it cancels (cb never runs then). The Controller and
 /// Reactor must outlive it.
