@@ -61,7 +61,8 @@ TorConfig::~TorConfig() {
   if (impl_->subscribed) impl_->controller.unsubscribe(impl_->subscription);
 }
 
-void TorConfig::load(ConfigOptions options, StatusCallback done) {
+void TorConfig::load(ConfigOptions options, StatusCallback done,
+                     const CommandOptions& command_options) {
   Impl& im = *impl_;
   const std::uint64_t generation = ++im.generation;
   im.loaded = false;
@@ -108,7 +109,8 @@ void TorConfig::load(ConfigOptions options, StatusCallback done) {
   }
 
   im.controller.getinfo(
-      {"config/names"}, [weak, generation, lazy, finish](const Expected<KeyValues>& kv) {
+      {"config/names"},
+      [weak, generation, lazy, finish, command_options](const Expected<KeyValues>& kv) {
         auto p = weak.lock();
         if (!p || p->generation != generation) return;
         if (!kv) {
@@ -123,14 +125,17 @@ void TorConfig::load(ConfigOptions options, StatusCallback done) {
         if (lazy) return finish(Status{});
         std::vector<std::string> keys = p->core.load_keys();
         const std::vector<std::string_view> v = views(keys);
-        p->controller.getconf(std::span<const std::string_view>(v),
-                              [weak, finish, keys = std::move(keys)](const Expected<KeyValues>& r) {
-                                auto p = weak.lock();
-                                if (!p) return;
-                                if (!r) return finish(prefixed("GETCONF", r.error()));
-                                finish(p->core.apply_getconf(keys, *r, nullptr));
-                              });
-      });
+        p->controller.getconf(
+            std::span<const std::string_view>(v),
+            [weak, finish, keys = std::move(keys)](const Expected<KeyValues>& r) {
+              auto p = weak.lock();
+              if (!p) return;
+              if (!r) return finish(prefixed("GETCONF", r.error()));
+              finish(p->core.apply_getconf(keys, *r, nullptr));
+            },
+            command_options);
+      },
+      command_options);
 }
 
 bool TorConfig::loaded() const noexcept { return impl_->loaded; }
@@ -172,7 +177,8 @@ std::vector<ConfigGroup> TorConfig::hidden_services() const {
   return g ? *g : std::vector<ConfigGroup>();
 }
 
-void TorConfig::fetch(std::vector<std::string> names, StatusCallback done) {
+void TorConfig::fetch(std::vector<std::string> names, StatusCallback done,
+                      const CommandOptions& command_options) {
   Expected<std::vector<std::string>> keys = impl_->core.read_keys(names);
   if (!keys) return fail_soon(impl_, std::move(done), keys.error());
   std::weak_ptr<Impl> weak = impl_;
@@ -187,7 +193,8 @@ void TorConfig::fetch(std::vector<std::string> names, StatusCallback done) {
         Status s = p->core.apply_getconf(keys, *r, &changed);
         p->notify(changed);
         done(s);
-      });
+      },
+      command_options);
 }
 
 // ---- staging ------------------------------------------------------------------
@@ -242,7 +249,7 @@ struct Exchange {
 };
 }  // namespace
 
-void TorConfig::save(StatusCallback done) {
+void TorConfig::save(StatusCallback done, const CommandOptions& command_options) {
   Impl& im = *impl_;
   if (im.core.staged().empty())
     return impl_->controller.reactor().post(
@@ -259,9 +266,12 @@ void TorConfig::save(StatusCallback done) {
   const std::uint64_t table = im.core.table_version();
   auto ex = std::make_shared<Exchange>(Exchange{std::move(done), {}});
   std::weak_ptr<Impl> weak = impl_;
-  im.controller.send(setconf, [ex](const Expected<Reply>& r) {
-    if (!r) ex->outcome = prefixed("SETCONF", r.error());
-  });
+  im.controller.send(
+      setconf,
+      [ex](const Expected<Reply>& r) {
+        if (!r) ex->outcome = prefixed("SETCONF", r.error());
+      },
+      command_options);
   const std::vector<std::string_view> v = views(keys);
   im.controller.getconf(
       std::span<const std::string_view>(v),
@@ -281,10 +291,12 @@ void TorConfig::save(StatusCallback done) {
           p->core.apply_staged(*batch, &changed);  // accepted as sent
         p->notify(changed);
         ex->done(Status{});
-      });
+      },
+      command_options);
 }
 
-void TorConfig::reset(std::vector<std::string> names, StatusCallback done) {
+void TorConfig::reset(std::vector<std::string> names, StatusCallback done,
+                      const CommandOptions& command_options) {
   Impl& im = *impl_;
   Command c("RESETCONF");
   std::vector<std::size_t> options;
@@ -304,29 +316,38 @@ void TorConfig::reset(std::vector<std::string> names, StatusCallback done) {
   if (!keys) return fail_soon(impl_, std::move(done), keys.error());
   auto ex = std::make_shared<Exchange>(Exchange{std::move(done), {}});
   std::weak_ptr<Impl> weak = impl_;
-  im.controller.send(c, [ex](const Expected<Reply>& r) {
-    if (!r) ex->outcome = prefixed("RESETCONF", r.error());
-  });
+  im.controller.send(
+      c,
+      [ex](const Expected<Reply>& r) {
+        if (!r) ex->outcome = prefixed("RESETCONF", r.error());
+      },
+      command_options);
   const std::vector<std::string_view> v = views(*keys);
-  im.controller.getconf(std::span<const std::string_view>(v),
-                        [weak, ex, options, keys = std::move(*keys)](const Expected<KeyValues>& r) {
-                          auto p = weak.lock();
-                          if (!p) return;
-                          if (!ex->outcome) return ex->done(ex->outcome);
-                          for (std::size_t i : options) p->core.discard_staged(i);
-                          if (!r) return ex->done(prefixed("GETCONF after RESETCONF", r.error()));
-                          std::vector<std::string> changed;
-                          Status s = p->core.apply_getconf(keys, *r, &changed);
-                          p->notify(changed);
-                          ex->done(s);
-                        });
+  im.controller.getconf(
+      std::span<const std::string_view>(v),
+      [weak, ex, options, keys = std::move(*keys)](const Expected<KeyValues>& r) {
+        auto p = weak.lock();
+        if (!p) return;
+        if (!ex->outcome) return ex->done(ex->outcome);
+        for (std::size_t i : options) p->core.discard_staged(i);
+        if (!r) return ex->done(prefixed("GETCONF after RESETCONF", r.error()));
+        std::vector<std::string> changed;
+        Status s = p->core.apply_getconf(keys, *r, &changed);
+        p->notify(changed);
+        ex->done(s);
+      },
+      command_options);
 }
 
-void TorConfig::write_torrc(bool force, StatusCallback done) {
+void TorConfig::write_torrc(bool force, StatusCallback done,
+                            const CommandOptions& command_options) {
   std::weak_ptr<Impl> weak = impl_;
-  impl_->controller.saveconf(force, [weak, done = std::move(done)](const Status& s) {
-    if (weak.lock()) done(s ? s : prefixed("SAVECONF", s.error()));
-  });
+  impl_->controller.saveconf(
+      force,
+      [weak, done = std::move(done)](const Status& s) {
+        if (weak.lock()) done(s ? s : prefixed("SAVECONF", s.error()));
+      },
+      command_options);
 }
 
 TorConfig::ListenerId TorConfig::on_change(std::function<void(std::string_view)> listener) {
@@ -351,22 +372,32 @@ Controller::Awaiter<Status> awaiter(Start start) {
 }
 }  // namespace
 
-Controller::Awaiter<Status> TorConfig::co_load(ConfigOptions options) {
-  return awaiter([this, options](StatusCallback cb) { load(options, std::move(cb)); });
+Controller::Awaiter<Status> TorConfig::co_load(ConfigOptions options,
+                                               CommandOptions command_options) {
+  return awaiter([this, options, command_options](StatusCallback cb) {
+    load(options, std::move(cb), command_options);
+  });
 }
-Controller::Awaiter<Status> TorConfig::co_fetch(std::vector<std::string> names) {
+Controller::Awaiter<Status> TorConfig::co_fetch(std::vector<std::string> names,
+                                                CommandOptions command_options) {
+  return awaiter([this, names = std::move(names), command_options](StatusCallback cb) {
+    fetch(names, std::move(cb), command_options);
+  });
+}
+Controller::Awaiter<Status> TorConfig::co_save(CommandOptions command_options) {
   return awaiter(
-      [this, names = std::move(names)](StatusCallback cb) { fetch(names, std::move(cb)); });
+      [this, command_options](StatusCallback cb) { save(std::move(cb), command_options); });
 }
-Controller::Awaiter<Status> TorConfig::co_save() {
-  return awaiter([this](StatusCallback cb) { save(std::move(cb)); });
+Controller::Awaiter<Status> TorConfig::co_reset(std::vector<std::string> names,
+                                                CommandOptions command_options) {
+  return awaiter([this, names = std::move(names), command_options](StatusCallback cb) {
+    reset(names, std::move(cb), command_options);
+  });
 }
-Controller::Awaiter<Status> TorConfig::co_reset(std::vector<std::string> names) {
-  return awaiter(
-      [this, names = std::move(names)](StatusCallback cb) { reset(names, std::move(cb)); });
-}
-Controller::Awaiter<Status> TorConfig::co_write_torrc(bool force) {
-  return awaiter([this, force](StatusCallback cb) { write_torrc(force, std::move(cb)); });
+Controller::Awaiter<Status> TorConfig::co_write_torrc(bool force, CommandOptions command_options) {
+  return awaiter([this, force, command_options](StatusCallback cb) {
+    write_torrc(force, std::move(cb), command_options);
+  });
 }
 
 }  // namespace torcon

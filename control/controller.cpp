@@ -158,11 +158,13 @@ void Controller::Impl::notify(ReconnectEvent::Kind kind, const Error& err,
 }
 
 void Controller::Impl::connection_ended(const Error& why) {
-  if (destroying || stopped || !policy.enabled) return;
+  std::weak_ptr<bool> a = alive;
+  // Before the policy starts over: what waited on this connection ends now.
+  disconnect_hooks.run([&a] { return !a.expired(); }, why);
+  if (a.expired() || destroying || stopped || !policy.enabled) return;
   reconnecting = true;
   attempt = 0;
   protocol.hold_while_down(disconnected_wait.count() > 0);
-  std::weak_ptr<bool> a = alive;
   notify(ReconnectEvent::Kind::disconnected, why);
   if (a.expired() || stopped) return;  // the listener may stop it
   schedule_attempt(why);
@@ -208,12 +210,7 @@ void Controller::Impl::attempt_now() {
     if (!s) return schedule_attempt(s.error());
     reconnecting = false;
     notify(ReconnectEvent::Kind::reconnected);
-    // Copied: a hook may add or remove hooks.
-    auto run = hooks;
-    for (auto& [id, fn] : run) {
-      if (a.expired() || !protocol.ready()) return;
-      if (fn) fn();
-    }
+    reconnect_hooks.run([this, &a] { return !a.expired() && protocol.ready(); });
   });
 }
 
@@ -314,15 +311,19 @@ bool Controller::reconnecting() const noexcept { return impl_->reconnecting; }
 
 Controller::HookId Controller::add_reconnect_hook(std::function<void()> restore) {
   const HookId id = impl_->next_hook++;
-  impl_->hooks.emplace_back(id, std::move(restore));
+  impl_->reconnect_hooks.add(id, std::move(restore));
   return id;
 }
 
-void Controller::remove_reconnect_hook(HookId id) {
-  auto& h = impl_->hooks;
-  h.erase(std::remove_if(h.begin(), h.end(), [id](const auto& e) { return e.first == id; }),
-          h.end());
+void Controller::remove_reconnect_hook(HookId id) { impl_->reconnect_hooks.remove(id); }
+
+Controller::HookId Controller::add_disconnect_hook(DisconnectHandler hook) {
+  const HookId id = impl_->next_hook++;
+  impl_->disconnect_hooks.add(id, std::move(hook));
+  return id;
 }
+
+void Controller::remove_disconnect_hook(HookId id) { impl_->disconnect_hooks.remove(id); }
 
 Controller::SubscriptionId Controller::subscribe(std::string_view event, EventHandler h,
                                                  StatusCallback done) {

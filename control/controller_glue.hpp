@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "control_protocol.hpp"
+#include "hook_list.hpp"
 #include "torcon/controller.hpp"
 #include "torcon/reactor.hpp"
 
@@ -65,8 +66,10 @@ struct Controller::Impl final : SocketHandler, detail::ControlProtocol::Host {
   TimerId retry_timer;
   bool retry_pending = false;
   ReconnectListener listener;
-  std::vector<std::pair<HookId, std::function<void()>>> hooks;
-  HookId next_hook = 1;
+  detail::HookList<> reconnect_hooks;
+  // Run when an authenticated connection ends, before the policy reacts.
+  detail::HookList<const Error&> disconnect_hooks;
+  HookId next_hook = 1;  // one sequence for both lists
   std::minstd_rand rng{std::random_device{}()};
 
   // ---- liveness ----

@@ -25,7 +25,8 @@ ReplyCallback status_of(StatusCallback cb) {
 }  // namespace
 
 void onion_client_auth_add(Controller& ctl, std::string_view address, std::string_view private_key,
-                           std::string_view client_name, bool permanent, StatusCallback cb) {
+                           std::string_view client_name, bool permanent, StatusCallback cb,
+                           const CommandOptions& options) {
   Expected<std::string> id = onion_service_id(address);
   if (!id) return cb(id.error());
   Expected<ClientAuthKeys> keys = client_auth_keys_from_private(private_key);
@@ -37,15 +38,16 @@ void onion_client_auth_add(Controller& ctl, std::string_view address, std::strin
   c.arg(*id).arg("x25519:" + keys->private_base64);
   if (!client_name.empty()) c.kv_bare("ClientName", client_name);
   if (permanent) c.kv_bare("Flags", "Permanent");
-  ctl.send(c, status_of(std::move(cb)));
+  ctl.send(c, status_of(std::move(cb)), options);
 }
 
-void onion_client_auth_remove(Controller& ctl, std::string_view address, StatusCallback cb) {
+void onion_client_auth_remove(Controller& ctl, std::string_view address, StatusCallback cb,
+                              const CommandOptions& options) {
   Expected<std::string> id = onion_service_id(address);
   if (!id) return cb(id.error());
   Command c("ONION_CLIENT_AUTH_REMOVE");
   c.arg(*id);
-  ctl.send(c, status_of(std::move(cb)));
+  ctl.send(c, status_of(std::move(cb)), options);
 }
 
 Expected<std::vector<OnionClientAuth>> parse_client_auth_view(const Reply& reply) {
@@ -90,34 +92,43 @@ Expected<std::vector<OnionClientAuth>> parse_client_auth_view(const Reply& reply
 }
 
 void onion_client_auth_view(Controller& ctl, std::string_view address,
-                            std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb) {
+                            std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb,
+                            const CommandOptions& options) {
   Command c("ONION_CLIENT_AUTH_VIEW");
   if (!address.empty()) {
     Expected<std::string> id = onion_service_id(address);
     if (!id) return cb(id.error());
     c.arg(*id);
   }
-  ctl.send(c, [cb = std::move(cb)](const Expected<Reply>& r) {
-    if (!r) return cb(r.error());
-    cb(parse_client_auth_view(*r));
-  });
+  ctl.send(
+      c,
+      [cb = std::move(cb)](const Expected<Reply>& r) {
+        if (!r) return cb(r.error());
+        cb(parse_client_auth_view(*r));
+      },
+      options);
 }
 
 Controller::Awaiter<Status> co_onion_client_auth_add(Controller& ctl, std::string address,
                                                      std::string private_key,
-                                                     std::string client_name, bool permanent) {
+                                                     std::string client_name, bool permanent,
+                                                     CommandOptions options) {
   return {[&ctl, address = std::move(address), private_key = std::move(private_key),
-           client_name = std::move(client_name), permanent](std::function<void(Status)> resume) {
-            onion_client_auth_add(ctl, address, private_key, client_name, permanent,
-                                  [resume = std::move(resume)](const Status& s) { resume(s); });
+           client_name = std::move(client_name), permanent,
+           options](std::function<void(Status)> resume) {
+            onion_client_auth_add(
+                ctl, address, private_key, client_name, permanent,
+                [resume = std::move(resume)](const Status& s) { resume(s); }, options);
           },
           {}};
 }
 
-Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl, std::string address) {
-  return {[&ctl, address = std::move(address)](std::function<void(Status)> resume) {
-            onion_client_auth_remove(ctl, address,
-                                     [resume = std::move(resume)](const Status& s) { resume(s); });
+Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl, std::string address,
+                                                        CommandOptions options) {
+  return {[&ctl, address = std::move(address), options](std::function<void(Status)> resume) {
+            onion_client_auth_remove(
+                ctl, address, [resume = std::move(resume)](const Status& s) { resume(s); },
+                options);
           },
           {}};
 }

@@ -17,6 +17,7 @@ struct OnionDescriptorFetch::State {
   int failed = 0;
   std::string last_reason;
   Controller::SubscriptionId desc_sub = 0, content_sub = 0;
+  Controller::HookId disconnect_hook = 0;
   TimerId timer{};
   bool finished = false;
   std::function<void(const Expected<OnionDescriptor>&)> cb;
@@ -26,6 +27,7 @@ struct OnionDescriptorFetch::State {
     finished = true;
     ctl->unsubscribe(desc_sub);
     ctl->unsubscribe(content_sub);
+    ctl->remove_disconnect_hook(disconnect_hook);
     reactor->cancel_timer(timer);
     auto f = std::move(cb);
     cb = nullptr;
@@ -99,6 +101,13 @@ OnionDescriptorFetch::OnionDescriptorFetch(Controller& ctl, Reactor& reactor,
     if (d.descriptor.empty()) return;
     st->finish(std::move(d));
   });
+  // The fetch's events come on this connection only: when it ends, nothing
+  // (not even a reconnection) brings them.
+  state_->disconnect_hook = ctl.add_disconnect_hook([weak](const Error& why) {
+    if (auto st = weak.lock())
+      st->finish(Error(Errc::disconnected, "descriptor fetch for " + st->id +
+                                               " ended with the connection: " + why.message));
+  });
   ctl.send(c, [weak](const Expected<Reply>& r) {
     if (auto st = weak.lock(); st && !r) st->finish(r.error());
   });
@@ -130,15 +139,19 @@ Expected<Command> hspost_command(std::string_view descriptor, std::string_view a
 }
 
 void hspost(Controller& ctl, std::string_view descriptor, std::string_view address,
-            const std::vector<std::string>& servers, StatusCallback cb) {
+            const std::vector<std::string>& servers, StatusCallback cb,
+            const CommandOptions& options) {
   Expected<Command> c = hspost_command(descriptor, address, servers);
   if (!c) return cb(c.error());
-  ctl.send(*c, [cb = std::move(cb)](const Expected<Reply>& r) {
-    if (r)
-      cb(Status{});
-    else
-      cb(r.error());
-  });
+  ctl.send(
+      *c,
+      [cb = std::move(cb)](const Expected<Reply>& r) {
+        if (r)
+          cb(Status{});
+        else
+          cb(r.error());
+      },
+      options);
 }
 
 }  // namespace torcon

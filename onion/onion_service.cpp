@@ -73,101 +73,123 @@ Expected<Command> add_onion_command(const OnionServiceSpec& spec) {
   return c;
 }
 
-void add_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb) {
+void add_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb,
+                       const CommandOptions& options) {
   Expected<Command> cmd = add_onion_command(spec);
   if (!cmd) return cb(cmd.error());
   std::string given_key;
   if (!spec.key.empty() && !spec.discard_key)
     given_key = spec.key.starts_with("ED25519-V3:") ? spec.key : "ED25519-V3:" + spec.key;
-  ctl.send(*cmd, [cb = std::move(cb), given_key](const Expected<Reply>& r) {
-    if (!r) return cb(r.error());
-    OnionServiceInfo info;
-    info.private_key = given_key;
-    KeyValueReader rd(*r);
-    for (KeyValue kv; rd.next(kv);) {
-      if (kv.key == "ServiceID")
-        info.service_id = std::string(kv.value);
-      else if (kv.key == "PrivateKey")
-        info.private_key = std::string(kv.value);
-    }
-    Expected<std::string> id = onion_service_id(info.service_id);
-    if (!id) return cb(Error(Errc::bad_argument, "ADD_ONION reply: " + id.error().message));
-    if (!given_key.empty()) {
-      // Tor derives the address from the key we gave; anything else means
-      // the reply is not for this command.
-      Expected<std::string> ours = onion_address_of_key(given_key);
-      if (!ours || ours->compare(0, 56, *id) != 0)
-        return cb(Error(Errc::bad_argument,
-                        "ADD_ONION reply: ServiceID " + *id + " is not the given key's address"));
-    }
-    info.service_id = *id;
-    info.address = *id + ".onion";
-    cb(std::move(info));
-  });
+  ctl.send(
+      *cmd,
+      [cb = std::move(cb), given_key](const Expected<Reply>& r) {
+        if (!r) return cb(r.error());
+        OnionServiceInfo info;
+        info.private_key = given_key;
+        KeyValueReader rd(*r);
+        for (KeyValue kv; rd.next(kv);) {
+          if (kv.key == "ServiceID")
+            info.service_id = std::string(kv.value);
+          else if (kv.key == "PrivateKey")
+            info.private_key = std::string(kv.value);
+        }
+        Expected<std::string> id = onion_service_id(info.service_id);
+        if (!id) return cb(Error(Errc::bad_argument, "ADD_ONION reply: " + id.error().message));
+        if (!given_key.empty()) {
+          // Tor derives the address from the key we gave; anything else means
+          // the reply is not for this command.
+          Expected<std::string> ours = onion_address_of_key(given_key);
+          if (!ours || ours->compare(0, 56, *id) != 0)
+            return cb(Error(Errc::bad_argument, "ADD_ONION reply: ServiceID " + *id +
+                                                    " is not the given key's address"));
+        }
+        info.service_id = *id;
+        info.address = *id + ".onion";
+        cb(std::move(info));
+      },
+      options);
 }
 
-void list_onion_services(Controller& ctl,
-                         std::function<void(const Expected<OnionServiceList>&)> cb) {
-  ctl.getinfo({"onions/current", "onions/detached"},
-              [cb = std::move(cb)](const Expected<KeyValues>& kv) {
-                if (!kv) return cb(kv.error());
-                OnionServiceList out;
-                out.current = lines_of(kv->find("onions/current"));
-                out.detached = lines_of(kv->find("onions/detached"));
-                cb(std::move(out));
-              });
+void list_onion_services(Controller& ctl, std::function<void(const Expected<OnionServiceList>&)> cb,
+                         const CommandOptions& options) {
+  ctl.getinfo(
+      {"onions/current", "onions/detached"},
+      [cb = std::move(cb)](const Expected<KeyValues>& kv) {
+        if (!kv) return cb(kv.error());
+        OnionServiceList out;
+        out.current = lines_of(kv->find("onions/current"));
+        out.detached = lines_of(kv->find("onions/detached"));
+        cb(std::move(out));
+      },
+      options);
 }
 
-void ensure_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb) {
+void ensure_onion_service(Controller& ctl, const OnionServiceSpec& spec, OnionServiceCallback cb,
+                          const CommandOptions& options) {
   if (spec.key.empty()) return cb(bad("ensure_onion_service needs the service's key"));
   Expected<Command> cmd = add_onion_command(spec);  // refuse bad input before asking tor
   if (!cmd) return cb(cmd.error());
   Expected<std::string> address = onion_address_of_key(spec.key);
   const std::string id = address->substr(0, 56);
   list_onion_services(
-      ctl, [&ctl, spec, id, cb = std::move(cb)](const Expected<OnionServiceList>& list) mutable {
+      ctl,
+      [&ctl, spec, id, options,
+       cb = std::move(cb)](const Expected<OnionServiceList>& list) mutable {
         if (!list) return cb(list.error());
         const bool present =
             std::find(list->current.begin(), list->current.end(), id) != list->current.end() ||
             std::find(list->detached.begin(), list->detached.end(), id) != list->detached.end();
-        if (!present) return add_onion_service(ctl, spec, std::move(cb));
-        ctl.del_onion(id, [&ctl, spec, cb = std::move(cb)](const Status& s) mutable {
-          if (!s) return cb(s.error());
-          add_onion_service(ctl, spec, std::move(cb));
-        });
-      });
+        if (!present) return add_onion_service(ctl, spec, std::move(cb), options);
+        ctl.del_onion(
+            id,
+            [&ctl, spec, options, cb = std::move(cb)](const Status& s) mutable {
+              if (!s) return cb(s.error());
+              add_onion_service(ctl, spec, std::move(cb), options);
+            },
+            options);
+      },
+      options);
 }
 
-void remove_onion_service(Controller& ctl, std::string_view address, StatusCallback cb) {
+void remove_onion_service(Controller& ctl, std::string_view address, StatusCallback cb,
+                          const CommandOptions& options) {
   Expected<std::string> id = onion_service_id(address);
   if (!id) return cb(id.error());
-  ctl.del_onion(*id, std::move(cb));
+  ctl.del_onion(*id, std::move(cb), options);
 }
 
 Controller::Awaiter<Expected<OnionServiceInfo>> co_add_onion_service(Controller& ctl,
-                                                                     OnionServiceSpec spec) {
-  return {[&ctl, spec = std::move(spec)](std::function<void(Expected<OnionServiceInfo>)> resume) {
+                                                                     OnionServiceSpec spec,
+                                                                     CommandOptions options) {
+  return {[&ctl, spec = std::move(spec),
+           options](std::function<void(Expected<OnionServiceInfo>)> resume) {
             add_onion_service(
                 ctl, spec,
-                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); });
+                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); },
+                options);
           },
           {}};
 }
 
 Controller::Awaiter<Expected<OnionServiceInfo>> co_ensure_onion_service(Controller& ctl,
-                                                                        OnionServiceSpec spec) {
-  return {[&ctl, spec = std::move(spec)](std::function<void(Expected<OnionServiceInfo>)> resume) {
+                                                                        OnionServiceSpec spec,
+                                                                        CommandOptions options) {
+  return {[&ctl, spec = std::move(spec),
+           options](std::function<void(Expected<OnionServiceInfo>)> resume) {
             ensure_onion_service(
                 ctl, spec,
-                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); });
+                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); },
+                options);
           },
           {}};
 }
 
-Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address) {
-  return {[&ctl, address = std::move(address)](std::function<void(Status)> resume) {
-            remove_onion_service(ctl, address,
-                                 [resume = std::move(resume)](const Status& s) { resume(s); });
+Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address,
+                                                    CommandOptions options) {
+  return {[&ctl, address = std::move(address), options](std::function<void(Status)> resume) {
+            remove_onion_service(
+                ctl, address, [resume = std::move(resume)](const Status& s) { resume(s); },
+                options);
           },
           {}};
 }

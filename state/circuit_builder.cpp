@@ -75,6 +75,7 @@ struct CircuitBuilder::Impl {
   Controller& ctl;
   TorState& state;
   TorState::ListenerId listener = 0;
+  Controller::HookId disconnect_hook = 0;
   std::map<std::uint64_t, Op> ops;  // by start order
   std::uint64_t next_op = 1;
   // Commands sent whose reply may name a circuit; while there are any,
@@ -188,6 +189,28 @@ struct CircuitBuilder::Impl {
                                   {}});
   }
 
+  // The connection ended: the events an accepted command waits for will not
+  // come, and after a reconnection the id may name another circuit (tor may
+  // have restarted). Commands still unanswered fail through their replies.
+  void connection_lost(const Error& why) {
+    std::vector<std::uint64_t> waiting;
+    for (const auto& [serial, op] : ops)
+      if (op.replied) waiting.push_back(serial);
+    for (std::uint64_t serial : waiting) {
+      auto it = ops.find(serial);  // an earlier callback may have finished it
+      if (it == ops.end()) continue;
+      const std::string what = it->second.kind == Kind::close ? "CLOSED" : "BUILT";
+      finish(serial,
+             CircuitOutcome{{},
+                            nullptr,
+                            Error(Errc::disconnected, "circuit " + it->second.id + " not " + what +
+                                                          ": the connection to tor ended (" +
+                                                          why.message + ")"),
+                            {},
+                            {}});
+    }
+  }
+
   void extend(std::string circuit_id, std::vector<std::string> hops, const CircuitBuildOptions& o,
               CircuitCallback done) {
     const bool fresh = circuit_id == "0";
@@ -290,11 +313,15 @@ CircuitBuilder::CircuitBuilder(Reactor& reactor, Controller& controller, TorStat
   impl_->listener = state.on_circuit([weak](const Circuit& c, CircuitChanges what) {
     if (auto p = weak.lock()) (*p)->on_circuit(c, what);
   });
+  impl_->disconnect_hook = controller.add_disconnect_hook([weak](const Error& why) {
+    if (auto p = weak.lock()) (*p)->connection_lost(why);
+  });
 }
 
 CircuitBuilder::~CircuitBuilder() {
   Impl& impl = *impl_;
   impl.state.remove_listener(impl.listener);
+  impl.ctl.remove_disconnect_hook(impl.disconnect_hook);
   impl.self.reset();  // replies and timers still queued find no builder
   std::map<std::uint64_t, Impl::Op> left = std::move(impl.ops);
   impl.ops.clear();

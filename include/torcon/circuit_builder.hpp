@@ -28,8 +28,13 @@
 // do not feed the TorState), or a timer. Callbacks may start further
 // operations; they must not destroy the builder. The TorState and the
 // Controller must outlive the builder; destroying it completes what is still
-// pending with Errc::disconnected. If the connection drops, operations still
-// waiting for an event end by their timeout (so leave one set).
+// pending with Errc::disconnected. When the connection ends, every operation
+// ends at once with Errc::disconnected: a command in flight by its reply, one
+// that tor accepted by the Controller's disconnect hook (its events will not
+// come, and with a reconnect policy the id may name another circuit of a
+// restarted tor, so nothing keeps waiting). Operations started while the
+// Controller waits for a reconnection (ControllerOptions::disconnected_wait)
+// go out on the new connection.
 //
 // Caller input is checked before anything is sent: hops must be "$HEX",
 // "$HEX~nick", "$HEX=nick" or a nickname, circuit IDs 1-16 letters or digits

@@ -106,7 +106,8 @@ struct TORCON_API ControllerOptions {
   LivenessProbe liveness;     ///< off by default
 };
 
-/// Per-call settings (Controller::command(), send(), co_command()).
+/// Per-call settings (Controller::command(), send(), co_command(), and the
+/// last parameter of every typed helper that sends a command).
 struct TORCON_API CommandOptions {
   /// The deadline; negative: ControllerOptions::command_timeout, 0: none.
   std::chrono::milliseconds timeout{-1};
@@ -229,7 +230,8 @@ class TORCON_API Controller final {
   void stop_reconnecting();
   /// Between a lost connection and the reconnection (or giving up).
   bool reconnecting() const noexcept;
-  /// Names a restore hook.
+  /// Names a hook (add_reconnect_hook(), add_disconnect_hook()); unique
+  /// across both kinds.
   using HookId = std::uint64_t;
   /// `restore` runs after each reconnection, once authenticated and with
   /// SETEVENTS re-sent: other layers (stream attacher, TorState, onion
@@ -237,6 +239,20 @@ class TORCON_API Controller final {
   HookId add_reconnect_hook(std::function<void()> restore);
   /// Removes a hook (an unknown id is ignored).
   void remove_reconnect_hook(HookId id);
+  /// `hook` runs each time an authenticated connection ends (tor hung up, an
+  /// I/O error, the liveness probe, close(), the Controller's destruction),
+  /// with why: after the commands in flight got Errc::disconnected and after
+  /// the on_disconnect() handler, before the reconnect policy reacts. Unlike
+  /// on_disconnect() there may be any number: components built on the
+  /// Controller end here what waited for tor's events (an event of this
+  /// connection will not come, and ids tor gave mean nothing to a restarted
+  /// tor). Hooks run in the order added; adding or removing one from inside
+  /// a hook is safe: a hook removed there does not run later in the same
+  /// round, one added there runs from the next disconnection. A hook must not
+  /// destroy the Controller.
+  HookId add_disconnect_hook(DisconnectHandler hook);
+  /// Removes a disconnect hook (an unknown id is ignored).
+  void remove_disconnect_hook(HookId id);
 
   /// A raw command line, without CRLF. CR, LF or NUL in it is refused
   /// (Errc::injection) and nothing is sent.
@@ -248,61 +264,77 @@ class TORCON_API Controller final {
   /// send() with per-call settings (a deadline).
   void send(const Command& cmd, ReplyCallback cb, const CommandOptions& options);
 
-  /// Typed helpers (control-spec section 3).
+  /// Typed helpers (control-spec section 3). Each takes, last, the
+  /// CommandOptions of command() (a per-call deadline; the default uses
+  /// ControllerOptions::command_timeout); a timed-out helper gets
+  /// Errc::timeout and its command keeps its place, so tor's late reply is
+  /// dropped. Every helper of the library that sends commands for you (onion
+  /// services, TorConfig, coroutine forms) follows the same convention, the
+  /// deadline applying to each command it sends.
   /// GETINFO keys...: the values in tor's order (data blocks unstuffed).
-  void getinfo(std::span<const std::string_view> keys, KeyValuesCallback cb);
+  void getinfo(std::span<const std::string_view> keys, KeyValuesCallback cb,
+               const CommandOptions& options = {});
   /// GETINFO with the keys written in place: `getinfo({"version"}, cb)`.
-  void getinfo(std::initializer_list<std::string_view> keys, KeyValuesCallback cb) {
-    getinfo(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb));
+  void getinfo(std::initializer_list<std::string_view> keys, KeyValuesCallback cb,
+               const CommandOptions& options = {}) {
+    getinfo(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb), options);
   }
   /// GETCONF keys...: a multi-valued option repeats its key; an unset one has has_value false.
-  void getconf(std::span<const std::string_view> keys, KeyValuesCallback cb);
+  void getconf(std::span<const std::string_view> keys, KeyValuesCallback cb,
+               const CommandOptions& options = {});
   /// GETCONF with the keys written in place.
-  void getconf(std::initializer_list<std::string_view> keys, KeyValuesCallback cb) {
-    getconf(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb));
+  void getconf(std::initializer_list<std::string_view> keys, KeyValuesCallback cb,
+               const CommandOptions& options = {}) {
+    getconf(std::span<const std::string_view>(keys.begin(), keys.size()), std::move(cb), options);
   }
   /// Options and values for SETCONF/RESETCONF; nullopt sends the key alone.
   using ConfChanges = std::span<const std::pair<std::string_view, std::optional<std::string_view>>>;
   /// All keys in one command: tor applies all or none. nullopt = no value.
-  void setconf(ConfChanges changes, StatusCallback cb);
+  void setconf(ConfChanges changes, StatusCallback cb, const CommandOptions& options = {});
   /// RESETCONF: like setconf(); a key without value goes back to its default.
-  void resetconf(ConfChanges changes, StatusCallback cb);
+  void resetconf(ConfChanges changes, StatusCallback cb, const CommandOptions& options = {});
   /// SAVECONF [FORCE]: tor writes its torrc.
-  void saveconf(bool force, StatusCallback cb);
+  void saveconf(bool force, StatusCallback cb, const CommandOptions& options = {});
   /// +LOADCONF: replaces tor's configuration with `torrc_text` (sent as a data block).
-  void loadconf(std::string_view torrc_text, StatusCallback cb);
+  void loadconf(std::string_view torrc_text, StatusCallback cb, const CommandOptions& options = {});
   /// SIGNAL name (NEWNYM, RELOAD, CLEARDNSCACHE, HEARTBEAT, ...).
-  void signal(std::string_view name, StatusCallback cb);
+  void signal(std::string_view name, StatusCallback cb, const CommandOptions& options = {});
   /// MAPADDRESS old=new ...: tor's answers as key/values.
   void mapaddress(std::span<const std::pair<std::string_view, std::string_view>> maps,
-                  KeyValuesCallback cb);
+                  KeyValuesCallback cb, const CommandOptions& options = {});
   /// EXTENDCIRCUIT: circuit "0" builds a new one; answers the circuit's ID.
   void extendcircuit(std::string_view circuit_id, std::span<const std::string_view> path,
-                     std::string_view purpose, IdCallback cb);
+                     std::string_view purpose, IdCallback cb, const CommandOptions& options = {});
   /// SETCIRCUITPURPOSE circuit purpose=...
-  void setcircuitpurpose(std::string_view circuit_id, std::string_view purpose, StatusCallback cb);
+  void setcircuitpurpose(std::string_view circuit_id, std::string_view purpose, StatusCallback cb,
+                         const CommandOptions& options = {});
   /// hop: 0 = not sent (tor picks the exit).
   void attachstream(std::string_view stream_id, std::string_view circuit_id, int hop,
-                    StatusCallback cb);
+                    StatusCallback cb, const CommandOptions& options = {});
   /// REDIRECTSTREAM stream address [port]; port 0 is not sent.
   void redirectstream(std::string_view stream_id, std::string_view address, int port,
-                      StatusCallback cb);
+                      StatusCallback cb, const CommandOptions& options = {});
   /// CLOSESTREAM stream reason (control-spec's numeric reason, 1 = MISC).
-  void closestream(std::string_view stream_id, int reason, StatusCallback cb);
+  void closestream(std::string_view stream_id, int reason, StatusCallback cb,
+                   const CommandOptions& options = {});
   /// CLOSECIRCUIT circuit [IfUnused].
-  void closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb);
+  void closecircuit(std::string_view circuit_id, bool if_unused, StatusCallback cb,
+                    const CommandOptions& options = {});
   /// RESOLVE [mode=reverse] address: the answer arrives as an ADDRMAP event.
-  void resolve(std::string_view address, bool reverse, StatusCallback cb);
+  void resolve(std::string_view address, bool reverse, StatusCallback cb,
+               const CommandOptions& options = {});
   /// TAKEOWNERSHIP: tor exits when this connection closes.
-  void takeownership(StatusCallback cb);
+  void takeownership(StatusCallback cb, const CommandOptions& options = {});
   /// DROPGUARDS: tor forgets its entry guards.
-  void dropguards(StatusCallback cb);
+  void dropguards(StatusCallback cb, const CommandOptions& options = {});
   /// ADD_ONION: tor's answer (ServiceID, PrivateKey, ClientAuthV3 ...) as key/values.
-  void add_onion(const AddOnionRequest& req, KeyValuesCallback cb);
+  void add_onion(const AddOnionRequest& req, KeyValuesCallback cb,
+                 const CommandOptions& options = {});
   /// DEL_ONION service_id.
-  void del_onion(std::string_view service_id, StatusCallback cb);
+  void del_onion(std::string_view service_id, StatusCallback cb,
+                 const CommandOptions& options = {});
   /// QUIT: tor answers, then closes the connection.
-  void quit(StatusCallback cb);
+  void quit(StatusCallback cb, const CommandOptions& options = {});
 
   /// Events: any number of handlers per event name; SETEVENTS is kept equal
   /// to the union of what handlers want (re-sent when it changes). Handlers
@@ -334,7 +366,8 @@ class TORCON_API Controller final {
   /// co_command() with per-call settings (a deadline).
   Awaiter<Expected<OwnedReply>> co_command(std::string line, CommandOptions options);
   /// getinfo() for coroutines.
-  Awaiter<Expected<KeyValues>> co_getinfo(std::vector<std::string> keys);
+  Awaiter<Expected<KeyValues>> co_getinfo(std::vector<std::string> keys,
+                                          CommandOptions options = {});
   /// connect() for coroutines.
   Awaiter<Status> co_connect(Endpoint where);
 

@@ -74,17 +74,18 @@ TORCON_API Expected<Command> add_onion_command(const OnionServiceSpec& spec);
 /// (550 collision: the key's service already exists — see
 /// ensure_onion_service).
 TORCON_API void add_onion_service(Controller& ctl, const OnionServiceSpec& spec,
-                                  OnionServiceCallback cb);
+                                  OnionServiceCallback cb, const CommandOptions& options = {});
 
 /// Makes sure the service of spec.key (required) runs with exactly `spec`:
 /// asks GETINFO onions/current and onions/detached, removes the key's
 /// service if tor still has it (DEL_ONION), then ADD_ONION. Use it after a
 /// reconnect or restart, and to change the client roster or ports.
 TORCON_API void ensure_onion_service(Controller& ctl, const OnionServiceSpec& spec,
-                                     OnionServiceCallback cb);
+                                     OnionServiceCallback cb, const CommandOptions& options = {});
 
 /// DEL_ONION (address with or without ".onion").
-TORCON_API void remove_onion_service(Controller& ctl, std::string_view address, StatusCallback cb);
+TORCON_API void remove_onion_service(Controller& ctl, std::string_view address, StatusCallback cb,
+                                     const CommandOptions& options = {});
 
 /// Services tor reports for this connection (onions/current) and detached
 /// ones (onions/detached), as service IDs.
@@ -94,20 +95,21 @@ struct TORCON_API OnionServiceList {
 };
 /// GETINFO onions/current and onions/detached.
 TORCON_API void list_onion_services(Controller& ctl,
-                                    std::function<void(const Expected<OnionServiceList>&)> cb);
+                                    std::function<void(const Expected<OnionServiceList>&)> cb,
+                                    const CommandOptions& options = {});
 
 /// Coroutine form of add_onion_service() (inside a torcon::Task), resumed
 /// with the result. Bad input resumes at once with Errc::bad_argument.
 TORCON_API Controller::Awaiter<Expected<OnionServiceInfo>> co_add_onion_service(
-    Controller& ctl, OnionServiceSpec spec);
+    Controller& ctl, OnionServiceSpec spec, CommandOptions options = {});
 /// Coroutine form of ensure_onion_service(); bad input resumes at once with
 /// Errc::bad_argument.
 TORCON_API Controller::Awaiter<Expected<OnionServiceInfo>> co_ensure_onion_service(
-    Controller& ctl, OnionServiceSpec spec);
+    Controller& ctl, OnionServiceSpec spec, CommandOptions options = {});
 /// Coroutine form of remove_onion_service(); bad input resumes at once with
 /// Errc::bad_argument.
-TORCON_API Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl,
-                                                               std::string address);
+TORCON_API Controller::Awaiter<Status> co_remove_onion_service(Controller& ctl, std::string address,
+                                                               CommandOptions options = {});
 
 // ---- readiness ------------------------------------------------------------
 
@@ -186,25 +188,26 @@ struct TORCON_API OnionClientAuth {
 /// 1-19 letters and digits. Tor's 251 (replaced) and 252 are successes.
 TORCON_API void onion_client_auth_add(Controller& ctl, std::string_view address,
                                       std::string_view private_key, std::string_view client_name,
-                                      bool permanent, StatusCallback cb);
+                                      bool permanent, StatusCallback cb,
+                                      const CommandOptions& options = {});
 /// ONION_CLIENT_AUTH_REMOVE: forgets the credential for `address` (with or
 /// without ".onion").
 TORCON_API void onion_client_auth_remove(Controller& ctl, std::string_view address,
-                                         StatusCallback cb);
+                                         StatusCallback cb, const CommandOptions& options = {});
 /// ONION_CLIENT_AUTH_VIEW: the credentials tor holds for `address`; address
 /// "" : every credential.
 TORCON_API void onion_client_auth_view(
     Controller& ctl, std::string_view address,
-    std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb);
+    std::function<void(const Expected<std::vector<OnionClientAuth>>&)> cb,
+    const CommandOptions& options = {});
 /// Coroutine form of onion_client_auth_add().
-TORCON_API Controller::Awaiter<Status> co_onion_client_auth_add(Controller& ctl,
-                                                                std::string address,
-                                                                std::string private_key,
-                                                                std::string client_name,
-                                                                bool permanent);
+TORCON_API Controller::Awaiter<Status> co_onion_client_auth_add(
+    Controller& ctl, std::string address, std::string private_key, std::string client_name,
+    bool permanent, CommandOptions options = {});
 /// Coroutine form of onion_client_auth_remove().
 TORCON_API Controller::Awaiter<Status> co_onion_client_auth_remove(Controller& ctl,
-                                                                   std::string address);
+                                                                   std::string address,
+                                                                   CommandOptions options = {});
 /// The CLIENT lines of an ONION_CLIENT_AUTH_VIEW reply (for tests and tools).
 TORCON_API Expected<std::vector<OnionClientAuth>> parse_client_auth_view(const Reply& reply);
 
@@ -219,7 +222,9 @@ struct TORCON_API OnionDescriptor {
 
 /// HSFETCH address [SERVER=...]: `cb` gets the first descriptor tor receives
 /// for it (HS_DESC RECEIVED + HS_DESC_CONTENT), Errc::tor_error when every
-/// fetch failed (HS_DESC FAILED, with tor's REASON), or Errc::timeout.
+/// fetch failed (HS_DESC FAILED, with tor's REASON), Errc::timeout, or
+/// Errc::disconnected at once when the connection ends first (the fetch's
+/// events would not come, even after a reconnection).
 /// servers: HSDir fingerprints ("$" optional) or LongNames; empty lets tor
 /// choose. Destroying it cancels (cb never runs then). The Controller and
 /// Reactor must outlive it.
@@ -251,6 +256,7 @@ TORCON_API Expected<Command> hspost_command(std::string_view descriptor, std::st
 /// Sends hspost_command(); `cb` gets tor's answer (ok: queued), or
 /// Errc::bad_argument before anything is sent.
 TORCON_API void hspost(Controller& ctl, std::string_view descriptor, std::string_view address,
-                       const std::vector<std::string>& servers, StatusCallback cb);
+                       const std::vector<std::string>& servers, StatusCallback cb,
+                       const CommandOptions& options = {});
 
 }  // namespace torcon

@@ -98,7 +98,7 @@ class TORCON_API TorConfig {
   /// Subscribes (if asked), reads config/names and, for a full load, every
   /// value. `done` runs once. Loading again starts over: the table is read
   /// anew and staged changes are dropped.
-  void load(ConfigOptions options, StatusCallback done);
+  void load(ConfigOptions options, StatusCallback done, const CommandOptions& command_options = {});
   /// The last load() succeeded (false while one is on its way).
   bool loaded() const noexcept;
   /// Whether CONF_CHANGED events reach the cache.
@@ -129,7 +129,8 @@ class TORCON_API TorConfig {
   std::vector<ConfigGroup> hidden_services() const;
   /// Reads these options (one GETCONF) into the cache; a Dependent option
   /// reads its whole group.
-  void fetch(std::vector<std::string> names, StatusCallback done);
+  void fetch(std::vector<std::string> names, StatusCallback done,
+             const CommandOptions& command_options = {});
 
   // ---- staging (nothing is sent until save()) ----------------------------------
   /// Text for an option of at most one line, checked against the option's
@@ -172,19 +173,23 @@ class TORCON_API TorConfig {
   void discard();
 
   // ---- talking to tor ------------------------------------------------------------
+  // (load() and fetch() too.) The last parameter is each command's
+  // CommandOptions (a deadline), as for the Controller's typed helpers; a
+  // command that times out fails the call with Errc::timeout.
   /// One SETCONF for every staged change, then the cache from tor's values.
   /// With nothing staged, nothing is sent and `done` gets ok. If the
   /// connection ends before tor answered, `done` gets that error and the
   /// changes stay staged (tor may or may not have applied them).
   /// Changes staged while a save is on its way wait for the next save().
-  void save(StatusCallback done);
+  void save(StatusCallback done, const CommandOptions& command_options = {});
   /// RESETCONF: these options back to their defaults (staged changes to them
   /// are dropped once tor agreed); then the cache from tor's values.
-  void reset(std::vector<std::string> names, StatusCallback done);
+  void reset(std::vector<std::string> names, StatusCallback done,
+             const CommandOptions& command_options = {});
   /// SAVECONF [FORCE]: tor writes its configuration to its torrc. FORCE
   /// writes even when the torrc holds `%include` or tor was started with
   /// options the file does not hold.
-  void write_torrc(bool force, StatusCallback done);
+  void write_torrc(bool force, StatusCallback done, const CommandOptions& command_options = {});
 
   /// Names a listener (on_change(), remove_listener()).
   using ListenerId = std::uint64_t;
@@ -197,15 +202,17 @@ class TORCON_API TorConfig {
 
   // ---- coroutine forms ------------------------------------------------------------
   /// `co_await cfg.co_load(options)`: load(), resuming with its outcome.
-  Controller::Awaiter<Status> co_load(ConfigOptions options);
+  Controller::Awaiter<Status> co_load(ConfigOptions options, CommandOptions command_options = {});
   /// fetch(), resuming with its outcome.
-  Controller::Awaiter<Status> co_fetch(std::vector<std::string> names);
+  Controller::Awaiter<Status> co_fetch(std::vector<std::string> names,
+                                       CommandOptions command_options = {});
   /// save(), resuming with its outcome.
-  Controller::Awaiter<Status> co_save();
+  Controller::Awaiter<Status> co_save(CommandOptions command_options = {});
   /// reset(), resuming with its outcome.
-  Controller::Awaiter<Status> co_reset(std::vector<std::string> names);
+  Controller::Awaiter<Status> co_reset(std::vector<std::string> names,
+                                       CommandOptions command_options = {});
   /// write_torrc(), resuming with its outcome.
-  Controller::Awaiter<Status> co_write_torrc(bool force);
+  Controller::Awaiter<Status> co_write_torrc(bool force, CommandOptions command_options = {});
 
  private:
   Status set_integer(std::string_view name, std::int64_t value);

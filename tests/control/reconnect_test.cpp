@@ -164,6 +164,62 @@ TEST_P(ReconnectTest, ReconnectsToTheSamePortAndRestoresSubscriptions) {
   EXPECT_TRUE(c.ready());
 }
 
+// Disconnect hooks run after the commands in flight failed and after the
+// on_disconnect handler, in the order added, before the policy reacts; a
+// hook may remove itself or another (which then does not run) and add one
+// (which runs from the next disconnection).
+TEST_P(ReconnectTest, DisconnectHooksRunInOrderAndMayChangeTheList) {
+  FakeTor fake(
+      [](int fd, int) {
+        FakeTor::null_auth(fd);
+        FakeTor::read_line(fd);  // GETINFO in-flight: hang up instead
+      },
+      2);
+  Controller c(*reactor_, fast_reconnect());
+  std::vector<std::string> seen;
+  c.on_disconnect([&](const Error& e) {
+    seen.push_back(std::string("handler ") + (e.code == Errc::disconnected ? "disconnected" : "?"));
+  });
+  c.on_reconnect([&](const ReconnectEvent& e) {
+    if (e.kind == ReconnectEvent::Kind::disconnected) seen.push_back("policy");
+  });
+  Controller::HookId a = 0, c_id = 0;
+  a = c.add_disconnect_hook([&](const Error&) {
+    seen.push_back("a removes itself");
+    c.remove_disconnect_hook(a);
+  });
+  c.add_disconnect_hook([&](const Error&) {
+    seen.push_back("b removes c");
+    c.remove_disconnect_hook(c_id);
+  });
+  c_id = c.add_disconnect_hook([&](const Error&) { seen.push_back("c"); });
+  bool added = false;
+  c.add_disconnect_hook([&](const Error&) {
+    seen.push_back("d");
+    if (added) return;
+    added = true;
+    c.add_disconnect_hook([&](const Error&) { seen.push_back("e"); });
+  });
+  const Controller::HookId gone = c.add_disconnect_hook([&](const Error&) { seen.push_back("f"); });
+  c.remove_disconnect_hook(gone);
+  c.remove_disconnect_hook(12345);  // unknown: ignored
+
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(round == 0 ? connect(c, fake.endpoint()).ok()
+                           : run_until([&] { return c.ready(); }));
+    c.command("GETINFO in-flight",
+              [&](const Expected<Reply>& r) { seen.push_back("command " + outcome(r)); });
+    const std::size_t before = seen.size();
+    ASSERT_TRUE(run_until([&] { return seen.size() > before && seen.back() == "policy"; }));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"command disconnected", "handler disconnected",
+                                            "a removes itself", "b removes c", "d",
+                                            "policy",  // first disconnection
+                                            "command disconnected", "handler disconnected",
+                                            "b removes c", "d", "e", "policy"}));
+  c.close();
+}
+
 TEST_P(ReconnectTest, WithoutAWaitCommandsFailAtOnceWhileReconnecting) {
   FakeTor fake([](int fd) { FakeTor::null_auth(fd); });  // then hangs up for good
   ControllerOptions o = fast_reconnect();

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "state/state_fixture.hpp"
@@ -39,10 +41,14 @@ using torcon::test::entry;
 using torcon::test::hex_of;
 using torcon::test::long_name;
 
-// Accepts one connection: NULL authentication, SETEVENTS and the TorState
-// snapshot answered (with `circuit_status` as circuit-status), every other
-// command line answered by `script` (its bytes are written as they are; it
-// runs on the server thread and may sleep). Records every command line.
+// Accepts connections one after the other: NULL authentication, SETEVENTS
+// and the TorState snapshot answered (with `circuit_status` as
+// circuit-status), every other command line answered by `script` (its bytes
+// are written as they are; it runs on the server thread and may sleep; an
+// answer ending in kHangUp is written without it, and then the server closes
+// the connection). Records every command line; connections() counts them.
+const std::string kHangUp = "\x04";
+
 class ScriptedTor {
  public:
   using Script = std::function<std::string(const std::string& line)>;
@@ -65,6 +71,12 @@ class ScriptedTor {
     ::close(listen_);
   }
   torcon::Endpoint endpoint() const { return torcon::Endpoint::tcp("127.0.0.1", port_); }
+  int connections() const { return connections_.load(); }
+  // The circuit-status of later snapshots (a restarted tor's).
+  void set_circuit_status(std::string s) {
+    std::lock_guard<std::mutex> l(mu_);
+    circuit_status_ = std::move(s);
+  }
   std::vector<std::string> commands() {
     std::lock_guard<std::mutex> l(mu_);
     return commands_;
@@ -88,21 +100,31 @@ class ScriptedTor {
     return l.empty() ? std::string("\x04") : l;  // EOF
   }
   static void say(int fd, std::string_view s) { (void)!::write(fd, s.data(), s.size()); }
-  std::string snapshot() const {
+  std::string snapshot() {
+    std::string circuit_status;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      circuit_status = circuit_status_;
+    }
     const std::string ns = torcon::test::ns_all_reply(
         {entry(1, "a", "192.0.2.1", 9001, {"s Fast Running Valid"}),
          entry(2, "b", "192.0.2.2", 9001, {"s Fast Running Valid"}),
          entry(3, "c", "192.0.2.3", 9001, {"s Exit Fast Running Valid", "p accept 1-65535"})});
     std::string out = ns.substr(0, ns.size() - std::string("250 OK\r\n").size());
-    out += circuit_status_.empty() ? "250-circuit-status=\r\n"
-                                   : "250+circuit-status=\r\n" + circuit_status_ + ".\r\n";
+    out += circuit_status.empty() ? "250-circuit-status=\r\n"
+                                  : "250+circuit-status=\r\n" + circuit_status + ".\r\n";
     return out +
            "250-stream-status=\r\n250-address-mappings/all=\r\n250-entry-guards=\r\n"
            "250-process/pid=99\r\n250 OK\r\n";
   }
   void run() {
-    const int fd = ::accept(listen_, nullptr, nullptr);
-    if (fd < 0) return;
+    for (int fd; (fd = ::accept(listen_, nullptr, nullptr)) >= 0;) {
+      ++connections_;
+      serve(fd);
+      ::close(fd);
+    }
+  }
+  void serve(int fd) {
     for (std::string line; (line = read_line(fd)) != "\x04";) {
       {
         std::lock_guard<std::mutex> l(mu_);
@@ -117,10 +139,14 @@ class ScriptedTor {
       } else if (line.starts_with("GETINFO ns/all")) {
         say(fd, snapshot());
       } else {
-        say(fd, script_(line));
+        std::string answer = script_(line);
+        if (answer.ends_with(kHangUp)) {
+          say(fd, std::string_view(answer).substr(0, answer.size() - kHangUp.size()));
+          return;
+        }
+        say(fd, answer);
       }
     }
-    ::close(fd);
   }
 
   std::string circuit_status_;
@@ -128,6 +154,7 @@ class ScriptedTor {
   int listen_ = -1;
   std::uint16_t port_ = 0;
   std::thread thread_;
+  std::atomic<int> connections_{0};
   std::mutex mu_;
   std::vector<std::string> commands_;
 };
@@ -139,14 +166,13 @@ struct Rig {
   std::unique_ptr<TorState> state;
   std::unique_ptr<CircuitBuilder> builder;
 
-  explicit Rig(ScriptedTor& tor) {
+  explicit Rig(ScriptedTor& tor, torcon::ControllerOptions o = {}) {
     auto r = torcon::Reactor::create();
     if (!r) {
       ADD_FAILURE() << r.error().message;
       return;
     }
     reactor = std::move(*r);
-    torcon::ControllerOptions o;
     o.parser.record_data_lines = true;
     ctl = std::make_unique<torcon::Controller>(*reactor, o);
     state = std::make_unique<TorState>(*reactor);
@@ -554,6 +580,114 @@ TEST(CircuitBuilder, DestroyedBuilderCompletesWhatIsPending) {
   EXPECT_EQ(out->error.code, Errc::disconnected);
   // Later events for the circuit reach no freed builder.
   rig.pump_for(50ms);
+}
+
+// A build, an extension and a close that tor accepted, each waiting for
+// its CIRC event when tor hangs up.
+struct DropCase {
+  const char* name;
+  std::string circuit_status;  // at bootstrap
+  const char* command;         // the command tor answers, then hangs up
+  std::string answer;
+  std::function<void(CircuitBuilder&, torcon::CircuitCallback)> start;
+};
+// gtest names the case by its name, not its bytes.
+void PrintTo(const DropCase& c, std::ostream* os) { *os << c.name; }
+class DroppedConnection : public ::testing::TestWithParam<std::tuple<DropCase, bool>> {};
+
+// The operation ends with Errc::disconnected at once (its timeout is far
+// off), exactly once; with a reconnect policy too, and the restarted tor's
+// events for the same circuit id complete nothing.
+TEST_P(DroppedConnection, EndsTheWaitAtOnce) {
+  const auto& [c, reconnect] = GetParam();
+  ScriptedTor tor(c.circuit_status, [&](const std::string& line) {
+    if (line.starts_with(c.command) && tor.connections() == 1) return c.answer + kHangUp;
+    return std::string("250 OK\r\n");
+  });
+  torcon::ControllerOptions o;
+  if (reconnect) {
+    o.reconnect.enabled = true;
+    o.reconnect.initial_delay = 10ms;
+    o.reconnect.jitter = 0;
+  }
+  Rig rig(tor, o);
+  ASSERT_TRUE(rig.builder);
+  tor.set_circuit_status("7 BUILT " + kPath3 + " PURPOSE=GENERAL\r\n");  // after a restart
+  int calls = 0;
+  std::optional<CircuitOutcome> out;
+  c.start(*rig.builder, [&](const CircuitOutcome& r) {
+    ++calls;
+    out = r;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(rig.pump_until(5s, [&] { return out.has_value(); }))
+      << "still waiting after the connection ended";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);  // its timeout is 60 s
+  EXPECT_EQ(out->error.code, Errc::disconnected) << out->error.message;
+  EXPECT_EQ(out->id, "7");
+  EXPECT_EQ(out->circuit, nullptr);
+  EXPECT_EQ(rig.builder->pending(), 0u);
+  if (reconnect) {
+    // Back on a restarted tor, which reuses circuit id 7 for a circuit of its own.
+    const auto snapshots = [&] {
+      const auto all = tor.commands();
+      return std::count_if(all.begin(), all.end(),
+                           [](const std::string& l) { return l.starts_with("GETINFO ns/all"); });
+    };
+    ASSERT_TRUE(rig.pump_until(5s, [&] { return snapshots() == 2; })) << "never reconnected";
+    ASSERT_TRUE(rig.pump_until(5s, [&] {
+      const torcon::Circuit* seven = rig.state->circuit("7");
+      return seven && seven->state() == torcon::CircStatus::built && seven->path().size() == 3;
+    })) << "TorState did not take the restarted tor's circuit 7";
+    rig.pump_for(50ms);
+  } else {
+    rig.pump_for(100ms);
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(tor.sent(c.command).size(), 1u) << "sent again on the new connection";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Builder, DroppedConnection,
+    ::testing::Combine(
+        ::testing::Values(
+            DropCase{"Build", "", "EXTENDCIRCUIT", kReply + kLaunched,
+                     [](CircuitBuilder& b, torcon::CircuitCallback cb) {
+                       b.build(std::span<const std::string>(kHops), {}, std::move(cb));
+                     }},
+            DropCase{"Extend", "7 BUILT " + kPath2 + " PURPOSE=GENERAL\r\n", "EXTENDCIRCUIT",
+                     kReply + "650 CIRC 7 EXTENDED " + kPath3 + "\r\n",
+                     [](CircuitBuilder& b, torcon::CircuitCallback cb) {
+                       b.extend("7", std::vector<std::string>{kHops[2]}, {}, std::move(cb));
+                     }},
+            DropCase{"Close", "7 BUILT " + kPath3 + " PURPOSE=GENERAL\r\n", "CLOSECIRCUIT",
+                     "250 OK\r\n",
+                     [](CircuitBuilder& b,
+                        torcon::CircuitCallback cb) { b.close("7", {}, std::move(cb)); }}),
+        ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<DropCase, bool>>& i) {
+      return std::string(std::get<0>(i.param).name) + (std::get<1>(i.param) ? "WithReconnect" : "");
+    });
+
+torcon::Task build_logging(CircuitBuilder& b, std::vector<std::string>* log) {
+  CircuitOutcome built = co_await b.co_build(kHops);
+  log->push_back(std::string(built                                    ? "ok"
+                             : built.error.code == Errc::disconnected ? "disconnected"
+                                                                      : "other") +
+                 " " + built.id);
+}
+
+TEST(CircuitBuilder, CoroutineBuildEndsWhenTheConnectionDrops) {
+  ScriptedTor tor("", [](const std::string& line) {
+    return line.starts_with("EXTENDCIRCUIT") ? kReply + kLaunched + kHangUp
+                                             : std::string("250 OK\r\n");
+  });
+  Rig rig(tor);
+  std::vector<std::string> log;
+  build_logging(*rig.builder, &log);
+  ASSERT_TRUE(rig.pump_until(5s, [&] { return !log.empty(); }));
+  rig.pump_for(50ms);
+  EXPECT_EQ(log, std::vector<std::string>{"disconnected 7"});
 }
 
 }  // namespace
