@@ -254,19 +254,23 @@ void fail_later(TorConfig& cfg, std::function<void(Error)> fail, Error e) {
 
 // Saves what was staged; on success `then` runs, else the change is dropped
 // (the caller had nothing else staged) and `fail` gets tor's error.
-void save_then(TorConfig& cfg, std::function<void()> then, std::function<void(Error)> fail) {
-  cfg.save([&cfg, then = std::move(then), fail = std::move(fail)](const Status& s) {
-    if (!s) {
-      cfg.discard();
-      return fail(s.error());
-    }
-    then();
-  });
+void save_then(TorConfig& cfg, const CommandOptions& options, std::function<void()> then,
+               std::function<void(Error)> fail) {
+  cfg.save(
+      [&cfg, then = std::move(then), fail = std::move(fail)](const Status& s) {
+        if (!s) {
+          cfg.discard();
+          return fail(s.error());
+        }
+        then();
+      },
+      options);
 }
 
 // Runs `next` once HiddenServiceOptions is in the cache (fetching it for a
 // lazy load), or hands `fail` the reason it cannot be.
-void with_services(TorConfig& cfg, std::function<void()> next, std::function<void(Error)> fail) {
+void with_services(TorConfig& cfg, const CommandOptions& options, std::function<void()> next,
+                   std::function<void(Error)> fail) {
   if (cfg.has_pending()) {
     std::string names;
     for (const std::string& n : cfg.pending_names()) names += (names.empty() ? "" : ", ") + n;
@@ -277,11 +281,13 @@ void with_services(TorConfig& cfg, std::function<void()> next, std::function<voi
   // Run at once, not posted: a posted step could outlive `cfg`. Every step
   // after this completes from the loop (TorConfig's callbacks, fail_later).
   if (cfg.groups(kGroup)) return next();
-  cfg.fetch({std::string(kGroup)},
-            [next = std::move(next), fail = std::move(fail)](const Status& s) {
-              if (!s) return fail(s.error());
-              next();
-            });
+  cfg.fetch(
+      {std::string(kGroup)},
+      [next = std::move(next), fail = std::move(fail)](const Status& s) {
+        if (!s) return fail(s.error());
+        next();
+      },
+      options);
 }
 
 }  // namespace
@@ -294,7 +300,7 @@ void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& spec,
   Expected<ConfigGroup> group = onion_directory_group(spec);
   if (!group) return fail_later(cfg, fail, group.error());
   with_services(
-      cfg,
+      cfg, options.command,
       [&cfg, spec, options, done, fail] {
         if (Status s = write_onion_directory_clients(spec); !s)
           return fail_later(cfg, fail, s.error());
@@ -302,7 +308,7 @@ void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& spec,
           return fail_later(cfg, fail, s.error());
         const std::string dir = *absolute_onion_directory(spec.directory);
         save_then(
-            cfg,
+            cfg, options.command,
             [&cfg, dir, options, done] {
               read_onion_hostname(cfg.controller().reactor(), dir, options.hostname_timeout,
                                   [done](const Expected<std::string>& a) { (*done)(a); });
@@ -312,18 +318,19 @@ void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& spec,
       fail);
 }
 
-void remove_onion_directory(TorConfig& cfg, std::string_view directory, StatusCallback cb) {
+void remove_onion_directory(TorConfig& cfg, std::string_view directory, StatusCallback cb,
+                            const CommandOptions& options) {
   auto done = std::make_shared<StatusCallback>(std::move(cb));
   auto fail = [done](Error e) { (*done)(Status(std::move(e))); };
   Expected<std::string> dir = absolute_onion_directory(directory);
   if (!dir) return fail_later(cfg, fail, dir.error());
   with_services(
-      cfg,
-      [&cfg, dir = *dir, done, fail] {
+      cfg, options,
+      [&cfg, dir = *dir, options, done, fail] {
         if (Status s = stage_onion_directory_removal(cfg, dir); !s)
           return fail_later(cfg, fail, s.error());
         save_then(
-            cfg, [done] { (*done)(Status()); }, fail);
+            cfg, options, [done] { (*done)(Status()); }, fail);
       },
       fail);
 }
@@ -340,10 +347,12 @@ Controller::Awaiter<Expected<std::string>> co_add_onion_directory(TorConfig& cfg
       {}};
 }
 
-Controller::Awaiter<Status> co_remove_onion_directory(TorConfig& cfg, std::string directory) {
-  return {[&cfg, directory = std::move(directory)](std::function<void(Status)> resume) {
-            remove_onion_directory(cfg, directory,
-                                   [resume = std::move(resume)](const Status& s) { resume(s); });
+Controller::Awaiter<Status> co_remove_onion_directory(TorConfig& cfg, std::string directory,
+                                                      CommandOptions options) {
+  return {[&cfg, directory = std::move(directory), options](std::function<void(Status)> resume) {
+            remove_onion_directory(
+                cfg, directory, [resume = std::move(resume)](const Status& s) { resume(s); },
+                options);
           },
           {}};
 }

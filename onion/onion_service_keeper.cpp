@@ -56,32 +56,40 @@ OnionServiceKeeper::OnionServiceKeeper(Controller& controller)
 
 OnionServiceKeeper::~OnionServiceKeeper() { controller_->remove_reconnect_hook(hook_); }
 
-void OnionServiceKeeper::add(const OnionServiceSpec& spec, OnionServiceCallback cb) {
-  add_onion_service(*controller_, spec,
-                    [self = std::weak_ptr<State>(state_), spec = spec,
-                     cb = std::move(cb)](const Expected<OnionServiceInfo>& r) mutable {
-                      auto st = self.lock();
-                      if (r && st) {
-                        if (spec.key.empty()) spec.key = r->private_key;  // "" with DiscardPK
-                        auto it = st->find(r->address);
-                        if (it != st->kept.end())
-                          it->spec = std::move(spec);
-                        else
-                          st->kept.push_back({r->address, std::move(spec)});
-                      }
-                      if (cb) cb(r);
-                    });
+void OnionServiceKeeper::add(const OnionServiceSpec& spec, OnionServiceCallback cb,
+                             const CommandOptions& options) {
+  add_onion_service(
+      *controller_, spec,
+      [self = std::weak_ptr<State>(state_), spec = spec,
+       cb = std::move(cb)](const Expected<OnionServiceInfo>& r) mutable {
+        auto st = self.lock();
+        if (r && st) {
+          if (spec.key.empty()) spec.key = r->private_key;  // "" with DiscardPK
+          auto it = st->find(r->address);
+          if (it != st->kept.end())
+            it->spec = std::move(spec);
+          else
+            st->kept.push_back({r->address, std::move(spec)});
+        }
+        if (cb) cb(r);
+      },
+      options);
 }
 
-Controller::Awaiter<Expected<OnionServiceInfo>> OnionServiceKeeper::co_add(OnionServiceSpec spec) {
-  return {[this, spec = std::move(spec)](std::function<void(Expected<OnionServiceInfo>)> resume) {
-            add(spec,
-                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); });
+Controller::Awaiter<Expected<OnionServiceInfo>> OnionServiceKeeper::co_add(OnionServiceSpec spec,
+                                                                           CommandOptions options) {
+  return {[this, spec = std::move(spec),
+           options](std::function<void(Expected<OnionServiceInfo>)> resume) {
+            add(
+                spec,
+                [resume = std::move(resume)](const Expected<OnionServiceInfo>& r) { resume(r); },
+                options);
           },
           {}};
 }
 
-void OnionServiceKeeper::remove(std::string_view address, StatusCallback cb) {
+void OnionServiceKeeper::remove(std::string_view address, StatusCallback cb,
+                                const CommandOptions& options) {
   std::string full(address);
   if (!full.ends_with(".onion")) full += ".onion";
   auto it = state_->find(full);
@@ -90,7 +98,7 @@ void OnionServiceKeeper::remove(std::string_view address, StatusCallback cb) {
     return;
   }
   state_->kept.erase(it);
-  remove_onion_service(*controller_, full, std::move(cb));
+  remove_onion_service(*controller_, full, std::move(cb), options);
 }
 
 void OnionServiceKeeper::on_restore(OnionRestoreListener listener) {

@@ -78,6 +78,10 @@ struct TORCON_API OnionDirectoryOptions {
   /// How long tor has to write `<dir>/hostname` after accepting the
   /// configuration; then Errc::timeout.
   std::chrono::milliseconds hostname_timeout = std::chrono::seconds(10);
+  /// The per-call deadline of each command sent (the GETCONF that reads
+  /// HiddenServiceOptions when it is not cached yet, and the SETCONF), as for
+  /// every typed helper (see controller.hpp).
+  CommandOptions command;
 };
 
 /// `directory` made absolute against the caller's working directory and
@@ -134,13 +138,14 @@ TORCON_API void add_onion_directory(TorConfig& cfg, const OnionDirectorySpec& sp
 /// with the same conditions as add_onion_directory(). Tor stops publishing
 /// it; its files stay.
 TORCON_API void remove_onion_directory(TorConfig& cfg, std::string_view directory,
-                                       StatusCallback cb);
+                                       StatusCallback cb, const CommandOptions& options = {});
 
 /// Coroutine form of add_onion_directory().
 TORCON_API Controller::Awaiter<Expected<std::string>> co_add_onion_directory(
     TorConfig& cfg, OnionDirectorySpec spec, OnionDirectoryOptions options = {});
 /// Coroutine form of remove_onion_directory().
 TORCON_API Controller::Awaiter<Status> co_remove_onion_directory(TorConfig& cfg,
-                                                                 std::string directory);
+                                                                 std::string directory,
+                                                                 CommandOptions options = {});
 
 }  // namespace torcon

@@ -48,13 +48,16 @@ class TORCON_API OnionServiceKeeper {
   OnionServiceKeeper& operator=(const OnionServiceKeeper&) = delete;
 
   /// add_onion_service(); on success the service is kept (with the key tor
-  /// returned when spec.key was empty).
-  void add(const OnionServiceSpec& spec, OnionServiceCallback cb);
+  /// returned when spec.key was empty). `options`: the per-call deadline, as
+  /// for every typed helper (see controller.hpp).
+  void add(const OnionServiceSpec& spec, OnionServiceCallback cb,
+           const CommandOptions& options = {});
   /// Coroutine form of add().
-  Controller::Awaiter<Expected<OnionServiceInfo>> co_add(OnionServiceSpec spec);
+  Controller::Awaiter<Expected<OnionServiceInfo>> co_add(OnionServiceSpec spec,
+                                                         CommandOptions options = {});
   /// Forgets the service and removes it from tor (DEL_ONION); Errc::bad_argument
   /// for an address it does not keep (nothing is sent).
-  void remove(std::string_view address, StatusCallback cb);
+  void remove(std::string_view address, StatusCallback cb, const CommandOptions& options = {});
   /// Sets the listener of restorations (see OnionRestoreListener).
   void on_restore(OnionRestoreListener listener);
   /// The addresses ("<id>.onion") of the services kept, in the order added.

@@ -22,8 +22,10 @@
 #include "support/fake_tor.hpp"
 #include "support/run_loop.hpp"
 #include "torcon/controller.hpp"
+#include "torcon/onion_directory.hpp"
 #include "torcon/onion_keys.hpp"
 #include "torcon/onion_service.hpp"
+#include "torcon/onion_service_keeper.hpp"
 #include "torcon/tor_config.hpp"
 
 namespace torcon {
@@ -38,6 +40,7 @@ constexpr std::chrono::milliseconds kDeadline{100};
 struct Rig {
   Controller& ctl;
   TorConfig& cfg;
+  OnionServiceKeeper& keeper;
 };
 using Done = std::function<void(const Error&)>;
 
@@ -72,6 +75,14 @@ const std::string kAddress = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4
 const std::pair<std::string_view, std::optional<std::string_view>> kConf[] = {
     {"ContactInfo", "someone"}};
 const std::pair<std::string_view, std::string_view> kMap[] = {{"1.2.3.4", "torproject.org"}};
+// Never created: the helper's first command (reading HiddenServiceOptions)
+// is the one left unanswered.
+OnionDirectorySpec directory_spec() {
+  OnionDirectorySpec s;
+  s.directory = "/nonexistent/torcon-helper-deadline-hs";
+  s.ports = {{80, "127.0.0.1:8080"}};
+  return s;
+}
 const std::string kHop = "$" + std::string(40, 'A');
 const std::string_view kHops[] = {kHop};
 
@@ -214,6 +225,34 @@ const HelperCase kCases[] = {
      [](Rig& r, const CommandOptions& o, Done d) {
        await_outcome(co_onion_client_auth_remove(r.ctl, kAddress, o), d);
      }},
+    {"OnionServiceKeeper::add", "ADD_ONION",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       r.keeper.add(spec_with_key(), outcome<Expected<OnionServiceInfo>>(d), o);
+     }},
+    {"OnionServiceKeeper::co_add", "ADD_ONION",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       await_outcome(r.keeper.co_add(spec_with_key(), o), d);
+     }},
+    {"add_onion_directory", "GETCONF HiddenServiceOptions",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       OnionDirectoryOptions opts;
+       opts.command = o;
+       add_onion_directory(r.cfg, directory_spec(), opts, outcome<Expected<std::string>>(d));
+     }},
+    {"co_add_onion_directory", "GETCONF HiddenServiceOptions",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       OnionDirectoryOptions opts;
+       opts.command = o;
+       await_outcome(co_add_onion_directory(r.cfg, directory_spec(), opts), d);
+     }},
+    {"remove_onion_directory", "GETCONF HiddenServiceOptions",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       remove_onion_directory(r.cfg, directory_spec().directory, outcome<Status>(d), o);
+     }},
+    {"co_remove_onion_directory", "GETCONF HiddenServiceOptions",
+     [](Rig& r, const CommandOptions& o, Done d) {
+       await_outcome(co_remove_onion_directory(r.cfg, directory_spec().directory, o), d);
+     }},
     // TorConfig.
     {"TorConfig::load", "GETINFO config/names",
      [](Rig& r, const CommandOptions& o, Done d) {
@@ -297,13 +336,14 @@ TEST_P(HelperDeadline, TimesOutAndKeepsTheFifoAligned) {
   ASSERT_TRUE(reactor) << reactor.error().message;
   Controller ctl(**reactor);  // no deadline of its own: only the per-call one can fire
   TorConfig cfg(ctl);
+  OnionServiceKeeper keeper(ctl);
   std::optional<Status> connected;
   ctl.connect(fake.endpoint(), [&](const Status& s) { connected = s; });
   ASSERT_TRUE(testing::run_until(
       **reactor, [&] { return connected.has_value(); }, 5s));
   ASSERT_TRUE(*connected) << connected->error().message;
 
-  Rig rig{ctl, cfg};
+  Rig rig{ctl, cfg, keeper};
   int calls = 0;
   Error got;
   const auto t0 = std::chrono::steady_clock::now();
