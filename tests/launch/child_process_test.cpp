@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,16 @@ std::set<int> fds_of(const std::string& proc_fd_dir) {
 
 // Our own descriptors, without the one that lists them.
 std::size_t open_fds() { return fds_of("/proc/self/fd").size(); }
+
+// True once `pid` is blocked in its sleep (/proc/<pid>/syscall names the
+// syscall it waits in): sleep(1) has finished starting up then, so the
+// descriptors it has are the ones it keeps.
+bool sleeping(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  long nr = -1;
+  in >> nr;
+  return in && (nr == SYS_clock_nanosleep || nr == SYS_nanosleep);
+}
 
 // Exited and reaped: no such process, and no zombie of ours either.
 bool reaped(pid_t pid) {
@@ -234,11 +245,11 @@ TEST_P(SpawnModeTest, ChildGetsExactlyThreeDescriptors) {
     ChildPtr child = start(std::move(o));
     ASSERT_TRUE(child);
     const std::string fd_dir = "/proc/" + std::to_string(child->pid()) + "/fd";
-    // sleep may briefly hold a file while it starts (locale); a leaked
-    // descriptor would stay, so waiting for exactly 0-2 cannot hide one.
-    const auto deadline = Clock::now() + 3s;
-    while (fds_of(fd_dir) != std::set<int>{0, 1, 2} && Clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
+    // sleep briefly holds files while it starts (locale): look once it
+    // sleeps. A leaked descriptor would still be there.
+    const auto deadline = Clock::now() + 5s;
+    while (!sleeping(child->pid()) && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(sleeping(child->pid())) << "sleep(1) never reached its sleep";
     EXPECT_EQ(fds_of(fd_dir), (std::set<int>{0, 1, 2}));
     const std::string out = c.output_file ? dir_ + "/out" : "/dev/null";
     EXPECT_EQ(fs::read_symlink(fd_dir + "/1"), out);
