@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "arg_scan.hpp"
 #include "event_fields.hpp"
 #include "event_keywords.hpp"
 #include "keyword_hash.hpp"
@@ -44,6 +45,11 @@ void opt_double(std::string_view s, std::optional<double>& out) {
   double v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) out = v;
+}
+
+// ArgReader::next, inlined: the parsers below spend most of their time here.
+[[gnu::always_inline]] inline bool next_arg(ArgReader& r, Arg& a) {
+  return detail::ArgScan::next(r, a);
 }
 
 Value to_value(const Arg& a) { return Value{a.value, true, a.quoted, a.escaped}; }
@@ -215,7 +221,7 @@ Status parse_body(const Event& ev, std::string_view args, E& e) {
   ArgReader r(args);
   Arg a;
   unsigned pos = 0;
-  while (r.next(a)) {
+  while (next_arg(r, a)) {
     if (a.positional())
       store_positional(e, pos++, a, w, Positionals{});
     else
@@ -232,10 +238,10 @@ Status parse_body(const Event& ev, std::string_view args, BwEvent& e) {
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
-  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesRead");
+  if (!next_arg(r, a) || !a.positional()) return fail(ev.name, "missing BytesRead");
   if (!parse_u64(a.value, e.read))
     return fail(ev.name, "BytesRead is not a number:", a.value, true);
-  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
+  if (!next_arg(r, a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
   if (!parse_u64(a.value, e.written))
     return fail(ev.name, "BytesWritten is not a number:", a.value, true);
   e.extra = trim_left(r.rest());
@@ -246,17 +252,17 @@ Status parse_body(const Event& ev, std::string_view args, StreamBwEvent& e) {
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
-  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing StreamID");
+  if (!next_arg(r, a) || !a.positional()) return fail(ev.name, "missing StreamID");
   e.id = a.value;
   if (!is_control_id(e.id))
     return fail(ev.name, "StreamID is not 1-16 letters/digits:", e.id, true);
-  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
+  if (!next_arg(r, a) || !a.positional()) return fail(ev.name, "missing BytesWritten");
   if (!parse_u64(a.value, e.written))
     return fail(ev.name, "BytesWritten is not a number:", a.value, true);
-  if (!r.next(a) || !a.positional()) return fail(ev.name, "missing BytesRead");
+  if (!next_arg(r, a) || !a.positional()) return fail(ev.name, "missing BytesRead");
   if (!parse_u64(a.value, e.read))
     return fail(ev.name, "BytesRead is not a number:", a.value, true);
-  if (r.next(a) && a.positional()) e.time = a.value;
+  if (next_arg(r, a) && a.positional()) e.time = a.value;
   return {};
 }
 
@@ -265,9 +271,9 @@ Status parse_body(const Event& ev, std::string_view args, StatusEvent& e) {
   e.raw_args = args;
   ArgReader r(args);
   Arg a;
-  if (!r.next(a) || !a.positional()) return fail(event, "missing StatusSeverity");
+  if (!next_arg(r, a) || !a.positional()) return fail(event, "missing StatusSeverity");
   e.severity = a.value;
-  if (!r.next(a) || !a.positional()) return fail(event, "missing StatusAction");
+  if (!next_arg(r, a) || !a.positional()) return fail(event, "missing StatusAction");
   e.action = a.value;
   e.arguments = trim_left(r.rest());
   e.severity_enum = detail::enum_of(e.severity, detail::kSeverityNames, Severity::other);
@@ -278,7 +284,7 @@ Status parse_single(std::string_view event, std::string_view args, std::string_v
                     std::string_view& out) {
   ArgReader r(args);
   Arg a;
-  if (!r.next(a)) {
+  if (!next_arg(r, a)) {
     if (r.error().code != Errc::ok) return fail_args(event, r.error());
     return fail(event, what);
   }
@@ -350,7 +356,7 @@ std::string_view Value::decoded(std::string& scratch) const {
 bool find_arg(std::string_view args, std::string_view key, Value& out) {
   ArgReader r(args);
   Arg a;
-  while (r.next(a)) {
+  while (next_arg(r, a)) {
     if (a.key == key) {
       out = to_value(a);
       return true;

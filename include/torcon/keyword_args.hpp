@@ -10,8 +10,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -36,15 +34,7 @@ struct TORCON_API Arg {
 };
 
 namespace detail {
-/// A table, not comparisons: keys are scanned a byte at a time on the hot path
-/// of every event.
-struct TORCON_API KeyChars {
-  bool t[256] = {};
-  constexpr KeyChars() {
-    for (int c = 0; c < 256; ++c) t[c] = is_arg_key_char(char(c));
-  }
-};
-inline constexpr KeyChars kKeyChars{};
+struct ArgScan;
 }  // namespace detail
 
 /// Walks the arguments of a line (control-spec 2.1.1), without allocating.
@@ -54,54 +44,15 @@ class TORCON_API ArgReader {
   explicit ArgReader(std::string_view text)
       : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
   /// The next argument; false at the end or on malformed input (check error()).
-  /// Inline: on event-heavy paths tokenising is most of the work.
-  bool next(Arg& out) {
-    while (p_ < end_ && *p_ == ' ') ++p_;
-    if (p_ >= end_ || error_.code != Errc::ok) return false;
-    out.key = {};
-    out.quoted = out.escaped = false;
-    const char* s = p_;
-    if (*s == '"') return take_quoted(s, out);
-    const char* e = s;
-    while (e < end_ && is_key_char(*e)) ++e;
-    if (e > s && e < end_ && *e == '=') {
-      out.key = std::string_view(s, std::size_t(e - s));
-      s = ++e;
-      if (s < end_ && *s == '"') return take_quoted(s, out);
-    }
-    e = find_space(e);
-    out.value = std::string_view(s, std::size_t(e - s));
-    p_ = e;
-    return true;
-  }
+  bool next(Arg& out);
   /// Errc::ok unless next() stopped on malformed input (offset: into text).
   const Error& error() const noexcept { return error_; }
   /// The unread remainder (e.g. free-form text after the last argument).
   std::string_view rest() const noexcept { return std::string_view(p_, std::size_t(end_ - p_)); }
 
  private:
-  static bool is_key_char(char c) noexcept {
-    return detail::kKeyChars.t[static_cast<unsigned char>(c)];
-  }
-  bool take_quoted(const char* at, Arg& out);  ///< out of line: rare
-
-  /// The first ' ' at or after p (or end_), eight bytes per step: values run
-  /// from a few bytes to 150+ (circuit paths), and a byte loop or a memchr
-  /// call per token both cost more than this on event-sized lines.
-  const char* find_space(const char* p) const noexcept {
-    constexpr std::uint64_t kOnes = 0x0101010101010101ull, kSpaces = 0x2020202020202020ull,
-                            kHigh = 0x8080808080808080ull;
-    while (end_ - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      const std::uint64_t x = w ^ kSpaces;  ///< zero bytes where w has ' '
-      const std::uint64_t hit = (x - kOnes) & ~x & kHigh;
-      if (hit) return p + (__builtin_ctzll(hit) >> 3);  ///< little-endian: lowest byte first
-      p += 8;
-    }
-    while (p < end_ && *p != ' ') ++p;
-    return p;
-  }
+  friend struct detail::ArgScan;  ///< next()'s body, inlined into the event parsers
+  bool take_quoted(const char* at, Arg& out);
 
   const char* begin_;
   const char* p_;

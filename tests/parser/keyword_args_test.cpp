@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -272,6 +274,154 @@ TEST(ArgReader, TruncatedInputsDoNotOverRead) {
 
 // ---------------------------------------------------------------------------
 // find_keyword
+
+// ---- against a byte-at-a-time reading of the rules ---------------------------
+//
+// ArgReader classifies 16 bytes per step where 16 are left and falls back to
+// single bytes near the end, so a token's outcome must not depend on where it
+// sits relative to a block or to the end of the text. This reference reads
+// the header's rules one byte at a time; lines built to put every kind of
+// token boundary at every offset, and random lines, must read the same,
+// placed before a guard page (an over-read is a crash).
+
+struct Reading {
+  std::vector<A> args;
+  Errc error = Errc::ok;
+  std::size_t offset = 0;
+  bool operator==(const Reading&) const = default;
+};
+
+[[maybe_unused]] void PrintTo(const Reading& r, std::ostream* os) {
+  *os << "{";
+  for (const A& a : r.args) PrintTo(a, os);
+  *os << " error=" << int(r.error) << "@" << r.offset << "}";
+}
+
+Reading reference(std::string_view t) {
+  Reading out;
+  const std::size_t n = t.size();
+  const auto key_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  const auto space_from = [&](std::size_t i) {
+    while (i < n && t[i] != ' ') ++i;
+    return i;
+  };
+  std::size_t i = 0;
+  while (true) {
+    while (i < n && t[i] == ' ') ++i;
+    if (i >= n) return out;
+    std::string key;
+    std::size_t v = i;
+    if (t[i] != '"') {
+      std::size_t j = i;
+      while (j < n && key_char(t[j])) ++j;
+      if (j > i && j < n && t[j] == '=') {
+        key = std::string(t.substr(i, j - i));
+        v = j + 1;
+      }
+    }
+    if (v < n && t[v] == '"') {
+      bool esc = false;
+      std::size_t k = v + 1;
+      while (k < n && t[k] != '"') {
+        if (t[k] == '\\') {
+          esc = true;
+          ++k;
+        }
+        ++k;
+      }
+      if (k >= n) {
+        out.error = Errc::bad_argument;
+        out.offset = n;
+        return out;
+      }
+      if (k + 1 < n && t[k + 1] != ' ') {
+        out.error = Errc::bad_argument;
+        out.offset = k + 1;
+        return out;
+      }
+      out.args.push_back(A{key, std::string(t.substr(v + 1, k - v - 1)), true, esc});
+      i = k + 1;
+    } else {
+      const std::size_t e = space_from(v);
+      out.args.push_back(A{key, std::string(t.substr(v, e - v))});
+      i = e;
+    }
+  }
+}
+
+Reading read_all(std::string_view t) {
+  Reading out;
+  ArgReader r(t);
+  Arg a;
+  for (int guard = 0; guard < 10000 && r.next(a); ++guard)
+    out.args.push_back(A{std::string(a.key), std::string(a.value), a.quoted, a.escaped});
+  out.error = r.error().code;
+  out.offset = r.error().offset;
+  return out;
+}
+
+TEST(ArgReader, EveryTokenKindAtEveryOffsetReadsAsTheRulesSay) {
+  // Each token after a pad of 0..40 bytes, alone and followed by another
+  // token: its start, its '=', its value's end and the text's end each cross
+  // the 16-byte blocks and the last-16-bytes boundary at every position.
+  const std::string long_key(20, 'K'), long_val(37, 'v');
+  const std::vector<std::string> tokens = {
+      "7",
+      "BUILT",
+      "PURPOSE=GENERAL",
+      "K=",
+      "=x",
+      "$0123456789ABCDEF0123456789ABCDEF01234567=nick",
+      "$0123456789ABCDEF0123456789ABCDEF01234567~a,$89ABCDEF0123456789ABCDEF0123456789ABCDEF~b",
+      long_key + "=" + long_val,
+      long_key,
+      "SOURCE_ADDR=127.0.0.1:40001",
+      "ISO_FIELDS=SOCKS_USERNAME,SOCKS_PASSWORD,CLIENTADDR,SESSION_GROUP,NYM_EPOCH",
+      "SOCKS_PASSWORD=\"7de5adf012e9bc7a7ea1a75ce1c436d4\"",
+      "R=\"a \\\" b\"",
+      "\"quoted positional\"",
+      "\"\\\\\"",
+      "K=\"unterminated",
+      "K=\"x\"junk",
+      "K=\"ends in a backslash\\",
+      "a.b=c",
+      "ab=c=d",
+      "caf\xc3\xa9=\xff",
+  };
+  test::GuardedBuffer g;
+  int cases = 0;
+  for (const std::string& tok : tokens) {
+    for (std::size_t pad = 0; pad <= 40; ++pad) {
+      for (const char* after : {"", " ", " X=1", " \"q\" z", "  tail"}) {
+        const std::string line = std::string(pad, ' ') + tok + after;
+        for (const std::string& text : {line, "A " + line}) {
+          const std::string_view placed = g.place(text);
+          EXPECT_EQ(read_all(placed), reference(text)) << "text: [" << text << "]";
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 8000);
+}
+
+TEST(ArgReader, RandomLinesReadAsTheRulesSay) {
+  // Bytes weighted towards what makes tokens: key characters, '=', spaces,
+  // quotes and backslashes, and a few others (fixed seed: reproducible).
+  const std::string alphabet =
+      "aaaaZZZZ0000____==== \"\"\\$,~:.\xff"
+      "aZ0_aZ0_aZ0_aZ0_aZ0_";
+  std::mt19937_64 rng(20261203);
+  test::GuardedBuffer g;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 96, ' ');
+    for (char& c : text) c = alphabet[rng() % alphabet.size()];
+    const std::string_view placed = g.place(text);
+    ASSERT_EQ(read_all(placed), reference(text)) << "text: [" << text << "]";
+  }
+}
 
 TEST(FindKeyword, FindsAndDecodes) {
   const std::string text = R"(CIRC 1 BUILT PURPOSE=GENERAL REASON="x \"y\"" TIME=2024)";
