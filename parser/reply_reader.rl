@@ -64,6 +64,7 @@ struct ReplyReader::Machine {
   }
   static void grow_lfs(ReplyReader& r);
   static void emit(ReplyReader& r, Reply& out);
+  static bool single_line(ReplyReader& r, Reply& out);
 };
 
 %%{
@@ -411,12 +412,43 @@ void ReplyReader::Machine::emit(ReplyReader& r, Reply& out) {
   r.line_off_ = 0;
 }
 
+// The commonest reply, a whole "DDD TEXT\r\n" in the buffer (every
+// ordinary event, most command replies), framed without the machine: the
+// same reply, line and offsets it would give, for about half the work. What
+// is not plainly that (another separator, no LF yet, a bare LF, a limit
+// reached) is left to the machine, which decides it as always.
+bool ReplyReader::Machine::single_line(ReplyReader& r, Reply& out) {
+  const char* const p = r.buf_.get() + r.begin_;
+  const std::size_t avail = r.end_ - r.begin_;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (avail < 6 || !digit(p[0]) || !digit(p[1]) || !digit(p[2]) || p[3] != ' ') return false;
+  const char* const lf = static_cast<const char*>(std::memchr(p + 4, '\n', avail - 4));
+  if (!lf) return false;
+  const std::size_t len = std::size_t(lf - p) + 1;  // through the LF
+  if (len - 1 >= r.opts_.max_line || len - 1 >= r.opts_.max_reply || lf[-1] != '\r')
+    return false;
+  const int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+  r.lines_.clear();
+  r.lines_.push_back(ReplyLine{code, Sep::end, std::string_view(p + 4, len - 6),
+                               std::string_view(p, 0),
+                               std::span<const std::uint32_t>(r.lfs_.data(), 0)});
+  out.code = code;
+  out.lines = std::span<const ReplyLine>(r.lines_);
+  out.raw = std::string_view(p, len);
+  out.offset = r.consumed_;
+  r.consumed_ += len;
+  r.begin_ = r.parse_ = r.begin_ + len;
+  return true;
+}
+
 ReplyReader::Next ReplyReader::next(Reply& out) {
   if (failed_) return Next::error;
   // The previous reply's LFs are no longer viewed; none of the current
   // reply's exist before its first line is open.
   if (recs_.empty()) nlfs_ = 0;
   if (parse_ == end_) return Next::need_more;
+  // At a reply's first byte (the machine has seen none of it).
+  if (parse_ == begin_ && Machine::single_line(*this, out)) return Next::reply;
   Next n = Machine::parse(*this);
   if (n == Next::reply) Machine::emit(*this, out);
   return n;
