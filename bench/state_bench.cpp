@@ -54,6 +54,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gen/events.hpp"
@@ -255,31 +256,11 @@ void BM_NsAllUnchanged(benchmark::State& state) {
 }
 BENCHMARK(BM_NsAllUnchanged)->Unit(benchmark::kMillisecond);
 
-void BM_EventsFramedParsedApplied(benchmark::State& state) {
-  std::size_t n = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    auto st = std::make_unique<TorState>();
-    load(*st);
-    ReplyReader reader;
-    state.ResumeTiming();
-    reader.feed(events());
-    Reply r;
-    torcon::Event ev;
-    n = 0;
-    while (reader.next(r) == ReplyReader::Next::reply) {
-      if (torcon::parse_event(r, ev)) benchmark::DoNotOptimize(st->apply(ev));
-      ++n;
-    }
-    state.PauseTiming();
-    st.reset();
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(std::int64_t(state.iterations() * n));
-}
-BENCHMARK(BM_EventsFramedParsedApplied)->Unit(benchmark::kMillisecond);
-
-void BM_EventsReadParsedApplied(benchmark::State& state) {
+// Frames, parses and applies the events into a state holding the consensus:
+// handed to the reader in one piece, or (by_reads) as the Controller's socket
+// reads hand them over: into the space prepare() offers, every complete event
+// taken after each read.
+void events_framed_parsed_applied(benchmark::State& state, bool by_reads) {
   std::size_t n = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -292,11 +273,15 @@ void BM_EventsReadParsedApplied(benchmark::State& state) {
     torcon::Event ev;
     n = 0;
     while (!rest.empty()) {
-      const std::span<char> space = reader.prepare();
-      const std::size_t k = std::min(space.size(), rest.size());
-      std::memcpy(space.data(), rest.data(), k);
-      reader.commit(k);
-      rest.remove_prefix(k);
+      if (by_reads) {
+        const std::span<char> space = reader.prepare();
+        const std::size_t k = std::min(space.size(), rest.size());
+        std::memcpy(space.data(), rest.data(), k);
+        reader.commit(k);
+        rest.remove_prefix(k);
+      } else {
+        reader.feed(std::exchange(rest, {}));
+      }
       while (reader.next(r) == ReplyReader::Next::reply) {
         if (torcon::parse_event(r, ev)) benchmark::DoNotOptimize(st->apply(ev));
         ++n;
@@ -307,6 +292,15 @@ void BM_EventsReadParsedApplied(benchmark::State& state) {
     state.ResumeTiming();
   }
   state.SetItemsProcessed(std::int64_t(state.iterations() * n));
+}
+
+void BM_EventsFramedParsedApplied(benchmark::State& state) {
+  events_framed_parsed_applied(state, false);
+}
+BENCHMARK(BM_EventsFramedParsedApplied)->Unit(benchmark::kMillisecond);
+
+void BM_EventsReadParsedApplied(benchmark::State& state) {
+  events_framed_parsed_applied(state, true);
 }
 BENCHMARK(BM_EventsReadParsedApplied)->Unit(benchmark::kMillisecond);
 

@@ -37,6 +37,19 @@ struct KeyChars {
 inline constexpr KeyChars kKeyChars{};
 
 struct ArgScan {
+  /// The offset of the first ' ' in `text`, or its size.
+  [[gnu::always_inline]] static inline std::size_t first_space(std::string_view text) {
+    const char* const p = text.data();
+    const char* const end = p + text.size();
+#if TORCON_ARG_SCAN_SSE2
+    if (text.size() >= 16) [[likely]] {
+      const unsigned m = space_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      return m ? std::size_t(__builtin_ctz(m)) : std::size_t(find_space(p + 16, end) - p);
+    }
+#endif
+    return std::size_t(find_space(p, end) - p);
+  }
+
   [[gnu::always_inline]] static inline bool next(ArgReader& r, Arg& out) {
     const char* p = r.p_;
     const char* const end = r.end_;

@@ -458,9 +458,9 @@ Status parse_event(const Reply& reply, Event& out) {
                  "not an asynchronous event (status " + std::to_string(reply.code) + ")");
   const ReplyLine& first = reply.lines[0];
   const std::string_view text = first.text;
-  // Event keywords are short: a plain loop beats a memchr call here.
-  std::size_t sp = 0;
-  while (sp < text.size() && text[sp] != ' ') ++sp;
+  // The keyword's end: in the first 16 bytes (keywords are short), found
+  // without a loop whose exit depends on the keyword's length.
+  const std::size_t sp = detail::ArgScan::first_space(text);
   const std::string_view name = text.substr(0, sp);
   const std::string_view args = sp < text.size() ? text.substr(sp + 1) : std::string_view{};
   if (name.empty()) return Error(Errc::bad_argument, "event without a keyword");
