@@ -203,6 +203,35 @@ TEST(EventType, EachTypeParsesIntoItsStruct) {
   for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << "no case for " << i;
 }
 
+// The keyword ends at the first space wherever that falls: within the first
+// 16 bytes of the line or after them, and in a line shorter than 16 bytes.
+TEST(EventType, KeywordEndsAtTheFirstSpaceWhateverItsLength) {
+  struct Case {
+    std::string text;  // after "650 "
+    std::string name, args;
+  };
+  const std::vector<Case> cases = {
+      {"SIGNAL NEWNYM", "SIGNAL", "NEWNYM"},
+      {"SIGNAL RELOAD and some more arguments", "SIGNAL", "RELOAD and some more arguments"},
+      {"X", "X", ""},
+      {"X y", "X", "y"},
+      {"FIFTEEN_LETTERS rest", "FIFTEEN_LETTERS", "rest"},
+      {"SIXTEEN_LETTERS_ rest", "SIXTEEN_LETTERS_", "rest"},
+      {"SEVENTEEN_LETTERS rest", "SEVENTEEN_LETTERS", "rest"},
+      {"A_KEYWORD_OF_THIRTY_ONE_LETTER", "A_KEYWORD_OF_THIRTY_ONE_LETTER", ""},
+      {"A_KEYWORD_OF_THIRTY_ONE_LETTERS  two spaces", "A_KEYWORD_OF_THIRTY_ONE_LETTERS",
+       " two spaces"},
+  };
+  for (const Case& c : cases) {
+    const Parsed& p = parse_line(c.text);
+    ASSERT_TRUE(p.ev.ok()) << c.text << ": " << p.ev.error().message;
+    EXPECT_EQ(p.ev->name, c.name) << c.text;
+    if (const UnknownEvent* u = p.ev->get<UnknownEvent>()) {
+      EXPECT_EQ(u->raw_args, c.args) << c.text;
+    }
+  }
+}
+
 // ---- LongName ----------------------------------------------------------------
 
 TEST(LongName, Forms) {
