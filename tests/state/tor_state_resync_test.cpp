@@ -534,6 +534,46 @@ TEST_P(TorStateResyncScriptTest, TheSamePidStartedLaterIsAnotherTor) {
   EXPECT_EQ(state.guards()[0].router->nickname(), "guardtwo");
 }
 
+// Streams known from events before the drop that the same tor's snapshot
+// lists as NEW on circuit 0 may be waiting for a controller, and an
+// attacher offers them (Stream::may_need_decision()), except tor's own:
+// stream-status writes no purpose, so what the events said decides.
+TEST_P(TorStateResyncScriptTest, WhichStreamsSeenWaitingAfterTheDropMayNeedADecision) {
+  struct Case {
+    const char* id;
+    std::string args;  // the first connection's STREAM NEW event after the target
+    bool may_need_decision;
+  };
+  const std::vector<Case> cases = {
+      {"20", " SOURCE_ADDR=127.0.0.1:40001 PURPOSE=USER", true},
+      {"21", " SOURCE_ADDR=127.0.0.1:40002 PURPOSE=DNS_REQUEST", true},
+      {"22", "", true},  // no PURPOSE (older tor): a user's, as far as we know
+      {"23", " SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_FETCH", false},
+      {"24", " SOURCE_ADDR=(Tor_internal):0 PURPOSE=DIR_UPLOAD", false},
+      {"25", " SOURCE_ADDR=(Tor_internal):0 PURPOSE=USER", false},
+      {"26", " SOURCE_ADDR=127.0.0.1:40003 PURPOSE=DIRPORT_TEST", false},
+  };
+  std::string events, lines;
+  for (const Case& c : cases) {
+    const std::string target = std::string(" 0 192.0.2.") + c.id + ":80";
+    events += std::string("650 STREAM ") + c.id + " NEW" + target + c.args + "\r\n";
+    lines += std::string(c.id) + " NEW" + target + "\r\n";
+  }
+  auto tor =
+      std::make_unique<TwoConnectionTor>(events + full_snapshot("", lines, "", "", 4242, 1000), "",
+                                         full_snapshot("", lines, "", "", 4242, 1001));
+  TorState state(*reactor_);
+  Told told;
+  told.watch(state);
+  attach_then_reconnect(std::move(tor), state, told);
+  ASSERT_EQ(told.seen.back(), "snapshot same_tor");
+  for (const Case& c : cases) {
+    const Stream* s = state.stream(c.id);
+    ASSERT_NE(s, nullptr) << c.id;
+    EXPECT_EQ(s->may_need_decision(), c.may_need_decision) << c.id << c.args;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TorStateResyncScriptTest, testing::kBothBackends,
                          testing::backend_name);
 
