@@ -534,6 +534,39 @@ TEST_P(TorStateResyncScriptTest, TheSamePidStartedLaterIsAnotherTor) {
   EXPECT_EQ(state.guards()[0].router->nickname(), "guardtwo");
 }
 
+// Events are held until the resync's snapshot names the tor, but not beyond
+// 64 MiB: past that the safe answer is taken at once, as for another tor
+// (the old entries closed, the events applied), although this snapshot then
+// shows the same pid and start.
+TEST_P(TorStateResyncScriptTest, MoreThan64MiBBeforeTheSnapshotIsTreatedAsAnotherTor) {
+  const std::string pad(512u << 10, 'x');  // 130 events of 512 KiB: 65 MiB
+  std::string flood;
+  flood.reserve(130 * (pad.size() + 64));
+  for (int i = 0; i < 130; ++i) flood += "650 STREAM 77 NEW 0 192.0.2.77:80 PAD=" + pad + "\r\n";
+  const std::string snapshot = full_snapshot("1 BUILT " + kHop1 + " PURPOSE=GENERAL\r\n",
+                                             "5 SUCCEEDED 1 192.0.2.1:80\r\n", "", "", 4242, 1000);
+  auto tor = std::make_unique<TwoConnectionTor>(
+      snapshot, std::move(flood),
+      full_snapshot("1 BUILT " + kHop1 + " PURPOSE=GENERAL\r\n", "5 SUCCEEDED 1 192.0.2.1:80\r\n",
+                    "", "", 4242, 1001));
+  TorState state(*reactor_);
+  Told told;
+  told.watch(state);
+  attach_then_reconnect(std::move(tor), state, told);
+  const std::string reason(kReconnectReason);
+  ASSERT_GE(told.seen.size(), 4u);
+  // Closed while the events were still arriving: before any of them applied.
+  EXPECT_EQ(told.seen[0], "stream 5 CLOSED state removed " + reason);
+  EXPECT_EQ(told.seen[1], "circuit 1 BUILT streams");
+  EXPECT_EQ(told.seen[2], "circuit 1 CLOSED state removed " + reason);
+  EXPECT_EQ(told.seen[3], "stream 77 NEW created");
+  EXPECT_EQ(told.seen.back(), "snapshot other_tor");
+  // The snapshot brought them back as new entries.
+  ASSERT_NE(state.stream("5"), nullptr);
+  EXPECT_EQ(state.stream("5")->circuit(), state.circuit("1"));
+  ASSERT_NE(state.stream("77"), nullptr);
+}
+
 // Streams known from events before the drop that the same tor's snapshot
 // lists as NEW on circuit 0 may be waiting for a controller, and an
 // attacher offers them (Stream::may_need_decision()), except tor's own:
