@@ -276,10 +276,16 @@ bool RouterEntryReader::next(RouterEntry& out) {
 // ---------------------------------------------------------------------------
 // On-demand decoding.
 
+bool RouterEntry::first_a_address(Ipv6OrAddress& out) const {
+  const std::string_view text = view(a_first_);
+  const char* const lim = base_ + text_len_;
+  return or_address6_simd(text, lim, out) || parse_or_address6_fast(text, lim, out);
+}
+
 std::optional<Ipv6OrAddress> RouterEntry::ipv6() const {
   if (a_first_.off == kNone) return std::nullopt;
   Ipv6OrAddress addr;
-  if (!parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) return std::nullopt;
+  if (!first_a_address(addr)) return std::nullopt;
   return addr;
 }
 
@@ -371,7 +377,7 @@ bool RouterEntry::decode(RouterStatus& out, Error& err) const {
   if (a_.off != kNone) {
     out.a_lines = view(a_);
     Ipv6OrAddress addr;
-    if (parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) {
+    if (first_a_address(addr)) {
       out.ipv6 = addr;
       out.has_ipv6 = true;
     }

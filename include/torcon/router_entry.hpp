@@ -114,6 +114,7 @@ class TORCON_API RouterEntry {
   }
   bool decode_r(RouterStatus& out, Error& err) const;
   bool decode_w(RouterStatus& out, Error& err) const;
+  bool first_a_address(Ipv6OrAddress& out) const;
 
   // ---- private fields: set by RouterEntryReader::next() ----
   const char* base_ = nullptr;
