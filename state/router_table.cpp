@@ -162,9 +162,16 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
           if (parse_or_address6(text, a)) addrs.push_back(a);
       }
     }
-    if (addrs.size() != r->ipv6_.size() ||
-        !std::equal(addrs.begin(), addrs.end(), r->ipv6_.begin(), same)) {
-      r->ipv6_ = addrs;
+    const std::span<const Ipv6OrAddress> had = r->ipv6();
+    if (addrs.size() != had.size() || !std::equal(addrs.begin(), addrs.end(), had.begin(), same)) {
+      if (addrs.size() <= 1) {
+        r->ipv6_one_ = addrs.empty() ? Ipv6OrAddress{} : addrs[0];
+        r->ipv6_count_ = std::uint8_t(addrs.size());
+        r->ipv6_many_ = {};
+      } else {
+        r->ipv6_many_ = addrs;
+        r->ipv6_count_ = 2;
+      }
       changed = true;
     }
     if (changed) notify(*r, what);
