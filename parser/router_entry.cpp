@@ -230,7 +230,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
       const char* const f = nick_end + 1;
       bool ok;
       if (e - f > 27 && f[27] == ' ') {
-        ok = decode27(f, out.identity_.data());
+        ok = decode27_fast(f, base + n, out.identity_.data());
       } else {
         const void* sp = std::memchr(f, ' ', std::size_t(e - f));
         const char* fe = sp ? static_cast<const char*>(sp) : e;

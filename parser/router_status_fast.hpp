@@ -137,6 +137,63 @@ inline std::uint32_t byte_mask16(const char* p, char c) {
 }
 #endif
 
+// decode27() with SSE2 when 32 bytes at `in` are readable before lim: every
+// character classified and mapped to its 6-bit value by range compares (16
+// at once), the values packed pairwise into 12 and then 24 bits per lane by
+// shifts, and the lanes' bytes stored big-endian from two 64-bit extracts:
+// ~80 instructions instead of ~135. The same bytes and answer as decode27(),
+// which runs otherwise.
+inline bool decode27_fast([[maybe_unused]] const char* in, [[maybe_unused]] const char* lim,
+                          std::uint8_t* o) {
+#if TORCON_RS_SIMD && defined(__x86_64__)
+  if (lim - in >= 32) {
+    unsigned valid[2];
+    const auto values = [&valid](const char* p, int k) {
+      const __m128i v = load16(p);
+      const auto range = [&v](char lo, char hi) {
+        return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(char(lo - 1))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(char(hi + 1))));
+      };
+      const __m128i upper = range('A', 'Z'), lower = range('a', 'z'), digit = range('0', '9');
+      const __m128i plus = _mm_cmpeq_epi8(v, _mm_set1_epi8('+'));
+      const __m128i slash = _mm_cmpeq_epi8(v, _mm_set1_epi8('/'));
+      // What each class adds to the byte: A-Z -65, a-z -71, 0-9 +4, + +19, / +16.
+      __m128i add = _mm_or_si128(_mm_and_si128(upper, _mm_set1_epi8(-65)),
+                                 _mm_and_si128(lower, _mm_set1_epi8(-71)));
+      add = _mm_or_si128(add, _mm_and_si128(digit, _mm_set1_epi8(4)));
+      add = _mm_or_si128(add, _mm_and_si128(plus, _mm_set1_epi8(19)));
+      add = _mm_or_si128(add, _mm_and_si128(slash, _mm_set1_epi8(16)));
+      valid[k] = unsigned(_mm_movemask_epi8(_mm_or_si128(
+          _mm_or_si128(upper, lower), _mm_or_si128(_mm_or_si128(digit, plus), slash))));
+      const __m128i x = _mm_add_epi8(v, add);
+      // Byte pairs (a, b) -> a << 6 | b in 16 bits; word pairs (c, d) -> c << 12 | d
+      // in 32: each lane holds the 24 bits of 4 characters, the first on top.
+      const __m128i w = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x00FF)), 6),
+                                     _mm_srli_epi16(x, 8));
+      return _mm_or_si128(_mm_slli_epi32(_mm_and_si128(w, _mm_set1_epi32(0xFFFF)), 12),
+                          _mm_srli_epi32(w, 16));
+    };
+    // Two lanes (8 characters) -> 6 bytes, stored as 8 (the 2 past them are
+    // overwritten next or lie in the 20).
+    const auto store = [](std::uint64_t lanes, std::uint8_t* to) {
+      const std::uint64_t v = (lanes & 0xFFFFFF) << 24 | lanes >> 32;
+      const std::uint64_t be = to_big_endian(v << 16);
+      std::memcpy(to, &be, 8);
+    };
+    const __m128i a = values(in, 0), b = values(in + 16, 1);
+    store(std::uint64_t(_mm_cvtsi128_si64(a)), o);
+    store(std::uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(a, a))), o + 6);
+    store(std::uint64_t(_mm_cvtsi128_si64(b)), o + 12);
+    // Characters 24-26 (the 28th's bits fall below the ones kept): 2 bytes.
+    const auto last = std::uint32_t(_mm_cvtsi128_si32(_mm_unpackhi_epi64(b, b)));
+    o[18] = std::uint8_t(last >> 16);
+    o[19] = std::uint8_t(last >> 8);
+    return (valid[0] == 0xFFFF) & ((valid[1] & 0x7FF) == 0x7FF);
+  }
+#endif
+  return decode27(in, o);
+}
+
 // The value of the n (1-8) ASCII digits at p, 8 bytes at p readable. SWAR:
 // the digits go to the top of a little-endian word (what is below reads as
 // leading zeros), then digit pairs, quads and octets are combined with three

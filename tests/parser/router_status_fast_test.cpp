@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -241,6 +242,43 @@ TEST(Ipv6Simd, TorFormsTakenOddFormsDeclined) {
       EXPECT_EQ(simd.port, ref.port) << c.text;
     }
   }
+}
+
+// decode27_fast() against decode27(): the same bytes and answer for every
+// alphabet character in every position, and for strings with one byte
+// outside the alphabet (its neighbours in ASCII, high bytes, '=' and NUL).
+TEST(Decode27Fast, AgreesWithTheTable) {
+  GuardedBuffer g;
+  std::mt19937_64 rng(5);
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string strangers = std::string("@[`{:*,.-=~ \x80\xff") + '\0';
+  int taken = 0;
+  const auto check = [&](const std::string& s) {
+    for (const std::size_t slack : {std::size_t(0), std::size_t(5), std::size_t(40)}) {
+      const std::string_view t = place(g, s, slack);
+      std::uint8_t fast[20] = {}, ref[20] = {};
+      const bool ok = decode27_fast(t.data(), g.guard(), fast);
+      ASSERT_EQ(ok, decode27(t.data(), ref)) << s;
+      if (!ok) continue;
+      ++taken;
+      EXPECT_EQ(std::memcmp(fast, ref, 20), 0) << s;
+    }
+  };
+  for (std::size_t c = 0; c < alphabet.size(); ++c) {  // each character in each place
+    std::string s(27, 'A');
+    for (std::size_t pos = 0; pos < 27; ++pos) {
+      s.assign(27, alphabet[(c + pos) % 64]);
+      s[pos] = alphabet[c];
+      check(s);
+    }
+  }
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int k = 0; k < 27; ++k) s += alphabet[rng() % 64];
+    if (rng() % 3 == 0) s[rng() % 27] = strangers[rng() % strangers.size()];
+    check(s);
+  }
+  EXPECT_GT(taken, 40000);
 }
 
 TEST(DecodeFlags, AgreesWithTheTokenLoop) {
