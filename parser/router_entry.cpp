@@ -160,12 +160,16 @@ bool RouterEntryReader::next(RouterEntry& out) {
       r.lf_idx_ = idx;
     }
   } save{*this, pos, idx};
+  // The r line the previous call stopped at, in a local too: a member would
+  // be loaded again on every line.
+  bool pending = pend_;
+  pend_ = false;
   while (pos < n) {
     const std::size_t line_start = pos;
     std::size_t lf;
-    if (pend_) {
+    if (pending) {
       lf = pend_lf_;
-      pend_ = false;
+      pending = false;
     } else if (idx < cnt) [[likely]] {
       lf = lfs[idx++];
     } else if (ext_ && idx < ext_count_) {  // past the valid ones (valid_line_ends)
