@@ -11,7 +11,8 @@
 //    the reference accepts too (parse_r_fixed, ip_ports_fast, time_fast);
 //  * parse_or_address6_fast and decode_flags always give the reference's
 //    answer (they decline internally), decode_flags also whether a name is
-//    none of the known flags;
+//    none of the known flags; or_address6_simd, when it accepts, too;
+//  * decode27_fast gives decode27's answer and bytes (on the r line case);
 //  * swar_digits equals parse_uint on any 1-8 digits;
 //  * FlagsCache, over the input's LF-separated lines twice, always gives
 //    decode_flags()'s answers.
@@ -58,6 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(a.published == b.published);
         FUZZ_CHECK(a.ipv4 == b.ipv4 && a.or_port == b.or_port && a.dir_port == b.dir_port);
       }
+      if (n >= 27) {
+        std::uint8_t x[20] = {}, y[20] = {};
+        const bool ok = decode27(p, x);
+        FUZZ_CHECK(decode27_fast(p, lim, y) == ok);
+        FUZZ_CHECK(!ok || std::memcmp(x, y, 20) == 0);
+      }
       break;
     }
     case 1: {
@@ -77,10 +84,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 3: {
-      Ipv6OrAddress a, b;
+      Ipv6OrAddress a, b, c;
       const bool ok = parse_or_address6_fast(t, lim, a);
       FUZZ_CHECK(ok == parse_or_address6(t, b));
       FUZZ_CHECK(!ok || (a.addr == b.addr && a.port == b.port));
+      if (or_address6_simd(t, lim, c)) FUZZ_CHECK(ok && c.addr == b.addr && c.port == b.port);
       break;
     }
     case 4: {

@@ -50,8 +50,25 @@ RouterEntryReader::RouterEntryReader(std::string_view text,
   // All of the text counts as scanned: refill() then only ends the last line
   // (one without an LF) at the text's end.
   ext_ = line_ends.data();
-  lf_count_ = std::uint32_t(line_ends.size());
+  ext_count_ = std::uint32_t(line_ends.size());
+  lf_count_ = valid_line_ends(line_ends, text.size());
   scan_ = text.size();
+}
+
+// Given offsets are not trusted: each must end a line inside the text, after
+// the one before. Checked here for all of them at once (a loop the compiler
+// vectorizes) rather than per line in next(), which takes the valid prefix
+// without a test and fails at the first offset past it, as it did when it
+// tested each.
+std::uint32_t RouterEntryReader::valid_line_ends(std::span<const std::uint32_t> ends,
+                                                 std::size_t n) {
+  const std::size_t count = ends.size();
+  unsigned bad = ends[count - 1] >= n;
+  for (std::size_t i = 1; i < count; ++i) bad |= unsigned(ends[i] <= ends[i - 1]);
+  if (!bad) return std::uint32_t(count);
+  std::size_t i = 0;
+  while (ends[i] < n && (i == 0 || ends[i] > ends[i - 1])) ++i;
+  return std::uint32_t(i);
 }
 
 // Inline: next() takes every line end from here.
@@ -143,17 +160,20 @@ bool RouterEntryReader::next(RouterEntry& out) {
       r.lf_idx_ = idx;
     }
   } save{*this, pos, idx};
+  // The r line the previous call stopped at, in a local too: a member would
+  // be loaded again on every line.
+  bool pending = pend_;
+  pend_ = false;
   while (pos < n) {
     const std::size_t line_start = pos;
     std::size_t lf;
-    if (pend_) {
+    if (pending) {
       lf = pend_lf_;
-      pend_ = false;
+      pending = false;
     } else if (idx < cnt) [[likely]] {
       lf = lfs[idx++];
-      // Given offsets are not trusted: each must end a line inside the text.
-      if (ext_ && (lf < line_start || lf >= n)) [[unlikely]]
-        return fail(line_start, "line_ends do not match the text");
+    } else if (ext_ && idx < ext_count_) {  // past the valid ones (valid_line_ends)
+      return fail(line_start, "line_ends do not match the text");
     } else {
       lf = refill();
       idx = lf_idx_;
@@ -214,7 +234,7 @@ bool RouterEntryReader::next(RouterEntry& out) {
       const char* const f = nick_end + 1;
       bool ok;
       if (e - f > 27 && f[27] == ' ') {
-        ok = decode27(f, out.identity_.data());
+        ok = decode27_fast(f, base + n, out.identity_.data());
       } else {
         const void* sp = std::memchr(f, ' ', std::size_t(e - f));
         const char* fe = sp ? static_cast<const char*>(sp) : e;
@@ -276,10 +296,16 @@ bool RouterEntryReader::next(RouterEntry& out) {
 // ---------------------------------------------------------------------------
 // On-demand decoding.
 
+bool RouterEntry::first_a_address(Ipv6OrAddress& out) const {
+  const std::string_view text = view(a_first_);
+  const char* const lim = base_ + text_len_;
+  return or_address6_simd(text, lim, out) || parse_or_address6_fast(text, lim, out);
+}
+
 std::optional<Ipv6OrAddress> RouterEntry::ipv6() const {
   if (a_first_.off == kNone) return std::nullopt;
   Ipv6OrAddress addr;
-  if (!parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) return std::nullopt;
+  if (!first_a_address(addr)) return std::nullopt;
   return addr;
 }
 
@@ -371,7 +397,7 @@ bool RouterEntry::decode(RouterStatus& out, Error& err) const {
   if (a_.off != kNone) {
     out.a_lines = view(a_);
     Ipv6OrAddress addr;
-    if (parse_or_address6_fast(view(a_first_), base_ + text_len_, addr)) {
+    if (first_a_address(addr)) {
       out.ipv6 = addr;
       out.has_ipv6 = true;
     }

@@ -137,6 +137,63 @@ inline std::uint32_t byte_mask16(const char* p, char c) {
 }
 #endif
 
+// decode27() with SSE2 when 32 bytes at `in` are readable before lim: every
+// character classified and mapped to its 6-bit value by range compares (16
+// at once), the values packed pairwise into 12 and then 24 bits per lane by
+// shifts, and the lanes' bytes stored big-endian from two 64-bit extracts:
+// ~80 instructions instead of ~135. The same bytes and answer as decode27(),
+// which runs otherwise.
+inline bool decode27_fast([[maybe_unused]] const char* in, [[maybe_unused]] const char* lim,
+                          std::uint8_t* o) {
+#if TORCON_RS_SIMD && defined(__x86_64__)
+  if (lim - in >= 32) {
+    unsigned valid[2];
+    const auto values = [&valid](const char* p, int k) {
+      const __m128i v = load16(p);
+      const auto range = [&v](char lo, char hi) {
+        return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(char(lo - 1))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(char(hi + 1))));
+      };
+      const __m128i upper = range('A', 'Z'), lower = range('a', 'z'), digit = range('0', '9');
+      const __m128i plus = _mm_cmpeq_epi8(v, _mm_set1_epi8('+'));
+      const __m128i slash = _mm_cmpeq_epi8(v, _mm_set1_epi8('/'));
+      // What each class adds to the byte: A-Z -65, a-z -71, 0-9 +4, + +19, / +16.
+      __m128i add = _mm_or_si128(_mm_and_si128(upper, _mm_set1_epi8(-65)),
+                                 _mm_and_si128(lower, _mm_set1_epi8(-71)));
+      add = _mm_or_si128(add, _mm_and_si128(digit, _mm_set1_epi8(4)));
+      add = _mm_or_si128(add, _mm_and_si128(plus, _mm_set1_epi8(19)));
+      add = _mm_or_si128(add, _mm_and_si128(slash, _mm_set1_epi8(16)));
+      valid[k] = unsigned(_mm_movemask_epi8(_mm_or_si128(
+          _mm_or_si128(upper, lower), _mm_or_si128(_mm_or_si128(digit, plus), slash))));
+      const __m128i x = _mm_add_epi8(v, add);
+      // Byte pairs (a, b) -> a << 6 | b in 16 bits; word pairs (c, d) -> c << 12 | d
+      // in 32: each lane holds the 24 bits of 4 characters, the first on top.
+      const __m128i w = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x00FF)), 6),
+                                     _mm_srli_epi16(x, 8));
+      return _mm_or_si128(_mm_slli_epi32(_mm_and_si128(w, _mm_set1_epi32(0xFFFF)), 12),
+                          _mm_srli_epi32(w, 16));
+    };
+    // Two lanes (8 characters) -> 6 bytes, stored as 8 (the 2 past them are
+    // overwritten next or lie in the 20).
+    const auto store = [](std::uint64_t lanes, std::uint8_t* to) {
+      const std::uint64_t v = (lanes & 0xFFFFFF) << 24 | lanes >> 32;
+      const std::uint64_t be = to_big_endian(v << 16);
+      std::memcpy(to, &be, 8);
+    };
+    const __m128i a = values(in, 0), b = values(in + 16, 1);
+    store(std::uint64_t(_mm_cvtsi128_si64(a)), o);
+    store(std::uint64_t(_mm_cvtsi128_si64(_mm_unpackhi_epi64(a, a))), o + 6);
+    store(std::uint64_t(_mm_cvtsi128_si64(b)), o + 12);
+    // Characters 24-26 (the 28th's bits fall below the ones kept): 2 bytes.
+    const auto last = std::uint32_t(_mm_cvtsi128_si32(_mm_unpackhi_epi64(b, b)));
+    o[18] = std::uint8_t(last >> 16);
+    o[19] = std::uint8_t(last >> 8);
+    return (valid[0] == 0xFFFF) & ((valid[1] & 0x7FF) == 0x7FF);
+  }
+#endif
+  return decode27(in, o);
+}
+
 // The value of the n (1-8) ASCII digits at p, 8 bytes at p readable. SWAR:
 // the digits go to the top of a little-endian word (what is below reads as
 // leading zeros), then digit pairs, quads and octets are combined with three
@@ -450,6 +507,99 @@ struct HexTable {
   }
 };
 inline constexpr HexTable kHexTable;
+
+// "[v6]:port" as tor writes it (RFC 5952: lower-case hex groups of 1-4
+// digits, at most one "::"), from SIMD masks of 48 bytes: one load per 16
+// bytes classifies every byte (hex digit, ':', ']', decimal digit) and gives
+// its nibble, so a group is a count-trailing-zeros for its length and a
+// shift-and-mask of 4 nibbles for its value, with no lookup or test per
+// digit. True with the address when the text is such a form; false when it
+// cannot tell (fewer than 64 readable bytes, no SSE2) or the text is anything
+// else (upper case, a dotted IPv4 tail, port 0, ...): parse_or_address6_fast()
+// then decides.
+inline bool or_address6_simd([[maybe_unused]] std::string_view s, [[maybe_unused]] const char* lim,
+                             [[maybe_unused]] Ipv6OrAddress& out) {
+#if TORCON_RS_SIMD
+  // "[1::]:1" to 39 host characters and 5 port digits.
+  if (lim - s.data() < 64 || s.size() < 7 || s.size() > 47 || s[0] != '[') return false;
+  const char* const p = s.data();
+  std::uint64_t colon = 0, bracket = 0, hex = 0, dec = 0;
+  alignas(16) std::uint8_t nib[64];
+  for (int k = 0; k < 3; ++k) {
+    const __m128i v = load16(p + 16 * k);
+    const __m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i af = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
+    const auto bits = [k](__m128i x) {
+      return std::uint64_t(unsigned(_mm_movemask_epi8(x))) << (16 * k);
+    };
+    colon |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+    bracket |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(']')));
+    dec |= bits(d);
+    hex |= bits(_mm_or_si128(d, af));
+    // '0'-'9' -> 0-9 (low nibble), 'a'-'f' -> 1-6 + 9.
+    const __m128i n =
+        _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0F)), _mm_and_si128(af, _mm_set1_epi8(9)));
+    _mm_store_si128(reinterpret_cast<__m128i*>(nib + 16 * k), n);
+  }
+  const unsigned size = unsigned(s.size());
+  const std::uint64_t in_text = (std::uint64_t(1) << size) - 1;
+  const unsigned close = unsigned(__builtin_ctzll((bracket & in_text) | std::uint64_t(1) << 63));
+  if (close < 3 || close > 40) return false;
+  // "[" host "]:" port: host bytes all hex or ':', port 1-5 decimal digits.
+  const unsigned port_len = size - close - 2;  // wraps when there is no room
+  const std::uint64_t host = in_text & ~std::uint64_t(1) & ((std::uint64_t(1) << close) - 1);
+  if ((port_len - 1 > 4) | (p[close + 1] != ':') | ((host & (hex | colon)) != host) |
+      ((dec >> (close + 2)) != (in_text >> (close + 2))))
+    return false;
+  const std::uint64_t port = swar_digits(p + close + 2, port_len);
+  if ((port == 0) | (port > 65535)) return false;
+  // Groups: each ends at a ':' or at the ']'.
+  const std::uint64_t ends = (colon & host) | std::uint64_t(1) << close;
+  std::uint16_t groups[8];
+  int ng = 0, gap = -1;
+  unsigned i = 1;
+  if (p[1] == ':') {  // a leading "::"
+    if (p[2] != ':') return false;
+    gap = 0;
+    i = 3;
+    if (i == close) return false;  // "::" alone: rare, the other path has it
+  }
+  while (true) {
+    const unsigned nd = unsigned(__builtin_ctzll(ends >> i));
+    if ((nd - 1 > 3) | (ng == 8)) return false;
+    // The group's nibbles, the first at the lowest byte; shifted up so the
+    // last is at the top and missing leading digits read as zeros.
+    std::uint32_t w;
+    std::memcpy(&w, nib + i, 4);
+    w <<= 8 * (4 - nd);
+    const std::uint32_t t = (w & 0x000F000Fu) << 4 | (w >> 8 & 0x000F000Fu);
+    groups[ng++] = std::uint16_t((t & 0xFF) << 8 | t >> 16);
+    i += nd;
+    if (i == close) break;
+    if (++i == close) return false;  // a trailing single ':'
+    if (p[i] == ':') {
+      if (gap >= 0) return false;  // a second "::"
+      gap = ng;
+      if (++i == close) break;  // a trailing "::"
+    }
+  }
+  if (gap < 0 ? ng != 8 : ng > 7) return false;
+  Ipv6OrAddress r;
+  const int shift = gap < 0 ? 0 : 8 - ng;
+  for (int g = 0; g < ng; ++g) {
+    const int slot = gap >= 0 && g >= gap ? g + shift : g;
+    r.addr[std::size_t(2 * slot)] = std::uint8_t(groups[g] >> 8);
+    r.addr[std::size_t(2 * slot + 1)] = std::uint8_t(groups[g]);
+  }
+  r.port = std::uint16_t(port);
+  out = r;
+  return true;
+#else
+  return false;
+#endif
+}
 
 // "[v6]:port" for the plain hex forms tor writes, without the copy and the
 // inet_pton() call; dotted IPv4 tails, long groups and anything odd go to

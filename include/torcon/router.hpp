@@ -99,7 +99,10 @@ class TORCON_API Router {
   std::uint16_t or_port() const noexcept { return or_port_; }    ///< 0 if unknown
   std::uint16_t dir_port() const noexcept { return dir_port_; }  ///< 0: none
   /// The "a" lines' addresses that parse, in order (usually zero or one).
-  std::span<const Ipv6OrAddress> ipv6() const noexcept { return ipv6_; }
+  std::span<const Ipv6OrAddress> ipv6() const noexcept {
+    if (ipv6_count_ <= 1) return {&ipv6_one_, ipv6_count_};
+    return ipv6_many_;
+  }
 
   /// Flags this version knows, as bits; flags a newer tor adds, as written
   /// ("" if none), space-separated.
@@ -137,6 +140,9 @@ class TORCON_API Router {
   char nickname_[19] = {};
   std::uint8_t nickname_len_ = 0;
   bool in_consensus_ = false;
+  /// 0 or 1: the addresses are in ipv6_one_; 2: in ipv6_many_. Relays with
+  /// one "a" line (two in five) then need no allocation for it.
+  std::uint8_t ipv6_count_ = 0;
   std::uint16_t or_port_ = 0, dir_port_ = 0;
   std::uint32_t ipv4_ = 0;
   RouterFlags flags_;
@@ -145,7 +151,8 @@ class TORCON_API Router {
   std::string_view version_;                       ///< interned
   const ExitPolicySummary* policy_ = nullptr;      ///< interned
   const ExitPolicy* descriptor_policy_ = nullptr;  ///< owned by the table
-  std::vector<Ipv6OrAddress> ipv6_;
+  Ipv6OrAddress ipv6_one_;
+  std::vector<Ipv6OrAddress> ipv6_many_;  ///< when there are two or more
   /// Table bookkeeping.
   std::uint32_t refs_ = 0;        ///< circuit hops and guards naming it
   std::uint32_t generation_ = 0;  ///< last consensus that listed it

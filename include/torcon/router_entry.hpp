@@ -114,6 +114,7 @@ class TORCON_API RouterEntry {
   }
   bool decode_r(RouterStatus& out, Error& err) const;
   bool decode_w(RouterStatus& out, Error& err) const;
+  bool first_a_address(Ipv6OrAddress& out) const;
 
   // ---- private fields: set by RouterEntryReader::next() ----
   const char* base_ = nullptr;
@@ -163,6 +164,7 @@ class TORCON_API RouterEntryReader {
   bool fail(std::size_t off, const char* what);
   std::size_t next_lf();  ///< the next LF at or after the scan position, or the text's size
   std::size_t refill();   ///< scans the next chunk, returns its first LF
+  static std::uint32_t valid_line_ends(std::span<const std::uint32_t> ends, std::size_t n);
 
   // ---- private fields ----
   /// LF offsets are found a chunk at a time and written to lf_buf_, so the
@@ -173,6 +175,7 @@ class TORCON_API RouterEntryReader {
   std::size_t scan_ = 0;  ///< first byte not yet scanned for LFs
   std::uint32_t lf_idx_ = 0, lf_count_ = 0;
   const std::uint32_t* ext_ = nullptr;  ///< the given LFs, else null (lf_buf_ is used)
+  std::uint32_t ext_count_ = 0;         ///< how many were given (lf_count_: the valid ones)
   std::uint32_t lf_buf_[kChunk + 8];    ///< +8: the flattening writes 8 at a time
   /// Flags of "s" lines seen before, for long texts (ns/all) only.
   static constexpr std::size_t kCacheFrom = 16 * 1024;

@@ -531,6 +531,33 @@ TEST(RouterEntryReader, GivenLineEndsThatDoNotFitTheTextFail) {
   EXPECT_EQ(drain(bad).code, Errc::bad_router_status);
 }
 
+// The given line ends are checked before the pass, but the reader still
+// fails where it reaches the first bad one: the entries before it come out,
+// and the error is at the start of the line it ends.
+TEST(RouterEntryReader, GivenLineEndsFailAtTheFirstBadOne) {
+  const std::string text = data_block(all_entries());
+  const std::vector<std::uint32_t> ends = naive_line_ends(text);
+  const auto line_start = [&](std::size_t k) { return k ? std::size_t(ends[k - 1]) + 1 : 0; };
+  for (std::size_t k = 0; k < ends.size(); k += 1 + k / 3) {
+    for (const int how : {0, 1, 2}) {  // past the text, repeated, out of order
+      if (k == 0 && how != 0) continue;
+      std::vector<std::uint32_t> bad = ends;
+      bad[k] = how == 0 ? std::uint32_t(text.size()) : how == 1 ? bad[k - 1] : bad[k - 1] - 1;
+      std::size_t want_entries = 0;  // each r line before line k ends the entry before it
+      for (std::size_t i = 1; i < k; ++i) want_entries += text.compare(line_start(i), 2, "r ") == 0;
+      RouterEntryReader r(text, bad);
+      RouterEntry e;
+      std::size_t got = 0;
+      while (r.next(e)) ++got;
+      SCOPED_TRACE(testing::Message() << "line " << k << ", case " << how);
+      EXPECT_EQ(got, want_entries);
+      EXPECT_EQ(r.error().code, Errc::bad_router_status);
+      EXPECT_EQ(r.error().message, "line_ends do not match the text");
+      EXPECT_EQ(r.error().offset, line_start(k));
+    }
+  }
+}
+
 // ReplyReader's recorded line ends, handed on: the same entries as scanning.
 TEST(RouterEntryReader, LineEndsRecordedByTheReplyReader) {
   const std::string wire = gen::ns_all_reply({.routers = 500, .seed = 5});

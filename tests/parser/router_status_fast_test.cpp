@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
@@ -136,17 +137,24 @@ TEST(TimeFast, AgreesWithParseTime) {
 TEST(Ipv6Fast, AgreesWithInetPton) {
   GuardedBuffer g;
   std::mt19937_64 rng(4);
-  int fast_forms = 0;
+  int fast_forms = 0, simd_forms = 0;
   const auto check = [&](const std::string& s) {
     for (const std::size_t slack : {std::size_t(0), std::size_t(64)}) {
       const std::string_view t = place(g, s, slack);
-      Ipv6OrAddress fast, ref;
+      Ipv6OrAddress fast, ref, simd;
       const bool ok = parse_or_address6_fast(t, g.guard(), fast);
       const bool ref_ok = parse_or_address6(t, ref);
       ASSERT_EQ(ok, ref_ok) << s;
       if (ok) {
         EXPECT_EQ(fast.addr, ref.addr) << s;
         EXPECT_EQ(fast.port, ref.port) << s;
+      }
+      // The SIMD form in front of it: declines, or the same answer.
+      if (or_address6_simd(t, g.guard(), simd)) {
+        ++simd_forms;
+        ASSERT_TRUE(ref_ok) << s;
+        EXPECT_EQ(simd.addr, ref.addr) << s;
+        EXPECT_EQ(simd.port, ref.port) << s;
       }
     }
   };
@@ -176,6 +184,101 @@ TEST(Ipv6Fast, AgreesWithInetPton) {
         "[1:]:1", "[]:1", "[::]:", "[::]:65536", "[0000:0:0:0:0:0:0:1]:80"})
     check(s);
   EXPECT_GT(fast_forms, 0);
+  EXPECT_GT(simd_forms, 10000);
+}
+
+// The SIMD form takes what tor writes (RFC 5952: lower case, no leading
+// zeros, the longest zero run as "::") and declines the rest, which the
+// scalar form (or inet_pton) then decides.
+TEST(Ipv6Simd, TorFormsTakenOddFormsDeclined) {
+  struct Case {
+    const char* text;
+    bool taken;  // by the SIMD form, given room for its loads
+  };
+  GuardedBuffer g;
+  for (const Case& c : {
+           Case{"[2001:db8::1]:9001", true},
+           Case{"[2001:db8:85a3:8d3:1319:8a2e:370:7348]:443", true},      // eight groups
+           Case{"[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:65535", true},  // longest
+           Case{"[1::]:1", true},                                         // trailing "::"
+           Case{"[::1]:9001", true},                                      // leading "::"
+           Case{"[::2:3:4:5:6:7:8]:1", true},                             // "::" for one group
+           Case{"[1:2:3:4:5:6:7::]:1", true},
+           Case{"[2001:db8:0:1::a]:1", true},
+           Case{"[fe80::abcd:ef01]:5", true},
+           Case{"[::]:9001", false},               // "::" alone
+           Case{"[::ffff:192.0.2.1]:443", false},  // embedded IPv4
+           Case{"[2001:DB8::1]:9001", false},      // upper case
+           Case{"[2001:0db8::1]:9001", true},      // leading zeros: inet_pton takes them
+           Case{"[02001:db8::1]:9001", false},     // a 5-digit group
+           Case{"[1:2:3:4:5:6:7:8:9]:1", false},   // nine groups
+           Case{"[1:2:3:4:5:6:7]:1", false},       // seven without "::"
+           Case{"[1::2::3]:1", false},             // two "::"
+           Case{"[1:::2]:1", false},               // ":::"
+           Case{"[:1::2]:1", false},               // a single leading ':'
+           Case{"[1::2:]:1", false},               // a single trailing ':'
+           Case{"[2001:db8::g]:1", false},         // not hex
+           Case{"[2001:db8::1]:0", false},         // port 0
+           Case{"[2001:db8::1]:65536", false},     // port too large
+           Case{"[2001:db8::1]:123456", false},    // six digits
+           Case{"[2001:db8::1]:", false},          // no port
+           Case{"[2001:db8::1]:9x", false},        // bad port
+           Case{"[2001:db8::1]9001", false},       // no ':'
+           Case{"[2001:db8::1 ]:9001", false},     // a space
+           Case{"2001:db8::1:9001", false},        // no brackets
+           Case{"[2001:db8::1:9001", false},       // no ']'
+           Case{"[]:1", false},                    // empty
+       }) {
+    Ipv6OrAddress ref;
+    const bool ref_ok = parse_or_address6(c.text, ref);
+    for (const std::size_t slack : {std::size_t(0), std::size_t(64)}) {
+      const std::string_view t = place(g, c.text, slack);
+      Ipv6OrAddress simd;
+      const bool taken = or_address6_simd(t, g.guard(), simd);
+      EXPECT_EQ(taken, slack != 0 && c.taken) << c.text;
+      if (!taken) continue;
+      ASSERT_TRUE(ref_ok) << c.text;
+      EXPECT_EQ(simd.addr, ref.addr) << c.text;
+      EXPECT_EQ(simd.port, ref.port) << c.text;
+    }
+  }
+}
+
+// decode27_fast() against decode27(): the same bytes and answer for every
+// alphabet character in every position, and for strings with one byte
+// outside the alphabet (its neighbours in ASCII, high bytes, '=' and NUL).
+TEST(Decode27Fast, AgreesWithTheTable) {
+  GuardedBuffer g;
+  std::mt19937_64 rng(5);
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string strangers = std::string("@[`{:*,.-=~ \x80\xff") + '\0';
+  int taken = 0;
+  const auto check = [&](const std::string& s) {
+    for (const std::size_t slack : {std::size_t(0), std::size_t(5), std::size_t(40)}) {
+      const std::string_view t = place(g, s, slack);
+      std::uint8_t fast[20] = {}, ref[20] = {};
+      const bool ok = decode27_fast(t.data(), g.guard(), fast);
+      ASSERT_EQ(ok, decode27(t.data(), ref)) << s;
+      if (!ok) continue;
+      ++taken;
+      EXPECT_EQ(std::memcmp(fast, ref, 20), 0) << s;
+    }
+  };
+  for (std::size_t c = 0; c < alphabet.size(); ++c) {  // each character in each place
+    std::string s(27, 'A');
+    for (std::size_t pos = 0; pos < 27; ++pos) {
+      s.assign(27, alphabet[(c + pos) % 64]);
+      s[pos] = alphabet[c];
+      check(s);
+    }
+  }
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int k = 0; k < 27; ++k) s += alphabet[rng() % 64];
+    if (rng() % 3 == 0) s[rng() % 27] = strangers[rng() % strangers.size()];
+    check(s);
+  }
+  EXPECT_GT(taken, 40000);
 }
 
 TEST(DecodeFlags, AgreesWithTheTokenLoop) {

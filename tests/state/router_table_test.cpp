@@ -291,6 +291,47 @@ TEST(Routers, NsEventUpserts) {
   EXPECT_TRUE(log.empty());
 }
 
+// A router's "a" lines as NS events change them: one address is held in
+// the router, two or more apart; each change is told once, a repeat never.
+TEST(Routers, NsEventsChangeTheIpv6Addresses) {
+  TorState st;
+  Feeder f(st);
+  ASSERT_TRUE(f.feed(torcon::test::ns_all_reply(network())));  // alpha: two a lines
+  const Router* alpha = st.router(torcon::test::identity_of(1));
+  ASSERT_NE(alpha, nullptr);
+  int changes = 0;
+  st.on_router([&](const Router&, RouterChange) { ++changes; });
+  struct Step {
+    std::vector<std::string> a_lines;
+    std::vector<int> ports;  // of ipv6(), in order
+    int changes;             // listener calls so far
+  };
+  for (const Step& s : {
+           Step{{"a [2001:db8::7]:7"}, {7}, 1},
+           Step{{"a [2001:db8::7]:7"}, {7}, 1},  // the same: no change
+           Step{{"a [2001:db8::7]:8"}, {8}, 2},
+           Step{{}, {}, 3},
+           Step{{"a [2001:db8::1]:1", "a [2001:db8::2]:2", "a [2001:db8::3]:3"}, {1, 2, 3}, 4},
+           Step{{"a [2001:db8::1]:1", "a [2001:db8::2]:2", "a [2001:db8::3]:3"}, {1, 2, 3}, 4},
+           Step{{"a [2001:db8::2]:2"}, {2}, 5},
+           Step{{"a [2001:db8::1]:1", "a [2001:db8::2]:2"}, {1, 2}, 6},
+       }) {
+    std::vector<std::string> lines = s.a_lines;
+    lines.push_back("s Running Valid");
+    ASSERT_TRUE(f.feed(torcon::test::ns_event({entry(1, "alpha", "192.0.2.1", 9001, lines)})));
+    ASSERT_EQ(st.router(torcon::test::identity_of(1)), alpha);
+    std::vector<int> ports;
+    for (const torcon::Ipv6OrAddress& a : alpha->ipv6()) ports.push_back(a.port);
+    EXPECT_EQ(ports, s.ports) << s.a_lines.size() << " a lines";
+    EXPECT_EQ(changes, s.changes) << s.a_lines.size() << " a lines";
+    if (!alpha->ipv6().empty()) {
+      char buf[INET6_ADDRSTRLEN];
+      ASSERT_NE(inet_ntop(AF_INET6, alpha->ipv6().back().addr.data(), buf, sizeof buf), nullptr);
+      EXPECT_EQ(std::string("a [") + buf + "]:" + std::to_string(s.ports.back()), s.a_lines.back());
+    }
+  }
+}
+
 TEST(Routers, PlaceholderJoinsTheConsensus) {
   TorState st;
   Feeder f(st);
