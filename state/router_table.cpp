@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <utility>
 
 #include "r_line_address.hpp"
@@ -68,6 +70,16 @@ bool assign(T& field, const T& value) {
 }
 
 }  // namespace
+
+RouterTable::~RouterTable() {
+  // Free slots stay constructed (release() resets them): every slot handed
+  // out is destroyed here, before the storage goes.
+  for (std::size_t c = 0; c < chunks_.size(); ++c) std::destroy_n(chunks_[c].get(), used_in(c));
+}
+
+void RouterTable::ChunkFree::operator()(Router* p) const noexcept {
+  ::operator delete(p, kChunk * sizeof(Router));
+}
 
 Status RouterTable::apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
                                     bool replace) {
@@ -185,9 +197,11 @@ Status RouterTable::apply_consensus(std::string_view data, std::span<const std::
   // reading 2,000 entries. Free and never-used slots are not in consensus.
   std::vector<Router*> gone;
   gone.reserve(consensus_count_ - listed);
-  for (const auto& chunk : chunks_)
-    for (std::size_t i = 0; i < kChunk; ++i)
+  for (std::size_t c = 0; c < chunks_.size(); ++c) {
+    Router* const chunk = chunks_[c].get();
+    for (std::size_t i = 0, n = used_in(c); i < n; ++i)
       if (chunk[i].in_consensus_ && chunk[i].generation_ != generation_) gone.push_back(&chunk[i]);
+  }
   for (Router* r : gone) {
     r->in_consensus_ = false;
     --consensus_count_;
@@ -274,17 +288,19 @@ Router* RouterTable::allocate(const RouterIdentity& id, std::string_view nicknam
 }
 
 Router* RouterTable::make_router(const RouterIdentity& id, std::string_view nickname) {
-  // Slots are default-constructed with their chunk, and reset on release.
+  // A slot is constructed when first handed out, and reset on release.
   Router* r;
   if (!free_.empty()) {
     r = free_.back();
     free_.pop_back();
   } else {
     if (used_in_last_ == kChunk) {
-      chunks_.push_back(std::make_unique<Router[]>(kChunk));
+      static_assert(alignof(Router) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+      chunks_.emplace_back(static_cast<Router*>(::operator new(kChunk * sizeof(Router))));
       used_in_last_ = 0;
     }
-    r = &chunks_.back()[used_in_last_++];
+    r = new (chunks_.back().get() + used_in_last_) Router();
+    ++used_in_last_;
   }
   r->identity_ = id;
   r->nickname_len_ = std::uint8_t(std::min<std::size_t>(nickname.size(), sizeof r->nickname_));

@@ -30,6 +30,7 @@ class RouterTable {
  public:
   RouterTable(RouterListeners& listeners, const ErrorSink& on_error)
       : listeners_(listeners), on_error_(on_error) {}
+  ~RouterTable();
   RouterTable(const RouterTable&) = delete;
   RouterTable& operator=(const RouterTable&) = delete;
 
@@ -123,8 +124,18 @@ class RouterTable {
 
   RouterListeners& listeners_;
   const ErrorSink& on_error_;
-  std::vector<std::unique_ptr<Router[]>> chunks_;
+  // The pool: chunks of storage for kChunk routers each, constructed one at
+  // a time as make_router() hands them out (all but the last chunk full).
+  // Constructing a whole chunk up front was a separate pass zeroing ~110 KB
+  // per 512 routers, about 5 % of a bootstrap.
+  struct ChunkFree {
+    void operator()(Router* p) const noexcept;
+  };
+  std::vector<std::unique_ptr<Router, ChunkFree>> chunks_;
   std::size_t used_in_last_ = kChunk;
+  std::size_t used_in(std::size_t chunk) const noexcept {
+    return chunk + 1 == chunks_.size() ? used_in_last_ : kChunk;
+  }
   std::vector<Router*> free_;
   // The routers, found by identity. A set of pointers, not a map from the
   // identity: an 8-byte slot instead of a 32-byte one keeps an 8,000-router
