@@ -33,6 +33,15 @@ inline std::uint32_t bit_count(std::uint64_t x) {
 // How far ahead next() prefetches: ~8 lines of router status text.
 constexpr std::size_t kAhead = 2048;
 
+// The one-letter keywords next() stores a view of: its common lines.
+constexpr struct CommonKeyword {
+  bool v[256] = {};
+  constexpr CommonKeyword() {
+    for (const char c : {'s', 'a', 'w', 'v', 'p', 'm'}) v[std::uint8_t(c)] = true;
+  }
+  constexpr bool operator[](std::uint8_t c) const { return v[c]; }
+} kCommonKeyword;
+
 }  // namespace
 
 RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
@@ -160,11 +169,88 @@ bool RouterEntryReader::next(RouterEntry& out) {
       r.lf_idx_ = idx;
     }
   } save{*this, pos, idx};
+  // A line's keyword fields ("s", "a", "w", "v", "p", "m") into `out`; false
+  // if it failed. Shared by the common-line loop and the general one.
+  const auto keyword_line = [&](char k0, std::size_t line_start, std::uint32_t lo, std::uint32_t le,
+                                RouterEntry::Span rest) __attribute__((always_inline))
+                                ->bool {
+    switch (k0) {
+      case 's': {
+        out.s_ = rest;
+        const char* const t = base + rest.off;
+        const std::size_t tl = rest.end - rest.off;
+        out.flags_ = flags_cache_ ? flags_cache_->get(t, tl, base + n, out.unknown_flags_)
+                                  : decode_flags(t, tl, base + n, out.unknown_flags_);
+        break;
+      }
+      case 'a':
+        if (out.a_.off == RouterEntry::kNone) {
+          out.a_.off = lo;
+          out.a_first_ = rest;
+        }
+        out.a_.end = le;
+        break;
+      case 'w':
+        out.multi_w_ = out.w_.off != RouterEntry::kNone;
+        out.w_ = rest;
+        out.w_line_ = std::uint32_t(line_start);
+        break;
+      case 'v': out.v_ = rest; break;
+      case 'p': out.p_ = rest; break;
+      case 'm':
+        switch (classify_m_line({base + rest.off, rest.end - rest.off})) {
+          case MLine::kDigest: out.m_ = rest; break;
+          case MLine::kVote: break;
+          case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
+        }
+        break;
+      default: break;
+    }
+    return true;
+  };
   // The r line the previous call stopped at, in a local too: a member would
   // be loaded again on every line.
   bool pending = pend_;
   pend_ = false;
   while (pos < n) {
+    // Inside an entry (so nothing is pending), the common line first: one of
+    // the keywords above and a space, not dot-stuffed, its LF among the
+    // recorded ones. Its tests are those the general path below makes, in an
+    // order that needs fewer of them: the keyword byte is readable (pos <= LF),
+    // and as it is not an LF the next byte is too (at most the LF); a space
+    // there means at least 2 bytes before the LF, so a CR before it is the
+    // line end's. The next entry's "r " line ends the entry here too.
+    // Anything else (pr, an empty or dot-stuffed line, an unknown keyword,
+    // the last line without an LF, a refill) leaves to the general path.
+    if (have_r) {
+      const std::size_t from = pos;
+      while (idx < cnt) {
+        const std::size_t lf = lfs[idx];
+        const char* const lp = base + pos;
+        const char k0 = lp[0];
+        if (!kCommonKeyword[std::uint8_t(k0)] || lp[1] != ' ') [[unlikely]] {
+          // The next entry's r line (as the general path finds it below, so
+          // that it needs no second look there): keep its LF for the next call.
+          if (k0 == 'r' && lp[1] == ' ') {
+            pend_ = true;
+            pend_lf_ = lf;
+            ++idx;
+            if (pos != from) entry_end = pos;
+            goto entry_done;
+          }
+          break;
+        }
+        __builtin_prefetch(reinterpret_cast<const void*>(std::uintptr_t(lp) + kAhead));
+        ++idx;
+        const std::size_t len = lf - pos - std::size_t(lp[lf - pos - 1] == '\r');
+        const auto lo = std::uint32_t(pos);
+        const auto le = std::uint32_t(pos + len);
+        if (!keyword_line(k0, pos, lo, le, {lo + 2, le})) return false;
+        pos = lf + 1;
+      }
+      if (pos != from) entry_end = pos;
+      if (pos >= n) break;
+    }
     const std::size_t line_start = pos;
     std::size_t lf;
     if (pending) {
@@ -247,43 +333,13 @@ bool RouterEntryReader::next(RouterEntry& out) {
     if (!have_r) return fail(line_start, "line before any r line");
     const RouterEntry::Span rest{len > 1 ? lo + 2 : le, le};
     if (kw1) {
-      switch (k0) {
-        case 's': {
-          out.s_ = rest;
-          const char* const t = base + rest.off;
-          const std::size_t tl = rest.end - rest.off;
-          out.flags_ = flags_cache_ ? flags_cache_->get(t, tl, base + n, out.unknown_flags_)
-                                    : decode_flags(t, tl, base + n, out.unknown_flags_);
-          break;
-        }
-        case 'a':
-          if (out.a_.off == RouterEntry::kNone) {
-            out.a_.off = lo;
-            out.a_first_ = rest;
-          }
-          out.a_.end = le;
-          break;
-        case 'w':
-          out.multi_w_ = out.w_.off != RouterEntry::kNone;
-          out.w_ = rest;
-          out.w_line_ = std::uint32_t(line_start);
-          break;
-        case 'v': out.v_ = rest; break;
-        case 'p': out.p_ = rest; break;
-        case 'm':
-          switch (classify_m_line({base + rest.off, rest.end - rest.off})) {
-            case MLine::kDigest: out.m_ = rest; break;
-            case MLine::kVote: break;
-            case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
-          }
-          break;
-        default: break;
-      }
+      if (!keyword_line(k0, line_start, lo, le, rest)) return false;
     } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
       out.pr_ = {len > 2 ? lo + 3 : le, le};
     }
     pos = entry_end = next_pos;
   }
+entry_done:
   if (!have_r) return false;
   // Drop the last line's ending as RouterStatusReader does (one LF, then one CR).
   std::size_t e = entry_end;
