@@ -208,10 +208,68 @@ bool RouterEntryReader::next(RouterEntry& out) {
     }
     return true;
   };
+  // The r line that starts the entry: its fields into `out` (the others
+  // cleared), nickname and identity decoded; false if it failed.
+  const auto begin_entry = [&](std::size_t line_start, std::uint32_t lo, std::uint32_t le,
+                               std::size_t len) __attribute__((always_inline))
+                               ->bool {
+    out.entry_off_ = std::uint32_t(line_start);
+    out.r_line_ = std::uint32_t(line_start);
+    out.r_ = {len > 1 ? lo + 2 : le, le};
+    out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
+    out.flags_ = {};
+    out.unknown_flags_ = false;
+    out.multi_w_ = false;
+    // Nickname and identity, decoded here: the rest of the line waits.
+    const char* const e = base + le;
+    const char* const p = base + out.r_.off;
+    const char* nick_end = nick_end_fast(p, e, base + n);
+    if (!nick_end) {
+      nick_end = p;
+      const char* const nick_max = e - p > 19 ? p + 19 : e;
+      while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
+      if (nick_end == p || nick_end == e || *nick_end != ' ') {
+        // Not "nick SP": RouterStatusReader rejects such a line too.
+        const std::size_t sp = std::string_view(p, std::size_t(e - p)).find(' ');
+        const std::size_t nl = sp == std::string_view::npos ? std::size_t(e - p) : sp;
+        return fail(line_start, nl == 0 || nl > 19 ? "nickname must be 1-19 characters"
+                                : sp == std::string_view::npos
+                                    ? "r line needs 7 or 8 fields, has 1"
+                                    : "nickname has a non-alphanumeric byte");
+      }
+    }
+    out.nick_off_ = out.r_.off;
+    out.nick_len_ = std::uint8_t(nick_end - p);
+    const char* const f = nick_end + 1;
+    bool ok;
+    if (e - f > 27 && f[27] == ' ') {
+      ok = decode27_fast(f, base + n, out.identity_.data());
+    } else {
+      const void* sp = std::memchr(f, ' ', std::size_t(e - f));
+      const char* fe = sp ? static_cast<const char*>(sp) : e;
+      ok = decode_digest_fast({f, std::size_t(fe - f)}, out.identity_);
+    }
+    if (!ok) return fail(line_start, "identity is not 27 base64 characters");
+    return true;
+  };
   // The r line the previous call stopped at, in a local too: a member would
   // be loaded again on every line.
   bool pending = pend_;
   pend_ = false;
+  // Usually that line, found by the line loop below, is "r " undotted: the
+  // entry starts with the tests such a line needs (its first two bytes are
+  // readable as its LF, or the text's end, lies 2 or more bytes on; a CR
+  // before that is the line end's, as in the general path). Any other kind
+  // is left to the general path.
+  if (pending && pend_lf_ - pos >= 2 && base[pos] == 'r' && base[pos + 1] == ' ') {
+    pending = false;
+    const std::size_t lf = pend_lf_;
+    const std::size_t len = lf - pos - std::size_t(base[lf - 1] == '\r');
+    const auto lo = std::uint32_t(pos);
+    if (!begin_entry(pos, lo, std::uint32_t(pos + len), len)) return false;
+    have_r = true;
+    pos = entry_end = lf < n ? lf + 1 : n;
+  }
   while (pos < n) {
     // Inside an entry (so nothing is pending), the common line first: one of
     // the keywords above and a space, not dot-stuffed, its LF among the
@@ -224,8 +282,10 @@ bool RouterEntryReader::next(RouterEntry& out) {
     // the last line without an LF, a refill) leaves to the general path.
     if (have_r) {
       const std::size_t from = pos;
-      while (idx < cnt) {
-        const std::size_t lf = lfs[idx];
+      const std::uint32_t* at = lfs + idx;
+      const std::uint32_t* const at_end = lfs + cnt;
+      for (; at < at_end; ++at) {
+        const std::size_t lf = *at;
         const char* const lp = base + pos;
         const char k0 = lp[0];
         if (!kCommonKeyword[std::uint8_t(k0)] || lp[1] != ' ') [[unlikely]] {
@@ -234,20 +294,19 @@ bool RouterEntryReader::next(RouterEntry& out) {
           if (k0 == 'r' && lp[1] == ' ') {
             pend_ = true;
             pend_lf_ = lf;
-            ++idx;
+            idx = std::uint32_t(at - lfs) + 1;
             if (pos != from) entry_end = pos;
             goto entry_done;
           }
           break;
         }
         __builtin_prefetch(reinterpret_cast<const void*>(std::uintptr_t(lp) + kAhead));
-        ++idx;
-        const std::size_t len = lf - pos - std::size_t(lp[lf - pos - 1] == '\r');
         const auto lo = std::uint32_t(pos);
-        const auto le = std::uint32_t(pos + len);
+        const auto le = std::uint32_t(lf - std::size_t(base[lf - 1] == '\r'));
         if (!keyword_line(k0, pos, lo, le, {lo + 2, le})) return false;
         pos = lf + 1;
       }
+      idx = std::uint32_t(at - lfs);
       if (pos != from) entry_end = pos;
       if (pos >= n) break;
     }
@@ -289,44 +348,8 @@ bool RouterEntryReader::next(RouterEntry& out) {
         pend_lf_ = lf;
         break;
       }
+      if (!begin_entry(line_start, lo, le, len)) return false;
       have_r = true;
-      out.entry_off_ = std::uint32_t(line_start);
-      out.r_line_ = std::uint32_t(line_start);
-      out.r_ = {len > 1 ? lo + 2 : le, le};
-      out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
-      out.flags_ = {};
-      out.unknown_flags_ = false;
-      out.multi_w_ = false;
-      // Nickname and identity, decoded here: the rest of the line waits.
-      const char* const e = base + le;
-      const char* const p = base + out.r_.off;
-      const char* nick_end = nick_end_fast(p, e, base + n);
-      if (!nick_end) {
-        nick_end = p;
-        const char* const nick_max = e - p > 19 ? p + 19 : e;
-        while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
-        if (nick_end == p || nick_end == e || *nick_end != ' ') {
-          // Not "nick SP": RouterStatusReader rejects such a line too.
-          const std::size_t sp = std::string_view(p, std::size_t(e - p)).find(' ');
-          const std::size_t nl = sp == std::string_view::npos ? std::size_t(e - p) : sp;
-          return fail(line_start, nl == 0 || nl > 19 ? "nickname must be 1-19 characters"
-                                  : sp == std::string_view::npos
-                                      ? "r line needs 7 or 8 fields, has 1"
-                                      : "nickname has a non-alphanumeric byte");
-        }
-      }
-      out.nick_off_ = out.r_.off;
-      out.nick_len_ = std::uint8_t(nick_end - p);
-      const char* const f = nick_end + 1;
-      bool ok;
-      if (e - f > 27 && f[27] == ' ') {
-        ok = decode27_fast(f, base + n, out.identity_.data());
-      } else {
-        const void* sp = std::memchr(f, ' ', std::size_t(e - f));
-        const char* fe = sp ? static_cast<const char*>(sp) : e;
-        ok = decode_digest_fast({f, std::size_t(fe - f)}, out.identity_);
-      }
-      if (!ok) return fail(line_start, "identity is not 27 base64 characters");
       pos = entry_end = next_pos;
       continue;
     }
