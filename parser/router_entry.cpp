@@ -33,6 +33,15 @@ inline std::uint32_t bit_count(std::uint64_t x) {
 // How far ahead next() prefetches: ~8 lines of router status text.
 constexpr std::size_t kAhead = 2048;
 
+// The one-letter keywords next() stores a view of: its common lines.
+constexpr struct CommonKeyword {
+  bool v[256] = {};
+  constexpr CommonKeyword() {
+    for (const char c : {'s', 'a', 'w', 'v', 'p', 'm'}) v[std::uint8_t(c)] = true;
+  }
+  constexpr bool operator[](std::uint8_t c) const { return v[c]; }
+} kCommonKeyword;
+
 }  // namespace
 
 RouterEntryReader::RouterEntryReader(std::string_view text) : text_(text) {
@@ -160,11 +169,150 @@ bool RouterEntryReader::next(RouterEntry& out) {
       r.lf_idx_ = idx;
     }
   } save{*this, pos, idx};
+  // A line's keyword fields ("s", "a", "w", "v", "p", "m") into `out`; false
+  // if it failed. Shared by the common-line loop and the general one.
+  const auto keyword_line = [&](char k0, std::size_t line_start, std::uint32_t lo, std::uint32_t le,
+                                RouterEntry::Span rest) __attribute__((always_inline))
+                                ->bool {
+    // s and w (every entry has them) before the jump table: fewer
+    // instructions than its dispatch.
+    if (k0 == 's') {
+      out.s_ = rest;
+      const char* const t = base + rest.off;
+      const std::size_t tl = rest.end - rest.off;
+      out.flags_ = flags_cache_ ? flags_cache_->get(t, tl, base + n, out.unknown_flags_)
+                                : decode_flags(t, tl, base + n, out.unknown_flags_);
+      return true;
+    }
+    if (k0 == 'w') {
+      out.multi_w_ = out.w_.off != RouterEntry::kNone;
+      out.w_ = rest;
+      out.w_line_ = std::uint32_t(line_start);
+      return true;
+    }
+    switch (k0) {
+      case 'a':
+        if (out.a_.off == RouterEntry::kNone) {
+          out.a_.off = lo;
+          out.a_first_ = rest;
+        }
+        out.a_.end = le;
+        break;
+      case 'v': out.v_ = rest; break;
+      case 'p': out.p_ = rest; break;
+      case 'm':
+        switch (classify_m_line({base + rest.off, rest.end - rest.off})) {
+          case MLine::kDigest: out.m_ = rest; break;
+          case MLine::kVote: break;
+          case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
+        }
+        break;
+      default: break;
+    }
+    return true;
+  };
+  // The r line that starts the entry: its fields into `out` (the others
+  // cleared), nickname and identity decoded; false if it failed.
+  const auto begin_entry = [&](std::size_t line_start, std::uint32_t lo, std::uint32_t le,
+                               std::size_t len) __attribute__((always_inline))
+                               ->bool {
+    out.entry_off_ = std::uint32_t(line_start);
+    out.r_line_ = std::uint32_t(line_start);
+    out.r_ = {len > 1 ? lo + 2 : le, le};
+    out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
+    out.flags_ = {};
+    out.unknown_flags_ = false;
+    out.multi_w_ = false;
+    // Nickname and identity, decoded here: the rest of the line waits.
+    const char* const e = base + le;
+    const char* const p = base + out.r_.off;
+    const char* nick_end = nick_end_fast(p, e, base + n);
+    if (!nick_end) {
+      nick_end = p;
+      const char* const nick_max = e - p > 19 ? p + 19 : e;
+      while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
+      if (nick_end == p || nick_end == e || *nick_end != ' ') {
+        // Not "nick SP": RouterStatusReader rejects such a line too.
+        const std::size_t sp = std::string_view(p, std::size_t(e - p)).find(' ');
+        const std::size_t nl = sp == std::string_view::npos ? std::size_t(e - p) : sp;
+        return fail(line_start, nl == 0 || nl > 19 ? "nickname must be 1-19 characters"
+                                : sp == std::string_view::npos
+                                    ? "r line needs 7 or 8 fields, has 1"
+                                    : "nickname has a non-alphanumeric byte");
+      }
+    }
+    out.nick_off_ = out.r_.off;
+    out.nick_len_ = std::uint8_t(nick_end - p);
+    const char* const f = nick_end + 1;
+    bool ok;
+    if (e - f > 27 && f[27] == ' ') {
+      ok = decode27_fast(f, base + n, out.identity_.data());
+    } else {
+      const void* sp = std::memchr(f, ' ', std::size_t(e - f));
+      const char* fe = sp ? static_cast<const char*>(sp) : e;
+      ok = decode_digest_fast({f, std::size_t(fe - f)}, out.identity_);
+    }
+    if (!ok) return fail(line_start, "identity is not 27 base64 characters");
+    return true;
+  };
   // The r line the previous call stopped at, in a local too: a member would
   // be loaded again on every line.
   bool pending = pend_;
   pend_ = false;
+  // Usually that line, found by the line loop below, is "r " undotted: the
+  // entry starts with the tests such a line needs (its first two bytes are
+  // readable as its LF, or the text's end, lies 2 or more bytes on; a CR
+  // before that is the line end's, as in the general path). Any other kind
+  // is left to the general path.
+  if (pending && pend_lf_ - pos >= 2 && base[pos] == 'r' && base[pos + 1] == ' ') {
+    pending = false;
+    const std::size_t lf = pend_lf_;
+    const std::size_t len = lf - pos - std::size_t(base[lf - 1] == '\r');
+    const auto lo = std::uint32_t(pos);
+    if (!begin_entry(pos, lo, std::uint32_t(pos + len), len)) return false;
+    have_r = true;
+    pos = entry_end = lf < n ? lf + 1 : n;
+  }
   while (pos < n) {
+    // Inside an entry (so nothing is pending), the common line first: one of
+    // the keywords above and a space, not dot-stuffed, its LF among the
+    // recorded ones. Its tests are those the general path below makes, in an
+    // order that needs fewer of them: the keyword byte is readable (pos <= LF),
+    // and as it is not an LF the next byte is too (at most the LF); a space
+    // there means at least 2 bytes before the LF, so a CR before it is the
+    // line end's. The next entry's "r " line ends the entry here too.
+    // Anything else (pr, an empty or dot-stuffed line, an unknown keyword,
+    // the last line without an LF, a refill) leaves to the general path.
+    if (have_r) {
+      const std::size_t from = pos;
+      const std::uint32_t* at = lfs + idx;
+      const std::uint32_t* const at_end = lfs + cnt;
+      for (; at < at_end; ++at) {
+        const std::size_t lf = *at;
+        const char* const lp = base + pos;
+        const char k0 = lp[0];
+        if (!kCommonKeyword[std::uint8_t(k0)] || lp[1] != ' ') [[unlikely]] {
+          // The next entry's r line (as the general path finds it below, so
+          // that it needs no second look there): keep its LF for the next call.
+          if (k0 == 'r' && lp[1] == ' ') {
+            pend_ = true;
+            pend_lf_ = lf;
+            idx = std::uint32_t(at - lfs) + 1;
+            if (pos != from) entry_end = pos;
+            goto entry_done;
+          }
+          break;
+        }
+        __builtin_prefetch(reinterpret_cast<const void*>(std::uintptr_t(lp) + kAhead));
+        const auto lo = std::uint32_t(pos);
+        const auto le = std::uint32_t(lf - std::size_t(base[lf - 1] == '\r'));
+        if (!keyword_line(k0, pos, lo, le, {lo + 2, le})) return false;
+        pos = lf + 1;
+      }
+      idx = std::uint32_t(at - lfs);
+      if (pos != from) entry_end = pos;
+      if (pos >= n) break;
+    }
     const std::size_t line_start = pos;
     std::size_t lf;
     if (pending) {
@@ -203,87 +351,21 @@ bool RouterEntryReader::next(RouterEntry& out) {
         pend_lf_ = lf;
         break;
       }
+      if (!begin_entry(line_start, lo, le, len)) return false;
       have_r = true;
-      out.entry_off_ = std::uint32_t(line_start);
-      out.r_line_ = std::uint32_t(line_start);
-      out.r_ = {len > 1 ? lo + 2 : le, le};
-      out.a_ = out.a_first_ = out.s_ = out.v_ = out.pr_ = out.p_ = out.m_ = out.w_ = {};
-      out.flags_ = {};
-      out.unknown_flags_ = false;
-      out.multi_w_ = false;
-      // Nickname and identity, decoded here: the rest of the line waits.
-      const char* const e = base + le;
-      const char* const p = base + out.r_.off;
-      const char* nick_end = nick_end_fast(p, e, base + n);
-      if (!nick_end) {
-        nick_end = p;
-        const char* const nick_max = e - p > 19 ? p + 19 : e;
-        while (nick_end < nick_max && kNick.v[std::uint8_t(*nick_end)]) ++nick_end;
-        if (nick_end == p || nick_end == e || *nick_end != ' ') {
-          // Not "nick SP": RouterStatusReader rejects such a line too.
-          const std::size_t sp = std::string_view(p, std::size_t(e - p)).find(' ');
-          const std::size_t nl = sp == std::string_view::npos ? std::size_t(e - p) : sp;
-          return fail(line_start, nl == 0 || nl > 19 ? "nickname must be 1-19 characters"
-                                  : sp == std::string_view::npos
-                                      ? "r line needs 7 or 8 fields, has 1"
-                                      : "nickname has a non-alphanumeric byte");
-        }
-      }
-      out.nick_off_ = out.r_.off;
-      out.nick_len_ = std::uint8_t(nick_end - p);
-      const char* const f = nick_end + 1;
-      bool ok;
-      if (e - f > 27 && f[27] == ' ') {
-        ok = decode27_fast(f, base + n, out.identity_.data());
-      } else {
-        const void* sp = std::memchr(f, ' ', std::size_t(e - f));
-        const char* fe = sp ? static_cast<const char*>(sp) : e;
-        ok = decode_digest_fast({f, std::size_t(fe - f)}, out.identity_);
-      }
-      if (!ok) return fail(line_start, "identity is not 27 base64 characters");
       pos = entry_end = next_pos;
       continue;
     }
     if (!have_r) return fail(line_start, "line before any r line");
     const RouterEntry::Span rest{len > 1 ? lo + 2 : le, le};
     if (kw1) {
-      switch (k0) {
-        case 's': {
-          out.s_ = rest;
-          const char* const t = base + rest.off;
-          const std::size_t tl = rest.end - rest.off;
-          out.flags_ = flags_cache_ ? flags_cache_->get(t, tl, base + n, out.unknown_flags_)
-                                    : decode_flags(t, tl, base + n, out.unknown_flags_);
-          break;
-        }
-        case 'a':
-          if (out.a_.off == RouterEntry::kNone) {
-            out.a_.off = lo;
-            out.a_first_ = rest;
-          }
-          out.a_.end = le;
-          break;
-        case 'w':
-          out.multi_w_ = out.w_.off != RouterEntry::kNone;
-          out.w_ = rest;
-          out.w_line_ = std::uint32_t(line_start);
-          break;
-        case 'v': out.v_ = rest; break;
-        case 'p': out.p_ = rest; break;
-        case 'm':
-          switch (classify_m_line({base + rest.off, rest.end - rest.off})) {
-            case MLine::kDigest: out.m_ = rest; break;
-            case MLine::kVote: break;
-            case MLine::kBad: return fail(line_start, kBadMicrodescDigest);
-          }
-          break;
-        default: break;
-      }
+      if (!keyword_line(k0, line_start, lo, le, rest)) return false;
     } else if (k0 == 'p' && lp[1] == 'r' && (len == 2 || lp[2] == ' ')) {
       out.pr_ = {len > 2 ? lo + 3 : le, le};
     }
     pos = entry_end = next_pos;
   }
+entry_done:
   if (!have_r) return false;
   // Drop the last line's ending as RouterStatusReader does (one LF, then one CR).
   std::size_t e = entry_end;
