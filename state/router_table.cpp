@@ -78,7 +78,7 @@ RouterTable::~RouterTable() {
 }
 
 void RouterTable::ChunkFree::operator()(Router* p) const noexcept {
-  ::operator delete(p, kChunk * sizeof(Router));
+  ::operator delete(p);
 }
 
 Status RouterTable::apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
