@@ -77,9 +77,7 @@ RouterTable::~RouterTable() {
   for (std::size_t c = 0; c < chunks_.size(); ++c) std::destroy_n(chunks_[c].get(), used_in(c));
 }
 
-void RouterTable::ChunkFree::operator()(Router* p) const noexcept {
-  ::operator delete(p);
-}
+void RouterTable::ChunkFree::operator()(Router* p) const noexcept { ::operator delete(p); }
 
 Status RouterTable::apply_consensus(std::string_view data, std::span<const std::uint32_t> line_ends,
                                     bool replace) {
